@@ -1,0 +1,107 @@
+import { createPrivateKey, createSecretKey } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { compactDecrypt } from 'jose';
+import type { JWK } from 'jose';
+import { VerificationError, fromJoseError } from './errors.js';
+import type { NormalizedOptions } from './options.js';
+import type { TokenHeader } from './types.js';
+
+type DecryptionSettings = NonNullable<NormalizedOptions['decryption']>;
+
+interface DecryptionKey {
+  kid: string | undefined;
+  alg: string | undefined;
+  kty: string;
+  crv: string | undefined;
+  key: KeyObject;
+}
+
+/** How many keys a JWE without `kid` may try: each try costs a private-key operation. */
+const MAX_ATTEMPTS = 3;
+
+const DECRYPT_OPS = ['decrypt', 'unwrapKey', 'deriveKey', 'deriveBits'];
+
+function fits(key: DecryptionKey, alg: string): boolean {
+  if (key.alg !== undefined && key.alg !== alg) return false;
+  if (alg.startsWith('RSA-OAEP')) return key.kty === 'RSA';
+  if (alg.startsWith('ECDH-ES')) return key.kty === 'EC' || (key.kty === 'OKP' && /^X/.test(key.crv ?? ''));
+  return key.kty === 'oct'; // A*KW, A*GCMKW, dir
+}
+
+function importDecryptionKey(jwk: JWK, index: number): DecryptionKey {
+  const ops = jwk.key_ops;
+  if (ops !== undefined && !ops.some((op) => DECRYPT_OPS.includes(op))) {
+    throw new TypeError(`"decryption.keys[${index}]" has "key_ops" that forbid decryption`);
+  }
+  try {
+    const key =
+      jwk.kty === 'oct'
+        ? createSecretKey(Buffer.from(jwk.k ?? '', 'base64url'))
+        : createPrivateKey({ key: jwk as never, format: 'jwk' });
+    return { kid: jwk.kid, alg: jwk.alg, kty: jwk.kty ?? '', crv: jwk.crv, key };
+  } catch (cause) {
+    throw new TypeError(`"decryption.keys[${index}]" is not a valid private JWK`, { cause });
+  }
+}
+
+/** The result of opening a JWE: its plaintext and protected header. */
+export interface Decrypted {
+  plaintext: Uint8Array;
+  header: TokenHeader;
+}
+
+/** Opens JWE tokens with the receiver's own private keys (imported once, selected by `kid`). */
+export type Decryptor = (token: string, header: TokenHeader) => Promise<Decrypted>;
+
+/**
+ * Builds the JWE opener. Allow-lists are checked on the untrusted header before any key
+ * operation; `zip` is refused unless a decompression bound is configured; PBES2 and RSA1_5 are
+ * never in the allow-list (options.ts refuses them).
+ */
+export function createDecryptor(settings: DecryptionSettings): Decryptor {
+  const keys = settings.keys.map(importDecryptionKey);
+  const byKid = new Map<string, DecryptionKey>();
+  for (const k of keys) if (k.kid !== undefined) byKid.set(k.kid, k);
+  const keyAlgs = new Set(settings.keyManagementAlgorithms);
+  const encs = new Set(settings.contentEncryptionAlgorithms);
+  const joseOptions = {
+    keyManagementAlgorithms: [...keyAlgs],
+    contentEncryptionAlgorithms: [...encs],
+    maxDecompressedLength: settings.maxDecompressedBytes,
+    maxPBES2Count: 0,
+  };
+
+  return async function decrypt(token, header) {
+    if (!keyAlgs.has(header.alg)) throw new VerificationError('alg_not_allowed', { reason: 'JWE alg' });
+    if (header.enc === undefined || !encs.has(header.enc)) throw new VerificationError('enc_not_allowed');
+    if (header.zip !== undefined && settings.maxDecompressedBytes === 0) {
+      throw new VerificationError('token_malformed', { reason: '"zip" is not enabled' });
+    }
+    let candidates: DecryptionKey[];
+    if (header.kid !== undefined) {
+      const key = byKid.get(header.kid);
+      if (!key || !fits(key, header.alg)) {
+        throw new VerificationError('decryption_failed', { reason: 'no decryption key for kid' });
+      }
+      candidates = [key];
+    } else {
+      candidates = keys.filter((k) => fits(k, header.alg)).slice(0, MAX_ATTEMPTS);
+      if (candidates.length === 0) {
+        throw new VerificationError('decryption_failed', { reason: 'no decryption key for alg' });
+      }
+    }
+    let last: unknown;
+    for (const candidate of candidates) {
+      try {
+        const { plaintext, protectedHeader } = await compactDecrypt(token, candidate.key, joseOptions);
+        return { plaintext, header: protectedHeader as TokenHeader };
+      } catch (err) {
+        last = err;
+        const code = (err as { code?: unknown }).code;
+        // Only a failed decryption is worth trying the next key; a format error is final.
+        if (code !== 'ERR_JWE_DECRYPTION_FAILED') break;
+      }
+    }
+    throw fromJoseError(last, 'decryption_failed');
+  };
+}

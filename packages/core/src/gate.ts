@@ -1,0 +1,135 @@
+import { VerificationError, isVerificationError } from './errors.js';
+import { extractBearer, toHttpError } from './http.js';
+import type { CredentialSource, HttpError } from './http.js';
+import { stderrLogger, toRejectionRecord } from './log.js';
+import type { RequestFacts } from './log.js';
+import type { Logger, VerifiedToken, Verifier } from './types.js';
+import { createVerifier } from './verifier.js';
+import type { VerifierOptions } from './options.js';
+
+/** Options every adapter accepts on top of the verifier's. */
+export interface GateSettings<Req> {
+  /** Default true. When false a request without a token passes with no `auth`; a bad one is still rejected. */
+  credentialsRequired?: boolean;
+  /** Reads the token from elsewhere (a cookie, say). A token there *and* in the header is 400. */
+  getToken?: (req: Req) => string | undefined;
+  /** pino-compatible logger for rejection records. Default: one JSON line on stderr. */
+  logger?: Logger;
+  /** Called once per rejection, after logging. Errors it throws are ignored. */
+  onRejected?: (err: VerificationError, req: Req) => void;
+  /** RFC 6750 `realm` in the challenge. */
+  realm?: string;
+}
+
+/** What an adapter takes: verifier options (or a ready verifier) plus the gate settings. */
+export type GateOptions<Req> = (VerifierOptions & GateSettings<Req>) | Verifier;
+
+/** How an adapter reads its framework's request. */
+export interface RequestIo<Req> {
+  /** The Node request (IncomingMessage) behind the framework's request. */
+  raw(req: Req): CredentialSource;
+  /** Method, path and request id for the log record. */
+  facts(req: Req): RequestFacts;
+}
+
+/** The framework-neutral middleware: an adapter translates its calls and results. */
+export interface Gate<Req> {
+  readonly verifier: Verifier;
+  /**
+   * Authenticates a request: the verified token, `undefined` when credentials are optional and
+   * absent, or a thrown/rejected VerificationError. Synchronous on a token-cache hit, so the hot
+   * path awaits nothing.
+   */
+  authenticate(req: Req): VerifiedToken | undefined | Promise<VerifiedToken | undefined>;
+  /** Logs one record for the rejection, calls `onRejected`, and returns the response to send. */
+  reject(err: VerificationError, req: Req): HttpError;
+  /** The logger in use (adapters with a request-scoped logger may pass another to `reject`). */
+  readonly logger: Logger | undefined;
+}
+
+function isVerifier(value: unknown): value is Verifier {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Verifier).verify === 'function' &&
+    typeof (value as Verifier).cached === 'function'
+  );
+}
+
+/**
+ * Builds the gate an adapter wraps. Configuration mistakes throw here, at start-up.
+ * `defaultLogger` lets an adapter (Fastify) log through a request-scoped logger by default.
+ */
+export function createGate<Req>(
+  options: GateOptions<Req>,
+  io: RequestIo<Req>,
+  defaultLogger: ((req: Req) => Logger) | undefined = undefined,
+): Gate<Req> {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('tokengate needs verifier options or a verifier');
+  }
+  const settings: GateSettings<Req> = isVerifier(options) ? {} : options;
+  const verifier = isVerifier(options) ? options : createVerifier(options);
+  const credentialsRequired = settings.credentialsRequired ?? true;
+  const { getToken, onRejected, realm } = settings;
+  if (getToken !== undefined && typeof getToken !== 'function') {
+    throw new TypeError('"getToken" must be a function');
+  }
+  const logger = settings.logger;
+  const loggerFor = (req: Req): Logger => logger ?? defaultLogger?.(req) ?? stderrLogger;
+
+  function tokenOf(req: Req): string | undefined {
+    const fromHeader = extractBearer(io.raw(req));
+    const elsewhere = getToken?.(req);
+    if (elsewhere !== undefined && elsewhere !== null && elsewhere !== '') {
+      if (fromHeader !== undefined) {
+        // RFC 6750 §3.1: more than one method of sending the token is invalid_request.
+        throw new VerificationError('request_invalid', { reason: 'token sent twice' });
+      }
+      if (typeof elsewhere !== 'string') {
+        throw new VerificationError('request_invalid', { reason: 'getToken returned a non-string' });
+      }
+      return elsewhere;
+    }
+    return fromHeader;
+  }
+
+  return {
+    verifier,
+    logger,
+    authenticate(req) {
+      const token = tokenOf(req);
+      if (token === undefined) {
+        if (credentialsRequired) throw new VerificationError('token_missing');
+        return undefined;
+      }
+      return verifier.cached(token) ?? verifier.verify(token);
+    },
+    reject(err, req) {
+      const record = toRejectionRecord(err, io.facts(req));
+      loggerFor(req).warn(record, 'token rejected');
+      if (onRejected) {
+        try {
+          onRejected(err, req);
+        } catch {
+          // A faulty hook must not turn a 401 into a 500.
+        }
+      }
+      return toHttpError(err, { realm });
+    },
+  };
+}
+
+/** Runs a guard; returns the error it raised, if it was a VerificationError. Rethrows bugs. */
+export function runGuard(
+  guard: (auth: VerifiedToken | null | undefined) => void,
+  auth: VerifiedToken | null | undefined,
+): VerificationError | undefined {
+  try {
+    guard(auth);
+    return undefined;
+  } catch (err) {
+    if (isVerificationError(err)) return err;
+    throw err;
+  }
+}

@@ -1,0 +1,36 @@
+export { createVerifier } from './verifier.js';
+export {
+  VerificationError,
+  VERIFICATION_ERROR_CODES,
+  isVerificationError,
+  statusOf,
+} from './errors.js';
+export { extractBearer, toHttpError } from './http.js';
+export { createGate, runGuard } from './gate.js';
+export { scopeGuard, claimsGuard, parseScopes, hasAllScopes, hasAnyScope } from './scopes.js';
+export { toRejectionRecord, logSafe, stderrLogger } from './log.js';
+export { createRemoteJwks } from './keys/remote-jwks.js';
+export { createLocalKeySet } from './keys/local.js';
+export { importVerificationKey, KeyRejected } from './keys/jwk.js';
+export { systemClock } from './clock.js';
+export { toSeconds } from './duration.js';
+
+export type { VerificationErrorCode, VerificationErrorOptions, TokenDetails } from './errors.js';
+export type { CredentialSource, HttpError, HttpErrorOptions } from './http.js';
+export type { Gate, GateOptions, GateSettings, RequestIo } from './gate.js';
+export type { Guard, ScopeGuardOptions } from './scopes.js';
+export type { RejectionRecord, RequestFacts } from './log.js';
+export type { RemoteJwks, RemoteJwksOptions, RemoteJwksStatus } from './keys/remote-jwks.js';
+export type { DecryptionOptions, VerifierOptions } from './options.js';
+export type { Clock } from './clock.js';
+export type { Duration } from './duration.js';
+export type {
+  KeySelector,
+  KeySource,
+  Logger,
+  TokenHeader,
+  TokenPayload,
+  VerificationKey,
+  VerifiedToken,
+  Verifier,
+} from './types.js';

@@ -1,0 +1,65 @@
+import { VerificationError } from '../errors.js';
+import type { KeySelector, KeySource, VerificationKey } from '../types.js';
+import { KeyRejected, importVerificationKey, keyFitsAlg } from './jwk.js';
+
+/** How many keys a token without `kid` may try (bounded work per token). */
+export const MAX_CANDIDATES = 3;
+
+/**
+ * Picks the keys for a header from a list: the keys with that `kid` that fit `alg`, or, without
+ * a `kid`, the keys that fit `alg` (at most MAX_CANDIDATES). Shared by local and remote sets.
+ */
+export function selectKeys(
+  byKid: ReadonlyMap<string, readonly VerificationKey[]>,
+  all: readonly VerificationKey[],
+  { kid, alg }: KeySelector,
+): VerificationKey[] {
+  const pool = kid === undefined ? all : (byKid.get(kid) ?? []);
+  const fitting = pool.filter((k) => keyFitsAlg(k, alg));
+  return kid === undefined ? fitting.slice(0, MAX_CANDIDATES) : fitting;
+}
+
+/** Indexes keys by `kid`; a Map, so a `kid` of `__proto__` is just a string. */
+export function indexByKid(keys: readonly VerificationKey[]): Map<string, VerificationKey[]> {
+  const map = new Map<string, VerificationKey[]>();
+  for (const key of keys) {
+    if (key.kid === undefined) continue;
+    const list = map.get(key.kid);
+    if (list) list.push(key);
+    else map.set(key.kid, [key]);
+  }
+  return map;
+}
+
+/**
+ * A static set of verification keys (a JWKS object or a JWK list), imported once. An invalid
+ * key is a configuration mistake: TypeError at construction.
+ */
+export function createLocalKeySet(
+  input: { keys: readonly unknown[] } | readonly unknown[],
+  { allowSymmetric = false }: { allowSymmetric?: boolean } = {},
+): KeySource {
+  const list = Array.isArray(input) ? input : (input as { keys: readonly unknown[] }).keys;
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new TypeError('"keys" must be a JWKS object or a non-empty array of JWKs');
+  }
+  const keys = list.map((jwk, i) => {
+    try {
+      return importVerificationKey(jwk, { allowSymmetric });
+    } catch (err) {
+      const why = err instanceof KeyRejected ? err.message : 'invalid key';
+      throw new TypeError(`"keys[${i}]" cannot verify signatures: ${why}`, { cause: err });
+    }
+  });
+  const published = new Set(keys);
+  const byKid = indexByKid(keys);
+  return {
+    async getKeys(selector) {
+      const found = selectKeys(byKid, keys, selector);
+      if (found.length === 0) throw new VerificationError('kid_unknown');
+      return found;
+    },
+    isPublished: (key) => published.has(key),
+    refresh: async () => {},
+  };
+}

@@ -1,0 +1,70 @@
+import type { VerificationError } from './errors.js';
+import type { Logger } from './types.js';
+
+/** Request facts an adapter adds to the rejection record. */
+export interface RequestFacts {
+  method: string;
+  path: string;
+  requestId?: string | undefined;
+}
+
+/** The one structured record every rejection produces. Never the token, never other claims. */
+export interface RejectionRecord {
+  event: 'token_rejected';
+  code: string;
+  status: number;
+  reason: string;
+  kid?: string;
+  alg?: string;
+  iss?: string;
+  method: string;
+  path: string;
+  requestId?: string;
+}
+
+const MAX_FIELD = 128;
+
+/**
+ * Makes an untrusted value safe for a log line: strings only, control and non-ASCII characters
+ * replaced, length-capped, so a hostile token cannot forge or flood log lines.
+ */
+export function logSafe(value: unknown, max = MAX_FIELD): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  // eslint-disable-next-line no-control-regex
+  const clean = value.replace(/[^\x20-\x7e]/g, '?');
+  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
+}
+
+/** Builds the rejection record for an error and the request it came with. */
+export function toRejectionRecord(err: VerificationError, req: RequestFacts): RejectionRecord {
+  const record: RejectionRecord = {
+    event: 'token_rejected',
+    code: err.code,
+    status: err.status,
+    reason: err.reason ?? err.message,
+    method: logSafe(req.method, 16) ?? '?',
+    // The query string may carry secrets (access_token=…): log the path alone.
+    path: logSafe(req.path.split('?')[0], 256) ?? '?',
+  };
+  const d = err.details;
+  const kid = logSafe(d?.kid);
+  const alg = logSafe(d?.alg, 32);
+  const iss = logSafe(d?.iss, 256);
+  if (kid !== undefined) record.kid = kid;
+  if (alg !== undefined) record.alg = alg;
+  if (iss !== undefined) record.iss = iss;
+  const requestId = logSafe(req.requestId);
+  if (requestId !== undefined) record.requestId = requestId;
+  return record;
+}
+
+/** The default logger: one JSON line on stderr per record. */
+export const stderrLogger: Logger = {
+  warn: (obj, msg) => writeLine('warn', obj, msg),
+  error: (obj, msg) => writeLine('error', obj, msg),
+  info: (obj, msg) => writeLine('info', obj, msg),
+};
+
+function writeLine(level: string, obj: object, msg: string | undefined): void {
+  process.stderr.write(`${JSON.stringify({ level, time: Date.now(), ...obj, msg })}\n`);
+}

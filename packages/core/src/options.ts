@@ -1,0 +1,263 @@
+import type { JWK } from 'jose';
+import { systemClock } from './clock.js';
+import type { Clock } from './clock.js';
+import { toSeconds } from './duration.js';
+import type { Duration } from './duration.js';
+import { SIGNATURE_ALGORITHMS, isSymmetricAlg } from './keys/jwk.js';
+import type { RemoteJwksOptions } from './keys/remote-jwks.js';
+import type { KeySource, Logger } from './types.js';
+
+/** The receiver's own private keys, to decrypt JWE tokens. */
+export interface DecryptionOptions {
+  /** Private JWKs, each with a `kid` when there are several (selected by the JWE header `kid`). */
+  keys: readonly JWK[];
+  /** JWE `alg` allow-list. Default `['RSA-OAEP-256', 'ECDH-ES', 'ECDH-ES+A128KW', 'ECDH-ES+A256KW']`. */
+  keyManagementAlgorithms?: readonly string[];
+  /** JWE `enc` allow-list. Default `['A256GCM', 'A128GCM', 'A256CBC-HS512', 'A128CBC-HS256']`. */
+  contentEncryptionAlgorithms?: readonly string[];
+  /**
+   * Warning: an encrypted token proves nothing about who made it (anyone with the receiver's
+   * public key can encrypt). When true, a JWE whose plaintext is a JSON claim set is accepted
+   * without a signature. Default false.
+   */
+  allowUnsignedClaims?: boolean;
+  /**
+   * Warning: compressed JWE (`zip: "DEF"`) can inflate a small token into a huge plaintext.
+   * Refused unless set: the most bytes a compressed plaintext may inflate to. Default 0 (refused).
+   */
+  maxDecompressedBytes?: number;
+}
+
+export interface VerifierOptions {
+  /** Expected `iss`, compared exactly. Required. */
+  issuer: string | readonly string[];
+  /** Expected `aud` (the token's `aud` must contain one of these, exactly). Required. */
+  audience: string | readonly string[];
+  /** The issuer's JWKS URL. One of `jwksUri`, `discovery`, `keys` or `keySource` is required. */
+  jwksUri?: string;
+  /** Read `jwks_uri` from `${issuer}/.well-known/openid-configuration`. Needs one issuer. */
+  discovery?: boolean;
+  /** Static verification keys: a JWKS object or a list of JWKs. */
+  keys?: { keys: readonly JWK[] } | readonly JWK[];
+  /** A custom key source (advanced; takes the place of `jwksUri` / `keys`). */
+  keySource?: KeySource;
+  /** Options for the remote JWKS cache (timeouts, TTLs, cooldown). */
+  jwks?: Omit<RemoteJwksOptions, 'now'>;
+  /** JWS `alg` allow-list. Default: RS256, PS256, ES256, ES384, EdDSA, Ed25519. */
+  algorithms?: readonly string[];
+  /** The receiver's private keys for JWE. */
+  decryption?: DecryptionOptions;
+  /** When true a plain JWS is refused with `encryption_required`. Default false. */
+  requireEncryption?: boolean;
+  /** Leeway for `exp`, `nbf`, `iat`. Default 5 s. */
+  clockTolerance?: Duration;
+  /** Reject tokens whose `iat` is older than this (then `iat` is required). */
+  maxTokenAge?: Duration;
+  /** Claims that must be present (`exp` always is unless `requireExp: false`). */
+  requiredClaims?: readonly string[];
+  /** Require `exp`. Default true. */
+  requireExp?: boolean;
+  /** Expected JWS `typ` (case-insensitive, `application/` optional), e.g. `'at+jwt'`. */
+  typ?: string;
+  /** Verified-token cache. Default `{ max: 100_000 }`; `false` turns it off. */
+  tokenCache?: { max?: number; maxBytes?: number } | false;
+  /** Longest token accepted, in characters. Default 16 KiB. */
+  maxTokenLength?: number;
+  /** Clock in epoch seconds; drives claims, the token cache and JWKS freshness. */
+  now?: Clock;
+  /** Receives JWKS failures (error level). Default: one JSON line on stderr. */
+  logger?: Logger;
+}
+
+export const DEFAULT_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA', 'Ed25519'] as const;
+export const DEFAULT_KEY_MANAGEMENT = ['RSA-OAEP-256', 'ECDH-ES', 'ECDH-ES+A128KW', 'ECDH-ES+A256KW'];
+export const DEFAULT_CONTENT_ENCRYPTION = ['A256GCM', 'A128GCM', 'A256CBC-HS512', 'A128CBC-HS256'];
+
+/** JWE algorithms tokengate will ever allow (RSA1_5 and PBES2 are refused by policy). */
+const KEY_MANAGEMENT = new Set([
+  'RSA-OAEP',
+  'RSA-OAEP-256',
+  'RSA-OAEP-384',
+  'RSA-OAEP-512',
+  'ECDH-ES',
+  'ECDH-ES+A128KW',
+  'ECDH-ES+A192KW',
+  'ECDH-ES+A256KW',
+  'A128KW',
+  'A192KW',
+  'A256KW',
+  'A128GCMKW',
+  'A192GCMKW',
+  'A256GCMKW',
+  'dir',
+]);
+const CONTENT_ENCRYPTION = new Set([
+  'A128GCM',
+  'A192GCM',
+  'A256GCM',
+  'A128CBC-HS256',
+  'A192CBC-HS384',
+  'A256CBC-HS512',
+]);
+
+/** Options after validation: every field present and in internal units. */
+export interface NormalizedOptions {
+  issuers: readonly string[];
+  audiences: readonly string[];
+  algorithms: ReadonlySet<string>;
+  decryption:
+    | {
+        keys: readonly JWK[];
+        keyManagementAlgorithms: readonly string[];
+        contentEncryptionAlgorithms: readonly string[];
+        allowUnsignedClaims: boolean;
+        maxDecompressedBytes: number;
+      }
+    | undefined;
+  requireEncryption: boolean;
+  clockTolerance: number;
+  maxTokenAge: number | undefined;
+  requiredClaims: readonly string[];
+  typ: string | undefined;
+  tokenCache: { max: number; maxBytes: number } | false;
+  maxTokenLength: number;
+  now: Clock;
+}
+
+function nonEmptyStrings(value: unknown, name: string): string[] {
+  const list = typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(list) || list.length === 0 || !list.every((v) => typeof v === 'string' && v)) {
+    throw new TypeError(`"${name}" must be a non-empty string or a non-empty array of strings`);
+  }
+  return [...list];
+}
+
+function allowList(value: unknown, name: string, known: ReadonlySet<string>): string[] {
+  const list = nonEmptyStrings(value, name);
+  for (const alg of list) {
+    if (!known.has(alg)) throw new TypeError(`"${name}" contains unsupported algorithm "${alg}"`);
+  }
+  return list;
+}
+
+/** A JWK's `typ` comparison form: lower case, `application/` removed (RFC 7515 §4.1.9). */
+export function normalizeTyp(typ: string): string {
+  const lower = typ.toLowerCase();
+  return lower.startsWith('application/') ? lower.slice('application/'.length) : lower;
+}
+
+/** Validates and normalises options once; every configuration mistake throws a TypeError here. */
+export function normalizeOptions(options: VerifierOptions): NormalizedOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('createVerifier needs an options object');
+  }
+  const issuers = nonEmptyStrings(options.issuer, 'issuer');
+  const audiences = nonEmptyStrings(options.audience, 'audience');
+  const sources = [options.jwksUri, options.discovery || undefined, options.keys, options.keySource];
+  const sourceCount = sources.filter((s) => s !== undefined).length;
+  if (sourceCount === 0) {
+    throw new TypeError('one of "jwksUri", "discovery", "keys" or "keySource" is required');
+  }
+  if (sourceCount > 1) {
+    throw new TypeError('give only one of "jwksUri", "discovery", "keys" or "keySource"');
+  }
+  if (options.discovery && issuers.length !== 1) {
+    throw new TypeError('"discovery" needs exactly one "issuer"');
+  }
+  const algorithms = allowList(
+    options.algorithms ?? DEFAULT_ALGORITHMS,
+    'algorithms',
+    new Set<string>(SIGNATURE_ALGORITHMS),
+  );
+  if (options.keys === undefined && algorithms.some(isSymmetricAlg)) {
+    // RFC 8725 §3.1: an HMAC allow-list with a public key set invites key confusion.
+    throw new TypeError('symmetric "algorithms" (HS*) need static "keys", never a JWKS');
+  }
+  let decryption: NormalizedOptions['decryption'];
+  if (options.decryption !== undefined) {
+    const d = options.decryption;
+    if (typeof d !== 'object' || d === null || !Array.isArray(d.keys) || d.keys.length === 0) {
+      throw new TypeError('"decryption.keys" must be a non-empty array of private JWKs');
+    }
+    for (const key of d.keys) {
+      if (typeof key !== 'object' || key === null) {
+        throw new TypeError('"decryption.keys" must hold JWK objects');
+      }
+      if (key.kty !== 'oct' && typeof key.d !== 'string') {
+        throw new TypeError('"decryption.keys" must be private keys (a public key cannot decrypt)');
+      }
+      if (key.use !== undefined && key.use !== 'enc') {
+        throw new TypeError('"decryption.keys" must not be signing keys ("use" must be "enc")');
+      }
+      if (d.keys.length > 1 && typeof key.kid !== 'string') {
+        throw new TypeError('with several "decryption.keys", each needs a "kid"');
+      }
+    }
+    decryption = {
+      keys: d.keys,
+      keyManagementAlgorithms: allowList(
+        d.keyManagementAlgorithms ?? DEFAULT_KEY_MANAGEMENT,
+        'decryption.keyManagementAlgorithms',
+        KEY_MANAGEMENT,
+      ),
+      contentEncryptionAlgorithms: allowList(
+        d.contentEncryptionAlgorithms ?? DEFAULT_CONTENT_ENCRYPTION,
+        'decryption.contentEncryptionAlgorithms',
+        CONTENT_ENCRYPTION,
+      ),
+      allowUnsignedClaims: d.allowUnsignedClaims === true,
+      maxDecompressedBytes:
+        d.maxDecompressedBytes === undefined || d.maxDecompressedBytes === 0
+          ? 0
+          : positiveInteger(d.maxDecompressedBytes, 'decryption.maxDecompressedBytes'),
+    };
+  }
+  if (options.requireEncryption && !decryption) {
+    throw new TypeError('"requireEncryption" needs "decryption.keys"');
+  }
+  const requiredClaims = new Set(options.requiredClaims ?? []);
+  for (const c of requiredClaims) {
+    if (typeof c !== 'string' || !c) throw new TypeError('"requiredClaims" must be claim names');
+  }
+  if (options.requireExp !== false) requiredClaims.add('exp');
+  const maxTokenAge =
+    options.maxTokenAge === undefined ? undefined : toSeconds(options.maxTokenAge, 'maxTokenAge');
+  if (maxTokenAge !== undefined) requiredClaims.add('iat');
+  if (options.typ !== undefined && (typeof options.typ !== 'string' || !options.typ)) {
+    throw new TypeError('"typ" must be a non-empty string');
+  }
+  const cache = options.tokenCache ?? {};
+  if (cache !== false && (typeof cache !== 'object' || cache === null)) {
+    throw new TypeError('"tokenCache" must be an object or false');
+  }
+  const tokenCache =
+    cache === false
+      ? false
+      : {
+          max: positiveInteger(cache.max ?? 100_000, 'tokenCache.max'),
+          maxBytes: positiveInteger(cache.maxBytes ?? 256 * 1024 * 1024, 'tokenCache.maxBytes'),
+        };
+  const now = options.now ?? systemClock;
+  if (typeof now !== 'function') throw new TypeError('"now" must be a function');
+  return {
+    issuers,
+    audiences,
+    algorithms: new Set(algorithms),
+    decryption,
+    requireEncryption: options.requireEncryption === true,
+    clockTolerance: toSeconds(options.clockTolerance ?? 5, 'clockTolerance'),
+    maxTokenAge,
+    requiredClaims: [...requiredClaims],
+    typ: options.typ === undefined ? undefined : normalizeTyp(options.typ),
+    tokenCache,
+    maxTokenLength: positiveInteger(options.maxTokenLength ?? 16 * 1024, 'maxTokenLength'),
+    now,
+  };
+}
+
+function positiveInteger(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw new TypeError(`"${name}" must be a positive integer`);
+  }
+  return value;
+}

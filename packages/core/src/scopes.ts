@@ -1,0 +1,86 @@
+import { VerificationError } from './errors.js';
+import type { TokenPayload, VerifiedToken } from './types.js';
+
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/; // RFC 6749 §3.3 scope-token
+
+/**
+ * The scopes a token grants: `scope` (space-delimited string, RFC 8693/9068) and `scp` (array,
+ * or string), plus any extra claims named in `claims` (e.g. `permissions`).
+ */
+export function parseScopes(
+  payload: TokenPayload,
+  claims: readonly string[] = ['scope', 'scp'],
+): Set<string> {
+  const granted = new Set<string>();
+  for (const name of claims) {
+    const value = Object.hasOwn(payload, name) ? payload[name] : undefined;
+    if (typeof value === 'string') {
+      for (const s of value.split(' ')) if (s) granted.add(s);
+    } else if (Array.isArray(value)) {
+      for (const s of value) if (typeof s === 'string' && s) granted.add(s);
+    }
+  }
+  return granted;
+}
+
+/** True when every scope in `required` is granted. */
+export function hasAllScopes(granted: ReadonlySet<string>, required: readonly string[]): boolean {
+  return required.every((s) => granted.has(s));
+}
+
+/** True when at least one scope in `required` is granted. */
+export function hasAnyScope(granted: ReadonlySet<string>, required: readonly string[]): boolean {
+  return required.some((s) => granted.has(s));
+}
+
+export interface ScopeGuardOptions {
+  /** Claims to read scopes from. Default `['scope', 'scp']`; add `'permissions'` for Auth0-style. */
+  claims?: readonly string[];
+}
+
+/** Throws a VerificationError unless the request is authenticated and passes. */
+export type Guard = (auth: VerifiedToken | null | undefined) => void;
+
+/**
+ * Builds a scope check: `'all'` needs every scope, `'any'` at least one. A missing token is
+ * `token_missing` (401); an insufficient one `scope_insufficient` (403, with `scope=`). The list
+ * is validated here, so a typo fails at start-up.
+ */
+export function scopeGuard(
+  mode: 'all' | 'any',
+  scopes: readonly string[],
+  options: ScopeGuardOptions = {},
+): Guard {
+  if (scopes.length === 0) throw new TypeError('a scope guard needs at least one scope');
+  for (const s of scopes) {
+    if (typeof s !== 'string' || !SCOPE_TOKEN.test(s)) {
+      throw new TypeError(`invalid scope ${JSON.stringify(s)}: RFC 6749 scope-tokens only`);
+    }
+  }
+  const required = [...scopes];
+  const claims = options.claims ?? ['scope', 'scp'];
+  const passes = mode === 'all' ? hasAllScopes : hasAnyScope;
+  return function checkScopes(auth) {
+    if (!auth) throw new VerificationError('token_missing');
+    if (!passes(parseScopes(auth.payload, claims), required)) {
+      throw new VerificationError('scope_insufficient', { scope: required, reason: `${mode} of` });
+    }
+  };
+}
+
+/**
+ * Builds a claims check from a predicate. A false result is `scope_insufficient` (403: the token
+ * is valid but does not grant this); a missing token is 401.
+ */
+export function claimsGuard(
+  predicate: (payload: TokenPayload) => boolean,
+  description = 'claims check',
+): Guard {
+  if (typeof predicate !== 'function') throw new TypeError('requireClaims needs a function');
+  return function checkClaims(auth) {
+    if (!auth) throw new VerificationError('token_missing');
+    if (!predicate(auth.payload)) {
+      throw new VerificationError('scope_insufficient', { reason: description });
+    }
+  };
+}

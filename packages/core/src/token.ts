@@ -1,0 +1,125 @@
+import { VerificationError } from './errors.js';
+import type { TokenDetails } from './errors.js';
+import type { TokenHeader, TokenPayload } from './types.js';
+
+const B64URL = /^[A-Za-z0-9_-]*$/;
+
+/** A compact JWS split into its parts; the header is decoded, nothing is verified yet. */
+export interface ParsedJws {
+  kind: 'jws';
+  header: TokenHeader;
+  /** `BASE64URL(header) || '.' || BASE64URL(payload)`, the bytes the signature covers. */
+  signingInput: string;
+  payloadSegment: string;
+  signature: Buffer;
+}
+
+/** A compact JWE split into its parts; the protected header is decoded. */
+export interface ParsedJwe {
+  kind: 'jwe';
+  header: TokenHeader;
+}
+
+/**
+ * Decodes one base64url segment strictly: RFC 7515 §2 alphabet, no padding, no whitespace, and
+ * canonical (unused trailing bits zero). Node's decoder and jose's on Node 20 are lenient, so the
+ * check is done here, before anything else sees the bytes.
+ */
+export function decodeSegment(segment: string): Buffer {
+  if (!B64URL.test(segment) || segment.length % 4 === 1) {
+    throw new VerificationError('token_malformed', { reason: 'not base64url' });
+  }
+  const bytes = Buffer.from(segment, 'base64url');
+  if (bytes.toString('base64url') !== segment) {
+    throw new VerificationError('token_malformed', { reason: 'non-canonical base64url' });
+  }
+  return bytes;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Parses a JSON object (a JOSE header or a claim set) from bytes; anything else is malformed. */
+export function parseJsonObject(bytes: Uint8Array, what: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(utf8.decode(bytes));
+  } catch {
+    throw new VerificationError('token_malformed', { reason: `${what} is not JSON` });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new VerificationError('token_malformed', { reason: `${what} is not a JSON object` });
+  }
+  return value as Record<string, unknown>;
+}
+
+// Header parameters whose meaning we implement; anything listed in `crit` must be one of these,
+// and tokengate implements none of the extensions (b64, etc.), so any `crit` is refused.
+function parseHeader(segment: string): TokenHeader {
+  const header = parseJsonObject(decodeSegment(segment), 'header');
+  if (typeof header.alg !== 'string' || header.alg === '') {
+    throw new VerificationError('token_malformed', { reason: 'header has no "alg"' });
+  }
+  if (header.kid !== undefined && typeof header.kid !== 'string') {
+    throw new VerificationError('token_malformed', { reason: '"kid" is not a string' });
+  }
+  if (header.crit !== undefined) {
+    // RFC 7515 §4.1.11: a recipient must reject critical extensions it does not understand.
+    throw new VerificationError('token_malformed', { reason: 'unsupported "crit"' });
+  }
+  if (header.b64 !== undefined) {
+    throw new VerificationError('token_malformed', { reason: '"b64" is not supported' });
+  }
+  for (const name of ['typ', 'cty', 'enc', 'zip'] as const) {
+    if (header[name] !== undefined && typeof header[name] !== 'string') {
+      throw new VerificationError('token_malformed', { reason: `"${name}" is not a string` });
+    }
+  }
+  return header as TokenHeader;
+}
+
+/**
+ * Classifies a compact token: 3 parts is a JWS, 5 parts a JWE, anything else is malformed.
+ * Enforces the size limit first so no work is spent on a huge input.
+ */
+export function parseToken(
+  token: string,
+  maxLength: number,
+  details: TokenDetails,
+): ParsedJws | ParsedJwe {
+  if (typeof token !== 'string' || token.length === 0) {
+    throw new VerificationError('token_malformed', { reason: 'empty token' });
+  }
+  if (token.length > maxLength) throw new VerificationError('token_too_large');
+  const parts = token.split('.');
+  if (parts.length !== 3 && parts.length !== 5) {
+    throw new VerificationError('token_malformed', { reason: `${parts.length} parts` });
+  }
+  const header = parseHeader(parts[0]!);
+  details.alg = header.alg;
+  details.kid = header.kid;
+  if (parts.length === 5) {
+    if (header.enc === undefined) {
+      throw new VerificationError('token_malformed', { reason: 'JWE header has no "enc"' });
+    }
+    // Segments are checked for canonical form here; jose decodes them again when decrypting.
+    for (let i = 1; i < 5; i++) decodeSegment(parts[i]!);
+    return { kind: 'jwe', header };
+  }
+  if (header.enc !== undefined) {
+    throw new VerificationError('token_malformed', { reason: 'JWS header has "enc"' });
+  }
+  const signature = decodeSegment(parts[2]!);
+  decodeSegment(parts[1]!);
+  return {
+    kind: 'jws',
+    header,
+    signingInput: token.slice(0, parts[0]!.length + 1 + parts[1]!.length),
+    payloadSegment: parts[1]!,
+    signature,
+  };
+}
+
+/** Decodes the claim set of a verified JWS. */
+export function parsePayload(jws: ParsedJws): TokenPayload {
+  return parseJsonObject(decodeSegment(jws.payloadSegment), 'payload') as TokenPayload;
+}
