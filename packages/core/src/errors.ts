@@ -50,7 +50,11 @@ const CODES = {
     description: 'token is not yet valid',
   },
   token_too_old: { status: 401, error: 'invalid_token', description: 'token is too old' },
-  issuer_mismatch: { status: 401, error: 'invalid_token', description: 'token issuer is not trusted' },
+  issuer_mismatch: {
+    status: 401,
+    error: 'invalid_token',
+    description: 'token issuer is not trusted',
+  },
   audience_mismatch: {
     status: 401,
     error: 'invalid_token',
@@ -142,7 +146,10 @@ export class VerificationError extends Error {
 export function isVerificationError(err: unknown): err is VerificationError {
   return (
     err instanceof VerificationError ||
-    (err instanceof Error && err.name === 'VerificationError' && 'code' in err && (err.code as string) in CODES)
+    (err instanceof Error &&
+      err.name === 'VerificationError' &&
+      'code' in err &&
+      (err.code as string) in CODES)
   );
 }
 
@@ -187,5 +194,8 @@ export function fromJoseError(err: unknown, fallback: VerificationErrorCode): Ve
   if (isVerificationError(err)) return err;
   const joseCode = (err as { code?: unknown } | null)?.code;
   const code = (typeof joseCode === 'string' && JOSE_CODES[joseCode]) || fallback;
-  return new VerificationError(code, { cause: err, reason: typeof joseCode === 'string' ? joseCode : undefined });
+  return new VerificationError(code, {
+    cause: err,
+    reason: typeof joseCode === 'string' ? joseCode : undefined,
+  });
 }

@@ -87,7 +87,9 @@ export function createGate<Req>(
         throw new VerificationError('request_invalid', { reason: 'token sent twice' });
       }
       if (typeof elsewhere !== 'string') {
-        throw new VerificationError('request_invalid', { reason: 'getToken returned a non-string' });
+        throw new VerificationError('request_invalid', {
+          reason: 'getToken returned a non-string',
+        });
       }
       return elsewhere;
     }

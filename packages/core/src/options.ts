@@ -70,7 +70,12 @@ export interface VerifierOptions {
 }
 
 export const DEFAULT_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA', 'Ed25519'] as const;
-export const DEFAULT_KEY_MANAGEMENT = ['RSA-OAEP-256', 'ECDH-ES', 'ECDH-ES+A128KW', 'ECDH-ES+A256KW'];
+export const DEFAULT_KEY_MANAGEMENT = [
+  'RSA-OAEP-256',
+  'ECDH-ES',
+  'ECDH-ES+A128KW',
+  'ECDH-ES+A256KW',
+];
 export const DEFAULT_CONTENT_ENCRYPTION = ['A256GCM', 'A128GCM', 'A256CBC-HS512', 'A128CBC-HS256'];
 
 /** JWE algorithms tokengate will ever allow (RSA1_5 and PBES2 are refused by policy). */
@@ -153,7 +158,12 @@ export function normalizeOptions(options: VerifierOptions): NormalizedOptions {
   }
   const issuers = nonEmptyStrings(options.issuer, 'issuer');
   const audiences = nonEmptyStrings(options.audience, 'audience');
-  const sources = [options.jwksUri, options.discovery || undefined, options.keys, options.keySource];
+  const sources = [
+    options.jwksUri,
+    options.discovery || undefined,
+    options.keys,
+    options.keySource,
+  ];
   const sourceCount = sources.filter((s) => s !== undefined).length;
   if (sourceCount === 0) {
     throw new TypeError('one of "jwksUri", "discovery", "keys" or "keySource" is required');

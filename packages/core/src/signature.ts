@@ -41,7 +41,10 @@ export function verifySignature(
         return verify(null, data, key.keyObject, signature);
       case 'HS': {
         // RFC 7518 §3.2: the key must be at least as long as the hash output.
-        if (hash === undefined || (key.keyObject.symmetricKeySize ?? 0) < Number(alg.slice(-3)) / 8) {
+        if (
+          hash === undefined ||
+          (key.keyObject.symmetricKeySize ?? 0) < Number(alg.slice(-3)) / 8
+        ) {
           return false;
         }
         const mac = createHmac(hash, key.keyObject).update(data).digest();

@@ -23,7 +23,9 @@ import type {
 function createKeySource(options: VerifierOptions, o: NormalizedOptions): KeySource {
   if (options.keySource) return options.keySource;
   if (options.keys) {
-    return createLocalKeySet(options.keys, { allowSymmetric: [...o.algorithms].some(isSymmetricAlg) });
+    return createLocalKeySet(options.keys, {
+      allowSymmetric: [...o.algorithms].some(isSymmetricAlg),
+    });
   }
   const remote = { ...options.jwks, now: o.now, ...(options.logger && { logger: options.logger }) };
   if (options.jwksUri !== undefined) return createRemoteJwks(options.jwksUri, remote);
@@ -80,7 +82,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
     token: string,
     header: TokenHeader,
     details: TokenDetails,
-  ): Promise<{ jws: ParsedJws; encryption: TokenHeader } | { claims: TokenPayload; encryption: TokenHeader }> {
+  ): Promise<
+    { jws: ParsedJws; encryption: TokenHeader } | { claims: TokenPayload; encryption: TokenHeader }
+  > {
     if (!decrypt) {
       throw new VerificationError('decryption_failed', { reason: 'no decryption keys configured' });
     }

@@ -77,7 +77,8 @@ export function importVerificationKey(
   }
   if (kty === 'oct') {
     if (!allowSymmetric) throw new KeyRejected('symmetric keys are not accepted here');
-    if (alg !== undefined && !isSymmetricAlg(alg)) throw new KeyRejected('"alg" does not fit "oct"');
+    if (alg !== undefined && !isSymmetricAlg(alg))
+      throw new KeyRejected('"alg" does not fit "oct"');
     const secret = base64urlBytes(jwk.k, 'k');
     if (secret.length < 32) throw new KeyRejected('HMAC key shorter than 256 bits');
     return Object.freeze({
@@ -107,7 +108,8 @@ export function importVerificationKey(
     const lastByte = e[e.length - 1] ?? 0;
     const eIsOne = e.every((b, i) => (i === e.length - 1 ? b === 1 : b === 0));
     if ((lastByte & 1) === 0 || eIsOne || e.length > 8) throw new KeyRejected('weak RSA exponent');
-    if (alg !== undefined && !/^(RS|PS)/.test(alg)) throw new KeyRejected('"alg" does not fit "RSA"');
+    if (alg !== undefined && !/^(RS|PS)/.test(alg))
+      throw new KeyRejected('"alg" does not fit "RSA"');
   } else if (kty === 'EC') {
     if (!['P-256', 'P-384', 'P-521'].includes(jwk.crv as string)) {
       throw new KeyRejected('unsupported EC curve');
@@ -116,7 +118,8 @@ export function importVerificationKey(
       throw new KeyRejected('"alg" does not fit the curve');
     }
   } else {
-    if (!['Ed25519', 'Ed448'].includes(jwk.crv as string)) throw new KeyRejected('unsupported OKP curve');
+    if (!['Ed25519', 'Ed448'].includes(jwk.crv as string))
+      throw new KeyRejected('unsupported OKP curve');
     if (alg !== undefined && !(alg === 'EdDSA' || (alg === 'Ed25519' && jwk.crv === 'Ed25519'))) {
       throw new KeyRejected('"alg" does not fit the curve');
     }
@@ -134,7 +137,11 @@ export function importVerificationKey(
     kty: kty as string,
     crv: typeof jwk.crv === 'string' ? jwk.crv : undefined,
     modulusLength,
-    jwk: Object.freeze({ ...publicJwk, ...(kid === undefined ? {} : { kid }), ...(alg === undefined ? {} : { alg }) }) as JWK,
+    jwk: Object.freeze({
+      ...publicJwk,
+      ...(kid === undefined ? {} : { kid }),
+      ...(alg === undefined ? {} : { alg }),
+    }) as JWK,
     keyObject,
   });
 }

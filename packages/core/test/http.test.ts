@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { VerificationError, extractBearer, toHttpError } from '../src/index.js';
+import type { VerificationErrorCode } from '../src/index.js';
+
+describe('extractBearer', () => {
+  const ok: { name: string; authorization: string | undefined; token: string | undefined }[] = [
+    { name: 'no header', authorization: undefined, token: undefined },
+    { name: 'Bearer scheme', authorization: 'Bearer abc.def.ghi', token: 'abc.def.ghi' },
+    { name: 'scheme in lower case', authorization: 'bearer abc.def.ghi', token: 'abc.def.ghi' },
+    { name: 'several spaces after the scheme', authorization: 'Bearer   abc', token: 'abc' },
+    { name: 'another scheme (Basic)', authorization: 'Basic dXNlcjpwYXNz', token: undefined },
+    {
+      name: 'another scheme with parameters',
+      authorization: 'Digest username="a"',
+      token: undefined,
+    },
+  ];
+  it.each(ok)('$name', ({ authorization, token }) => {
+    expect(extractBearer({ headers: { authorization } })).toBe(token);
+  });
+
+  const bad: { name: string; authorization: string }[] = [
+    { name: 'Bearer without a token', authorization: 'Bearer' },
+    { name: 'Bearer with two tokens', authorization: 'Bearer a b' },
+    { name: 'Bearer with characters outside b64token', authorization: 'Bearer a"b' },
+    { name: 'garbage', authorization: '!!!' },
+  ];
+  it.each(bad)('$name is request_invalid (400)', ({ authorization }) => {
+    expect(() => extractBearer({ headers: { authorization } })).toThrow(
+      expect.objectContaining({ code: 'request_invalid', status: 400 }),
+    );
+  });
+
+  it('refuses two Authorization headers (Node keeps only the first in headers)', () => {
+    const req = {
+      headers: { authorization: 'Bearer a' },
+      rawHeaders: ['Authorization', 'Bearer a', 'authorization', 'Bearer b'],
+    };
+    expect(() => extractBearer(req)).toThrow(expect.objectContaining({ code: 'request_invalid' }));
+  });
+});
+
+describe('toHttpError', () => {
+  const cases: { code: VerificationErrorCode; status: number; challenge: string | undefined }[] = [
+    { code: 'token_missing', status: 401, challenge: 'Bearer realm="api"' },
+    {
+      code: 'request_invalid',
+      status: 400,
+      challenge:
+        'Bearer realm="api", error="invalid_request", error_description="malformed authorization request"',
+    },
+    {
+      code: 'token_expired',
+      status: 401,
+      challenge: 'Bearer realm="api", error="invalid_token", error_description="token has expired"',
+    },
+    { code: 'jwks_unavailable', status: 503, challenge: undefined },
+  ];
+  it.each(cases)('$code → $status', ({ code, status, challenge }) => {
+    const res = toHttpError(new VerificationError(code), { realm: 'api' });
+    expect(res.status).toBe(status);
+    expect(res.headers['WWW-Authenticate']).toBe(challenge);
+    expect(res.body.error_description).toBe(new VerificationError(code).message);
+  });
+
+  it('names the scopes on 403 insufficient_scope', () => {
+    const res = toHttpError(
+      new VerificationError('scope_insufficient', { scope: ['a:read', 'b'] }),
+    );
+    expect(res.status).toBe(403);
+    expect(res.headers['WWW-Authenticate']).toBe(
+      'Bearer error="insufficient_scope", error_description="token lacks the required scope", scope="a:read b"',
+    );
+    expect(res.body).toEqual({
+      error: 'insufficient_scope',
+      error_description: 'token lacks the required scope',
+    });
+  });
+
+  it('drops characters a header cannot carry from the realm', () => {
+    const res = toHttpError(new VerificationError('token_missing'), { realm: 'a"b\\c\r\nd' });
+    expect(res.headers['WWW-Authenticate']).toBe('Bearer realm="abcd"');
+  });
+
+  it('answers 503 with Retry-After and no challenge', () => {
+    const res = toHttpError(new VerificationError('jwks_unavailable'));
+    expect(res.headers).toEqual({ 'Retry-After': '30' });
+    expect(res.body.error).toBe('temporarily_unavailable');
+  });
+});

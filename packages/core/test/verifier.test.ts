@@ -1,0 +1,556 @@
+import { createHmac, createPublicKey } from 'node:crypto';
+import { CompactSign } from 'jose';
+import { describe, expect, it } from 'vitest';
+import { VERIFICATION_ERROR_CODES, VerificationError, createVerifier } from '../src/index.js';
+import type { KeySource, VerificationErrorCode, VerifierOptions } from '../src/index.js';
+import { createLocalKeySet } from '../src/keys/local.js';
+import {
+  AUDIENCE,
+  ISSUER,
+  NOW,
+  b64json,
+  encrypt,
+  fakeClock,
+  generateTestKeys,
+  sign,
+  validClaims,
+  withSegment,
+} from './helpers/keys.js';
+import type { TestKeys } from './helpers/keys.js';
+
+const keys: TestKeys = await generateTestKeys();
+const base: VerifierOptions = {
+  issuer: ISSUER,
+  audience: AUDIENCE,
+  keys: {
+    keys: [keys.rs256, keys.ps256, keys.es256, keys.es384, keys.eddsa].map((k) => k.publicJwk),
+  },
+  decryption: { keys: [keys.rsaOaep, keys.ecdh, keys.ecdhKw].map((k) => k.privateJwk) },
+  clockTolerance: '60s',
+  maxTokenAge: '15m',
+  requiredClaims: ['sub'],
+  now: () => NOW,
+};
+
+function verifier(extra: Partial<VerifierOptions> = {}) {
+  return createVerifier({ ...base, ...extra });
+}
+
+async function rawJws(
+  payload: string | Uint8Array,
+  header: Record<string, unknown>,
+): Promise<string> {
+  const bytes = typeof payload === 'string' ? new TextEncoder().encode(payload) : payload;
+  return new CompactSign(bytes)
+    .setProtectedHeader({ alg: 'RS256', kid: 'rs-1', ...header } as never)
+    .sign(keys.rs256.privateKey);
+}
+
+describe('accepts', () => {
+  const cases: { name: string; make: () => Promise<string>; options?: Partial<VerifierOptions> }[] =
+    [
+      { name: 'RS256 JWS', make: () => sign(keys.rs256, validClaims()) },
+      { name: 'PS256 JWS', make: () => sign(keys.ps256, validClaims()) },
+      { name: 'ES256 JWS', make: () => sign(keys.es256, validClaims()) },
+      { name: 'ES384 JWS', make: () => sign(keys.es384, validClaims()) },
+      { name: 'EdDSA JWS', make: () => sign(keys.eddsa, validClaims()) },
+      {
+        name: 'nested RS256 in RSA-OAEP-256',
+        make: async () => encrypt(keys.rsaOaep, await sign(keys.rs256, validClaims())),
+      },
+      {
+        name: 'nested ES256 in ECDH-ES',
+        make: async () => encrypt(keys.ecdh, await sign(keys.es256, validClaims())),
+      },
+      {
+        name: 'nested ES256 in ECDH-ES+A256KW without cty (3-part plaintext)',
+        make: async () =>
+          encrypt(keys.ecdhKw, await sign(keys.es256, validClaims()), { cty: undefined }),
+      },
+      {
+        name: 'JWE without kid, one fitting key',
+        make: async () =>
+          encrypt(keys.rsaOaep, await sign(keys.rs256, validClaims()), { kid: undefined }),
+      },
+      {
+        name: 'JWS without kid (key chosen by alg)',
+        make: () => sign(keys.es384, validClaims(), { kid: undefined }),
+      },
+      {
+        name: 'exp exactly at the tolerance',
+        make: () => sign(keys.rs256, validClaims({ exp: NOW - 60 })),
+      },
+      {
+        name: 'nbf exactly at the tolerance',
+        make: () => sign(keys.rs256, validClaims({ nbf: NOW + 60 })),
+      },
+      {
+        name: 'iat exactly max age + tolerance ago',
+        make: () => sign(keys.rs256, validClaims({ iat: NOW - 960 })),
+      },
+      {
+        name: 'aud array containing ours',
+        make: () => sign(keys.rs256, validClaims({ aud: ['x', AUDIENCE] })),
+      },
+      {
+        name: 'typ with application/ prefix and other case',
+        make: () => sign(keys.rs256, validClaims(), { typ: 'application/AT+JWT' }),
+        options: { typ: 'at+jwt' },
+      },
+      {
+        name: 'one of several issuers',
+        make: () => sign(keys.rs256, validClaims({ iss: 'https://b.example/' })),
+        options: { issuer: ['https://a.example/', 'https://b.example/'] },
+      },
+      {
+        name: 'unsigned encrypted claims when explicitly allowed',
+        make: () => encrypt(keys.rsaOaep, JSON.stringify(validClaims()), { cty: undefined }),
+        options: { decryption: { keys: [keys.rsaOaep.privateJwk], allowUnsignedClaims: true } },
+      },
+      {
+        name: 'a token naming jku/x5u/jwk headers (ignored, our key verifies)',
+        make: () =>
+          sign(keys.rs256, validClaims(), {
+            jku: 'https://evil.example/jwks',
+            x5u: 'https://evil.example/c',
+          }),
+      },
+    ];
+  it.each(cases)('$name', async ({ make, options }) => {
+    const token = await make();
+    const result = await verifier(options).verify(token);
+    expect(result.payload.sub).toBe('user-1');
+    expect(result.token).toBe(token);
+    expect(Object.isFrozen(result.payload)).toBe(true);
+    if (token.split('.').length === 5) expect(result.encryption?.enc).toBe('A256GCM');
+    else expect(result.encryption).toBeUndefined();
+  });
+});
+
+type FailureCase = {
+  name: string;
+  make: () => Promise<string> | string;
+  code: VerificationErrorCode;
+  options?: Partial<VerifierOptions>;
+};
+
+const failures: FailureCase[] = [
+  // format
+  { name: 'one part', make: () => 'abc', code: 'token_malformed' },
+  { name: 'four parts', make: () => 'a.b.c.d', code: 'token_malformed' },
+  { name: 'empty string', make: () => '', code: 'token_malformed' },
+  {
+    name: 'header is not JSON',
+    make: () => `${Buffer.from('{x').toString('base64url')}.e30.AA`,
+    code: 'token_malformed',
+  },
+  {
+    name: 'header is a JSON array',
+    make: () => `${b64json(['RS256'])}.e30.AA`,
+    code: 'token_malformed',
+  },
+  {
+    name: 'non-canonical base64url (trailing bits set)',
+    make: async () => {
+      const t = await sign(keys.rs256, validClaims());
+      const sig = t.split('.')[2]!;
+      const last = sig.at(-1)!;
+      // RS256 signature: 256 bytes → 342 chars, the last char carries 4 unused bits.
+      const bumped = String.fromCharCode(last.charCodeAt(0) + 1);
+      return withSegment(t, 2, sig.slice(0, -1) + (bumped === '{' ? 'A' : bumped));
+    },
+    code: 'token_malformed',
+  },
+  {
+    name: 'padding characters',
+    make: async () => `${await sign(keys.rs256, validClaims())}==`,
+    code: 'token_malformed',
+  },
+  {
+    name: 'whitespace inside',
+    make: async () => (await sign(keys.rs256, validClaims())).replace('.', ' .'),
+    code: 'token_malformed',
+  },
+  { name: 'payload is a JSON array', make: () => rawJws('[1]', {}), code: 'token_malformed' },
+  { name: 'payload is not JSON', make: () => rawJws('hello', {}), code: 'token_malformed' },
+  {
+    name: 'unknown crit parameter',
+    make: () => `${b64json({ alg: 'RS256', kid: 'rs-1', crit: ['exp'], exp: 1 })}.e30.AAAA`,
+    code: 'token_malformed',
+  },
+  {
+    name: 'b64 false',
+    make: () => `${b64json({ alg: 'RS256', kid: 'rs-1', b64: false, crit: ['b64'] })}.e30.AAAA`,
+    code: 'token_malformed',
+  },
+  { name: 'kid is not a string', make: () => rawJws('{}', { kid: 7 }), code: 'token_malformed' },
+  {
+    name: 'header without alg',
+    make: () => `${b64json({ kid: 'rs-1' })}.e30.AA`,
+    code: 'token_malformed',
+  },
+  {
+    name: 'encrypted claims without a signature (default)',
+    make: () => encrypt(keys.rsaOaep, JSON.stringify(validClaims()), { cty: undefined }),
+    code: 'token_malformed',
+  },
+  {
+    name: 'nested inner token is itself a JWE',
+    make: async () =>
+      encrypt(keys.rsaOaep, await encrypt(keys.ecdh, await sign(keys.rs256, validClaims()))),
+    code: 'token_malformed',
+  },
+  {
+    name: 'JWE with zip (compression refused by default)',
+    make: () => encrypt(keys.rsaOaep, 'x', { zip: 'DEF' }),
+    code: 'token_malformed',
+  },
+  { name: 'longer than 16 KiB', make: () => 'a'.repeat(16 * 1024 + 1), code: 'token_too_large' },
+  // algorithms
+  {
+    name: 'alg none',
+    make: () => `${b64json({ alg: 'none' })}.${b64json(validClaims())}.`,
+    code: 'alg_not_allowed',
+  },
+  {
+    name: 'alg NONE',
+    make: () => `${b64json({ alg: 'NONE' })}.${b64json(validClaims())}.`,
+    code: 'alg_not_allowed',
+  },
+  {
+    name: 'HS256 keyed with the public key (alg confusion)',
+    make: () => {
+      const input = `${b64json({ alg: 'HS256', kid: 'rs-1' })}.${b64json(validClaims())}`;
+      const pem = createPublicKey({ key: keys.rs256.publicJwk as never, format: 'jwk' }).export({
+        type: 'spki',
+        format: 'pem',
+      });
+      return `${input}.${createHmac('sha256', pem).update(input).digest('base64url')}`;
+    },
+    code: 'alg_not_allowed',
+  },
+  {
+    name: 'JWS alg outside the allow-list',
+    make: () => sign(keys.ps256, validClaims()),
+    code: 'alg_not_allowed',
+    options: { algorithms: ['RS256'] },
+  },
+  {
+    name: 'JWE alg outside the allow-list',
+    make: async () => encrypt(keys.rsaOaep, await sign(keys.rs256, validClaims())),
+    code: 'alg_not_allowed',
+    options: {
+      decryption: { keys: [keys.rsaOaep.privateJwk], keyManagementAlgorithms: ['ECDH-ES'] },
+    },
+  },
+  {
+    name: 'JWE enc outside the allow-list',
+    make: async () =>
+      encrypt(keys.rsaOaep, await sign(keys.rs256, validClaims()), { enc: 'A128GCM' }),
+    code: 'enc_not_allowed',
+    options: {
+      decryption: { keys: [keys.rsaOaep.privateJwk], contentEncryptionAlgorithms: ['A256GCM'] },
+    },
+  },
+  // decryption
+  {
+    name: 'JWE for a kid we do not hold',
+    make: async () =>
+      encrypt(keys.rsaOaep, await sign(keys.rs256, validClaims()), { kid: 'other' }),
+    code: 'decryption_failed',
+  },
+  {
+    name: 'JWE with a tampered ciphertext',
+    make: async () => {
+      const t = await encrypt(keys.rsaOaep, await sign(keys.rs256, validClaims()));
+      const c = t.split('.')[3]!;
+      return withSegment(t, 3, (c[0] === 'A' ? 'B' : 'A') + c.slice(1));
+    },
+    code: 'decryption_failed',
+  },
+  {
+    name: 'JWE when no decryption keys are configured',
+    make: async () => encrypt(keys.rsaOaep, await sign(keys.rs256, validClaims())),
+    code: 'decryption_failed',
+    options: { decryption: undefined },
+  },
+  {
+    name: 'plain JWS when encryption is required',
+    make: () => sign(keys.rs256, validClaims()),
+    code: 'encryption_required',
+    options: { requireEncryption: true },
+  },
+  // keys and signatures
+  {
+    name: 'unknown kid',
+    make: () => sign(keys.rs256, validClaims(), { kid: 'nope' }),
+    code: 'kid_unknown',
+  },
+  {
+    name: 'kid __proto__',
+    make: () => sign(keys.rs256, validClaims(), { kid: '__proto__' }),
+    code: 'kid_unknown',
+  },
+  {
+    name: 'kid of a key of another type (ES256 token, RSA kid)',
+    make: () => sign(keys.es256, validClaims(), { kid: 'rs-1' }),
+    code: 'kid_unknown',
+  },
+  {
+    name: 'tampered payload',
+    make: async () =>
+      withSegment(await sign(keys.rs256, validClaims()), 1, b64json(validClaims({ sub: 'admin' }))),
+    code: 'signature_invalid',
+  },
+  {
+    name: 'empty signature',
+    make: async () => withSegment(await sign(keys.rs256, validClaims()), 2, ''),
+    code: 'signature_invalid',
+  },
+  {
+    name: 'signed by another key claiming our kid',
+    make: () => sign(keys.ps256, validClaims(), { alg: 'PS256', kid: 'rs-1' }),
+    code: 'signature_invalid',
+    options: { keys: [{ ...keys.rs256.publicJwk, alg: undefined }] },
+  },
+  // time
+  {
+    name: 'exp 61 s ago (tolerance 60 s)',
+    make: () => sign(keys.rs256, validClaims({ exp: NOW - 61 })),
+    code: 'token_expired',
+  },
+  {
+    name: 'nbf 61 s ahead (tolerance 60 s)',
+    make: () => sign(keys.rs256, validClaims({ nbf: NOW + 61 })),
+    code: 'token_not_yet_valid',
+  },
+  {
+    name: 'iat 61 s ahead',
+    make: () => sign(keys.rs256, validClaims({ iat: NOW + 61 })),
+    code: 'token_not_yet_valid',
+  },
+  {
+    name: 'iat older than max age + tolerance',
+    make: () => sign(keys.rs256, validClaims({ iat: NOW - 961 })),
+    code: 'token_too_old',
+  },
+  // identity
+  {
+    name: 'iss of another issuer',
+    make: () => sign(keys.rs256, validClaims({ iss: 'https://evil.example/' })),
+    code: 'issuer_mismatch',
+  },
+  {
+    name: 'iss with a trailing suffix',
+    make: () => sign(keys.rs256, validClaims({ iss: `${ISSUER}x` })),
+    code: 'issuer_mismatch',
+  },
+  {
+    name: 'aud names another API',
+    make: () => sign(keys.rs256, validClaims({ aud: 'api://other' })),
+    code: 'audience_mismatch',
+  },
+  {
+    name: 'aud is a prefix match only',
+    make: () => sign(keys.rs256, validClaims({ aud: `${AUDIENCE}s` })),
+    code: 'audience_mismatch',
+  },
+  {
+    name: 'aud array without ours',
+    make: () => sign(keys.rs256, validClaims({ aud: ['a', 'b'] })),
+    code: 'audience_mismatch',
+  },
+  {
+    name: 'typ JWT where at+jwt is required',
+    make: () => sign(keys.rs256, validClaims()),
+    code: 'typ_mismatch',
+    options: { typ: 'at+jwt' },
+  },
+  {
+    name: 'no sub (required)',
+    make: () => sign(keys.rs256, validClaims({ sub: undefined })),
+    code: 'claim_missing',
+  },
+  {
+    name: 'no exp',
+    make: () => sign(keys.rs256, validClaims({ exp: undefined })),
+    code: 'claim_missing',
+  },
+  {
+    name: 'exp as a string',
+    make: () => sign(keys.rs256, { ...validClaims(), exp: String(NOW + 60) } as never),
+    code: 'claim_invalid',
+  },
+  {
+    name: 'exp absurdly large',
+    make: () => sign(keys.rs256, validClaims({ exp: 1e300 })),
+    code: 'claim_invalid',
+  },
+  {
+    name: 'exp negative',
+    make: () => sign(keys.rs256, validClaims({ exp: -1 })),
+    code: 'claim_invalid',
+  },
+  {
+    name: 'aud is a number',
+    make: () => sign(keys.rs256, { ...validClaims(), aud: 5 } as never),
+    code: 'claim_invalid',
+  },
+];
+
+describe('rejects', () => {
+  it.each(failures)('$name → $code', async ({ make, code, options }) => {
+    const token = await make();
+    const err = await verifier(options)
+      .verify(token)
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(err).toBeInstanceOf(VerificationError);
+    expect(err).toMatchObject({ code });
+    const message = (err as Error).message;
+    if (token.length > 10) expect(message).not.toContain(token.slice(0, 10));
+  });
+
+  it('passes a key source failure through as jwks_unavailable (503)', async () => {
+    const down: KeySource = {
+      getKeys: async () => {
+        throw new VerificationError('jwks_unavailable');
+      },
+      isPublished: () => false,
+      refresh: async () => {},
+    };
+    const token = await sign(keys.rs256, validClaims());
+    await expect(
+      verifier({ keys: undefined, keySource: down }).verify(token),
+    ).rejects.toMatchObject({
+      code: 'jwks_unavailable',
+      status: 503,
+    });
+  });
+
+  it('records unverified kid, alg and iss for the log, never the token', async () => {
+    const token = await sign(keys.rs256, validClaims({ aud: 'api://other' }));
+    const err = (await verifier()
+      .verify(token)
+      .catch((e: unknown) => e)) as VerificationError;
+    expect(err.details).toMatchObject({ kid: 'rs-1', alg: 'RS256', iss: ISSUER });
+  });
+});
+
+describe('token cache', () => {
+  function countingKeys(): KeySource & { calls: number; published: boolean } {
+    const inner = createLocalKeySet([keys.rs256.publicJwk]);
+    const source = {
+      calls: 0,
+      published: true,
+      getKeys(selector: Parameters<KeySource['getKeys']>[0]) {
+        source.calls++;
+        return inner.getKeys(selector);
+      },
+      isPublished: () => source.published,
+      refresh: async () => {},
+    };
+    return source;
+  }
+
+  it('answers a repeated token from the cache, synchronously', async () => {
+    const source = countingKeys();
+    const v = verifier({ keys: undefined, keySource: source });
+    const token = await sign(keys.rs256, validClaims());
+    expect(v.cached(token)).toBeUndefined();
+    const first = await v.verify(token);
+    expect(v.cached(token)).toBe(first);
+    expect(await v.verify(token)).toBe(first);
+    expect(source.calls).toBe(1);
+  });
+
+  it('re-checks exp on a hit against the clock', async () => {
+    const clock = fakeClock();
+    const v = verifier({ now: clock, clockTolerance: 0 });
+    const token = await sign(keys.rs256, validClaims({ exp: NOW + 30 }));
+    await v.verify(token);
+    clock.advance(30);
+    expect(v.cached(token)).toBeDefined();
+    clock.advance(1);
+    expect(() => v.cached(token)).toThrow(expect.objectContaining({ code: 'token_expired' }));
+    await expect(v.verify(token)).rejects.toMatchObject({ code: 'token_expired' });
+  });
+
+  it('re-checks max age on a hit', async () => {
+    const clock = fakeClock();
+    const v = verifier({ now: clock, clockTolerance: 0, maxTokenAge: 60 });
+    const token = await sign(keys.rs256, validClaims({ iat: NOW }));
+    await v.verify(token);
+    clock.advance(61);
+    await expect(v.verify(token)).rejects.toMatchObject({ code: 'token_too_old' });
+  });
+
+  it('refuses a hit once the verifying key is no longer published', async () => {
+    const source = countingKeys();
+    const v = verifier({ keys: undefined, keySource: source });
+    const token = await sign(keys.rs256, validClaims());
+    await v.verify(token);
+    source.published = false;
+    await expect(v.verify(token)).rejects.toMatchObject({ code: 'kid_unknown' });
+  });
+
+  it('never caches failures', async () => {
+    const clock = fakeClock();
+    const v = verifier({ now: clock, clockTolerance: 0 });
+    const token = await sign(keys.rs256, validClaims({ nbf: NOW + 10 }));
+    await expect(v.verify(token)).rejects.toMatchObject({ code: 'token_not_yet_valid' });
+    expect(v.cached(token)).toBeUndefined();
+    clock.advance(10);
+    await expect(v.verify(token)).resolves.toMatchObject({ token });
+  });
+
+  it('never lets a different token string hit', async () => {
+    const v = verifier();
+    const token = await sign(keys.rs256, validClaims());
+    await v.verify(token);
+    const tampered = withSegment(token, 1, b64json(validClaims({ sub: 'admin' })));
+    expect(v.cached(tampered)).toBeUndefined();
+    expect(v.cached(token.slice(0, -1))).toBeUndefined();
+    await expect(v.verify(tampered)).rejects.toMatchObject({ code: 'signature_invalid' });
+  });
+
+  it('is not shared between verifiers with different settings', async () => {
+    const token = await sign(keys.rs256, validClaims());
+    await verifier().verify(token);
+    await expect(verifier({ audience: 'api://other' }).verify(token)).rejects.toMatchObject({
+      code: 'audience_mismatch',
+    });
+  });
+
+  it('stays within max entries', async () => {
+    const v = verifier({ tokenCache: { max: 2 } });
+    const tokens = await Promise.all(
+      [1, 2, 3].map((i) => sign(keys.rs256, validClaims({ jti: `t${i}` }))),
+    );
+    for (const t of tokens) await v.verify(t);
+    expect(v.cached(tokens[0]!)).toBeUndefined();
+    expect(v.cached(tokens[2]!)).toBeDefined();
+  });
+
+  it('can be turned off', async () => {
+    const v = verifier({ tokenCache: false });
+    const token = await sign(keys.rs256, validClaims());
+    await v.verify(token);
+    expect(v.cached(token)).toBeUndefined();
+  });
+});
+
+// Codes produced outside the verifier's own table, each asserted in the named test file.
+const CODES_TESTED_ELSEWHERE: Record<string, string> = {
+  token_missing: 'http.test.ts / scopes.test.ts',
+  request_invalid: 'http.test.ts',
+  scope_insufficient: 'scopes.test.ts',
+  jwks_unavailable: 'this file: key source failure',
+};
+
+it('every error code has a case that produces it', () => {
+  const covered = new Set([...failures.map((f) => f.code), ...Object.keys(CODES_TESTED_ELSEWHERE)]);
+  expect([...covered].sort()).toEqual([...VERIFICATION_ERROR_CODES].sort());
+});
