@@ -60,7 +60,7 @@ export function checkTimes(times: TimeClaims, now: number, options: TimeOptions)
   }
 }
 
-type IdentityOptions = Pick<NormalizedOptions, 'issuers' | 'audiences' | 'requiredClaims' | 'typ'>;
+type IdentityOptions = Pick<NormalizedOptions, 'audiences' | 'requiredClaims'>;
 
 /** Checks `typ` of the signed token's header (RFC 8725 §3.11: explicit typing). */
 export function checkTyp(header: TokenHeader, options: Pick<NormalizedOptions, 'typ'>): void {
@@ -70,17 +70,14 @@ export function checkTyp(header: TokenHeader, options: Pick<NormalizedOptions, '
   }
 }
 
-/** Checks required claims, `iss` (exact) and `aud` (exact member, never a prefix). */
+/** Checks required claims and `aud` (exact member, never a prefix). */
 export function checkIdentity(payload: TokenPayload, options: IdentityOptions): void {
   for (const name of options.requiredClaims) {
     if (!Object.hasOwn(payload, name) || payload[name] === null) {
       throw new VerificationError('claim_missing', { reason: `"${name}" is missing` });
     }
   }
-  const iss = payload.iss;
-  if (typeof iss !== 'string' || !options.issuers.includes(iss)) {
-    throw new VerificationError('issuer_mismatch');
-  }
+  // `iss` was checked before the key lookup (verifier.ts), so an untrusted issuer costs nothing.
   const aud: unknown = payload.aud;
   const auds = typeof aud === 'string' ? [aud] : aud;
   if (auds === undefined) throw new VerificationError('audience_mismatch', { reason: 'no "aud"' });

@@ -21,8 +21,14 @@ export interface GateSettings<Req> {
   realm?: string;
 }
 
-/** What an adapter takes: verifier options (or a ready verifier) plus the gate settings. */
-export type GateOptions<Req> = (VerifierOptions & GateSettings<Req>) | Verifier;
+/**
+ * What an adapter takes: verifier options plus the gate settings, or a ready verifier (alone, or
+ * as `{ verifier, ...settings }` to share one verifier and still set the gate settings).
+ */
+export type GateOptions<Req> =
+  | (VerifierOptions & GateSettings<Req>)
+  | (GateSettings<Req> & { verifier: Verifier })
+  | Verifier;
 
 /** How an adapter reads its framework's request. */
 export interface RequestIo<Req> {
@@ -69,7 +75,12 @@ export function createGate<Req>(
     throw new TypeError('tokengate needs verifier options or a verifier');
   }
   const settings: GateSettings<Req> = isVerifier(options) ? {} : options;
-  const verifier = isVerifier(options) ? options : createVerifier(options);
+  let verifier: Verifier;
+  if (isVerifier(options)) verifier = options;
+  else if ('verifier' in options) {
+    if (!isVerifier(options.verifier)) throw new TypeError('"verifier" must be a Verifier');
+    verifier = options.verifier;
+  } else verifier = createVerifier(options);
   const credentialsRequired = settings.credentialsRequired ?? true;
   const { getToken, onRejected, realm } = settings;
   if (getToken !== undefined && typeof getToken !== 'function') {
@@ -105,7 +116,7 @@ export function createGate<Req>(
         if (credentialsRequired) throw new VerificationError('token_missing');
         return undefined;
       }
-      return verifier.cached(token) ?? verifier.verify(token);
+      return verifier.cached(token) ?? verifier.verify(token, req);
     },
     reject(err, req) {
       const record = toRejectionRecord(err, io.facts(req));
@@ -131,7 +142,12 @@ export function runGuard(
     guard(auth);
     return undefined;
   } catch (err) {
-    if (isVerificationError(err)) return err;
+    if (isVerificationError(err)) {
+      // A 403's record names the verified token's key and issuer, as a 401's does.
+      if (auth)
+        err.details ??= { kid: auth.header.kid, alg: auth.header.alg, iss: auth.payload.iss };
+      return err;
+    }
     throw err;
   }
 }

@@ -28,14 +28,13 @@ export interface DecryptionOptions {
   maxDecompressedBytes?: number;
 }
 
-export interface VerifierOptions {
-  /** Expected `iss`, compared exactly. Required. */
-  issuer: string | readonly string[];
+/** What one trusted issuer's tokens must satisfy, and where its keys come from. */
+export interface PolicyOptions {
   /** Expected `aud` (the token's `aud` must contain one of these, exactly). Required. */
   audience: string | readonly string[];
   /** The issuer's JWKS URL. One of `jwksUri`, `discovery`, `keys` or `keySource` is required. */
   jwksUri?: string;
-  /** Read `jwks_uri` from `${issuer}/.well-known/openid-configuration`. Needs one issuer. */
+  /** Read `jwks_uri` from the issuer's `/.well-known/openid-configuration`. Needs one issuer. */
   discovery?: boolean;
   /** Static verification keys: a JWKS object or a list of JWKs. */
   keys?: { keys: readonly JWK[] } | readonly JWK[];
@@ -59,6 +58,35 @@ export interface VerifierOptions {
   requireExp?: boolean;
   /** Expected JWS `typ` (case-insensitive, `application/` optional), e.g. `'at+jwt'`. */
   typ?: string;
+  /**
+   * `'at+jwt'`: the RFC 9068 access-token profile: `typ` must be `at+jwt` (on the inner token when
+   * nested), and `exp`, `iss`, `aud`, `sub`, `client_id`, `iat`, `jti` must be present.
+   */
+  profile?: 'at+jwt';
+}
+
+/** One trusted issuer in a multi-issuer set-up. Unset fields fall back to the top level. */
+export interface IssuerPolicy extends Partial<PolicyOptions> {
+  /** The exact `iss` this policy applies to. */
+  issuer: string;
+}
+
+/**
+ * Looks up the policy for an issuer at run time (tenants). Called with the unverified `iss`
+ * only to choose a policy; results are cached. Return undefined for an untrusted issuer.
+ */
+export type IssuerResolver = (
+  iss: string,
+  request?: unknown,
+) => IssuerPolicy | undefined | Promise<IssuerPolicy | undefined>;
+
+export interface VerifierOptions extends Partial<PolicyOptions> {
+  /** Expected `iss`, compared exactly. Required unless `issuers` is given. */
+  issuer?: string | readonly string[];
+  /** Several issuers, each with its own policy, or a resolver. Takes the place of `issuer`. */
+  issuers?: readonly IssuerPolicy[] | IssuerResolver;
+  /** Cache of resolver results. Default `{ max: 1000, ttl: '10m' }`. */
+  issuerCache?: { max?: number; ttl?: Duration };
   /** Verified-token cache. Default `{ max: 100_000 }`; `false` turns it off. */
   tokenCache?: { max?: number; maxBytes?: number } | false;
   /** Longest token accepted, in characters. Default 16 KiB. */
@@ -151,11 +179,42 @@ export function normalizeTyp(typ: string): string {
   return lower.startsWith('application/') ? lower.slice('application/'.length) : lower;
 }
 
-/** Validates and normalises options once; every configuration mistake throws a TypeError here. */
-export function normalizeOptions(options: VerifierOptions): NormalizedOptions {
+/** Options shared by every policy of a verifier. */
+export type SharedOptions = Pick<NormalizedOptions, 'tokenCache' | 'maxTokenLength' | 'now'>;
+
+/** Validates the verifier-wide options (cache, size limit, clock). */
+export function normalizeShared(options: VerifierOptions): SharedOptions {
   if (typeof options !== 'object' || options === null) {
     throw new TypeError('createVerifier needs an options object');
   }
+  const cache = options.tokenCache ?? {};
+  if (cache !== false && (typeof cache !== 'object' || cache === null)) {
+    throw new TypeError('"tokenCache" must be an object or false');
+  }
+  const now = options.now ?? systemClock;
+  if (typeof now !== 'function') throw new TypeError('"now" must be a function');
+  return {
+    tokenCache:
+      cache === false
+        ? false
+        : {
+            max: positiveInteger(cache.max ?? 100_000, 'tokenCache.max'),
+            maxBytes: positiveInteger(cache.maxBytes ?? 256 * 1024 * 1024, 'tokenCache.maxBytes'),
+          },
+    maxTokenLength: positiveInteger(options.maxTokenLength ?? 16 * 1024, 'maxTokenLength'),
+    now,
+  };
+}
+
+/** RFC 9068 §2.2: the claims an access token must carry. */
+const AT_JWT_CLAIMS = ['exp', 'iss', 'aud', 'sub', 'client_id', 'iat', 'jti'];
+
+/**
+ * Validates and normalises one issuer policy (with the shared options); every configuration
+ * mistake throws a TypeError here, at construction.
+ */
+export function normalizeOptions(options: VerifierOptions): NormalizedOptions {
+  const shared = normalizeShared(options);
   const issuers = nonEmptyStrings(options.issuer, 'issuer');
   const audiences = nonEmptyStrings(options.audience, 'audience');
   const sources = [
@@ -225,7 +284,17 @@ export function normalizeOptions(options: VerifierOptions): NormalizedOptions {
   if (options.requireEncryption && !decryption) {
     throw new TypeError('"requireEncryption" needs "decryption.keys"');
   }
-  const requiredClaims = new Set(options.requiredClaims ?? []);
+  if (options.profile !== undefined && options.profile !== 'at+jwt') {
+    throw new TypeError('"profile" must be \'at+jwt\'');
+  }
+  const atJwt = options.profile === 'at+jwt';
+  if (atJwt && options.typ !== undefined && normalizeTyp(options.typ) !== 'at+jwt') {
+    throw new TypeError('"profile: at+jwt" requires typ at+jwt');
+  }
+  const requiredClaims = new Set([
+    ...(options.requiredClaims ?? []),
+    ...(atJwt ? AT_JWT_CLAIMS : []),
+  ]);
   for (const c of requiredClaims) {
     if (typeof c !== 'string' || !c) throw new TypeError('"requiredClaims" must be claim names');
   }
@@ -236,20 +305,9 @@ export function normalizeOptions(options: VerifierOptions): NormalizedOptions {
   if (options.typ !== undefined && (typeof options.typ !== 'string' || !options.typ)) {
     throw new TypeError('"typ" must be a non-empty string');
   }
-  const cache = options.tokenCache ?? {};
-  if (cache !== false && (typeof cache !== 'object' || cache === null)) {
-    throw new TypeError('"tokenCache" must be an object or false');
-  }
-  const tokenCache =
-    cache === false
-      ? false
-      : {
-          max: positiveInteger(cache.max ?? 100_000, 'tokenCache.max'),
-          maxBytes: positiveInteger(cache.maxBytes ?? 256 * 1024 * 1024, 'tokenCache.maxBytes'),
-        };
-  const now = options.now ?? systemClock;
-  if (typeof now !== 'function') throw new TypeError('"now" must be a function');
+  const typ = atJwt ? 'at+jwt' : options.typ;
   return {
+    ...shared,
     issuers,
     audiences,
     algorithms: new Set(algorithms),
@@ -258,10 +316,7 @@ export function normalizeOptions(options: VerifierOptions): NormalizedOptions {
     clockTolerance: toSeconds(options.clockTolerance ?? 5, 'clockTolerance'),
     maxTokenAge,
     requiredClaims: [...requiredClaims],
-    typ: options.typ === undefined ? undefined : normalizeTyp(options.typ),
-    tokenCache,
-    maxTokenLength: positiveInteger(options.maxTokenLength ?? 16 * 1024, 'maxTokenLength'),
-    now,
+    typ: typ === undefined ? undefined : normalizeTyp(typ),
   };
 }
 

@@ -88,9 +88,9 @@ export interface Logger {
 export interface Verifier {
   /**
    * Verifies a compact JWS, JWE or nested token. Resolves to the verified token or rejects with
-   * a VerificationError (never another error type).
+   * a VerificationError (never another error type). `request` is handed to an issuer resolver.
    */
-  verify(token: string): Promise<VerifiedToken>;
+  verify(token: string, request?: unknown): Promise<VerifiedToken>;
   /**
    * Synchronous token-cache lookup: the verified result when this exact token was verified
    * before and is still valid now; `undefined` when it is not cached. Throws a VerificationError

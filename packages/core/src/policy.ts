@@ -1,0 +1,57 @@
+import { createDecryptor } from './decrypt.js';
+import type { Decryptor } from './decrypt.js';
+import { VerificationError } from './errors.js';
+import { isSymmetricAlg } from './keys/jwk.js';
+import { createLocalKeySet } from './keys/local.js';
+import { createRemoteJwks } from './keys/remote-jwks.js';
+import { normalizeOptions } from './options.js';
+import type { NormalizedOptions, VerifierOptions } from './options.js';
+import type { KeySource, TokenHeader } from './types.js';
+
+/** One issuer's checks, its key source and its decryptor, built once. */
+export interface Policy {
+  readonly o: NormalizedOptions;
+  readonly keys: KeySource;
+  readonly decrypt: Decryptor | undefined;
+}
+
+function createKeySource(options: VerifierOptions, o: NormalizedOptions): KeySource {
+  if (options.keySource) return options.keySource;
+  if (options.keys) {
+    return createLocalKeySet(options.keys, {
+      allowSymmetric: [...o.algorithms].some(isSymmetricAlg),
+    });
+  }
+  const remote = { ...options.jwks, now: o.now, ...(options.logger && { logger: options.logger }) };
+  if (options.jwksUri !== undefined) return createRemoteJwks(options.jwksUri, remote);
+  throw new TypeError('discovery is not available');
+}
+
+/** Validates one policy's options and builds its key source and decryptor. */
+export function createPolicy(options: VerifierOptions): Policy {
+  const o = normalizeOptions(options);
+  return {
+    o,
+    keys: createKeySource(options, o),
+    decrypt: o.decryption && createDecryptor(o.decryption),
+  };
+}
+
+/**
+ * After a JWE was opened with the receiver's keys, checks that the issuer's policy allows what
+ * the token used: a multi-issuer verifier decrypts before it knows the issuer.
+ */
+export function assertEncryptionAllowed(o: NormalizedOptions, header: TokenHeader): void {
+  const d = o.decryption;
+  if (!d)
+    throw new VerificationError('decryption_failed', { reason: 'issuer policy has no decryption' });
+  if (!d.keyManagementAlgorithms.includes(header.alg)) {
+    throw new VerificationError('alg_not_allowed', { reason: 'JWE alg' });
+  }
+  if (header.enc === undefined || !d.contentEncryptionAlgorithms.includes(header.enc)) {
+    throw new VerificationError('enc_not_allowed');
+  }
+  if (header.kid !== undefined && !d.keys.some((k) => k.kid === header.kid)) {
+    throw new VerificationError('decryption_failed', { reason: 'key not in issuer policy' });
+  }
+}
