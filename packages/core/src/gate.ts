@@ -26,9 +26,7 @@ export interface GateSettings<Req> {
  * as `{ verifier, ...settings }` to share one verifier and still set the gate settings).
  */
 export type GateOptions<Req> =
-  | (VerifierOptions & GateSettings<Req>)
-  | (GateSettings<Req> & { verifier: Verifier })
-  | Verifier;
+  (VerifierOptions & GateSettings<Req>) | (GateSettings<Req> & { verifier: Verifier }) | Verifier;
 
 /** How an adapter reads its framework's request. */
 export interface RequestIo<Req> {

@@ -8,6 +8,7 @@ export {
 export { extractBearer, toHttpError } from './http.js';
 export { createGate, runGuard } from './gate.js';
 export { scopeGuard, claimsGuard, parseScopes, hasAllScopes, hasAnyScope } from './scopes.js';
+export { claimCheck, claimEquals, claimIncludes } from './claim-checks.js';
 export { toRejectionRecord, logSafe, stderrLogger } from './log.js';
 export { createRemoteJwks } from './keys/remote-jwks.js';
 export { createLocalKeySet } from './keys/local.js';
@@ -19,9 +20,16 @@ export type { VerificationErrorCode, VerificationErrorOptions, TokenDetails } fr
 export type { CredentialSource, HttpError, HttpErrorOptions } from './http.js';
 export type { Gate, GateOptions, GateSettings, RequestIo } from './gate.js';
 export type { Guard, ScopeGuardOptions } from './scopes.js';
+export type { ClaimCheck } from './claim-checks.js';
 export type { RejectionRecord, RequestFacts } from './log.js';
 export type { RemoteJwks, RemoteJwksOptions, RemoteJwksStatus } from './keys/remote-jwks.js';
-export type { DecryptionOptions, VerifierOptions } from './options.js';
+export type {
+  DecryptionOptions,
+  IssuerPolicy,
+  IssuerResolver,
+  PolicyOptions,
+  VerifierOptions,
+} from './options.js';
 export type { Clock } from './clock.js';
 export type { Duration } from './duration.js';
 export type {

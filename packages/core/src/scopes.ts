@@ -1,4 +1,5 @@
 import { VerificationError } from './errors.js';
+import type { ClaimCheck } from './claim-checks.js';
 import type { TokenPayload, VerifiedToken } from './types.js';
 
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/; // RFC 6749 §3.3 scope-token
@@ -73,13 +74,13 @@ export function scopeGuard(
  * is valid but does not grant this); a missing token is 401.
  */
 export function claimsGuard(
-  predicate: (payload: TokenPayload) => boolean,
-  description = 'claims check',
+  predicate: ((payload: TokenPayload) => boolean) | ClaimCheck,
+  description = (predicate as Partial<ClaimCheck>).description ?? 'claims check',
 ): Guard {
   if (typeof predicate !== 'function') throw new TypeError('requireClaims needs a function');
   return function checkClaims(auth) {
     if (!auth) throw new VerificationError('token_missing');
-    if (!predicate(auth.payload)) {
+    if (predicate(auth.payload) !== true) {
       throw new VerificationError('scope_insufficient', { reason: description });
     }
   };

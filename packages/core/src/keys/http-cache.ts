@@ -85,7 +85,11 @@ function httpDate(value: string | undefined): number | undefined {
  * `defaultTtl`; it is clamped to `[minTtl, maxTtl]`. `no-cache` and `no-store` mean "revalidate
  * every time": the lifetime is `noCacheTtl`.
  */
-export function toFreshness(headers: HeaderSource, now: number, policy: FreshnessPolicy): Freshness {
+export function toFreshness(
+  headers: HeaderSource,
+  now: number,
+  policy: FreshnessPolicy,
+): Freshness {
   const etag = header(headers, 'etag');
   const lastModified = header(headers, 'last-modified');
   const result = (ttl: number, source: FreshnessSource): Freshness => ({
@@ -99,8 +103,7 @@ export function toFreshness(headers: HeaderSource, now: number, policy: Freshnes
     freshUntil: now + ttl,
     source,
   });
-  const clamp = (ttl: number): number =>
-    Math.min(policy.maxTtl, Math.max(policy.minTtl, ttl));
+  const clamp = (ttl: number): number => Math.min(policy.maxTtl, Math.max(policy.minTtl, ttl));
 
   const cc = parseCacheControl(header(headers, 'cache-control'));
   if (cc.has('no-store') || cc.has('no-cache')) {
