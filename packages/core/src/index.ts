@@ -14,6 +14,7 @@ export { createRemoteJwks } from './keys/remote-jwks.js';
 export { createLocalKeySet } from './keys/local.js';
 export { importVerificationKey, KeyRejected } from './keys/jwk.js';
 export { systemClock } from './clock.js';
+export { EVENT_CHANNEL } from './events.js';
 export { toSeconds } from './duration.js';
 
 export type { VerificationErrorCode, VerificationErrorOptions, TokenDetails } from './errors.js';
@@ -31,6 +32,7 @@ export type {
   VerifierOptions,
 } from './options.js';
 export type { Clock } from './clock.js';
+export type { EventSink, TokengateEvent } from './events.js';
 export type { Duration } from './duration.js';
 export type {
   KeySelector,

@@ -5,6 +5,7 @@ import { toSeconds } from './duration.js';
 import type { Duration } from './duration.js';
 import { SIGNATURE_ALGORITHMS, isSymmetricAlg } from './keys/jwk.js';
 import type { RemoteJwksOptions } from './keys/remote-jwks.js';
+import type { EventSink } from './events.js';
 import type { KeySource, Logger } from './types.js';
 
 /** The receiver's own private keys, to decrypt JWE tokens. */
@@ -95,6 +96,8 @@ export interface VerifierOptions extends Partial<PolicyOptions> {
   now?: Clock;
   /** Receives JWKS failures (error level). Default: one JSON line on stderr. */
   logger?: Logger;
+  /** Telemetry: every event of this verifier and its JWKS caches (also on diagnostics_channel 'tokengate'). */
+  onEvent?: EventSink;
 }
 
 export const DEFAULT_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA', 'Ed25519'] as const;

@@ -3,6 +3,7 @@ import type { TimeClaims } from './claims.js';
 import type { Decryptor } from './decrypt.js';
 import { VerificationError, fromJoseError } from './errors.js';
 import type { TokenDetails } from './errors.js';
+import { createEmitter } from './events.js';
 import { createPolicySet } from './issuers.js';
 import { normalizeShared, normalizeTyp } from './options.js';
 import type { NormalizedOptions, VerifierOptions } from './options.js';
@@ -98,8 +99,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const shared = normalizeShared(options);
   const policies = createPolicySet(options, shared.now);
   const cache = shared.tokenCache ? createTokenCache<Entry>(shared.tokenCache) : undefined;
+  const telemetry = createEmitter(options.onEvent);
 
-  function cached(token: string): VerifiedToken | undefined {
+  /** Token-cache lookup; throws when a cached token is no longer valid. */
+  function lookup(token: string): VerifiedToken | undefined {
     const entry = cache?.get(token);
     if (!entry) return undefined;
     try {
@@ -113,6 +116,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       (err as VerificationError).details = { kid: header.kid, alg: header.alg, iss: payload.iss };
       throw err;
     }
+    if (telemetry.active()) telemetry.emit({ type: 'cache.hit' });
     return entry.result;
   }
 
@@ -162,14 +166,47 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   return {
-    cached,
+    cached(token) {
+      try {
+        return lookup(token);
+      } catch (err) {
+        if (telemetry.active()) {
+          telemetry.emit({
+            type: 'token.rejected',
+            code: (err as VerificationError).code,
+            durationMs: 0,
+          });
+        }
+        throw err;
+      }
+    },
     async verify(token, request) {
       const details: TokenDetails = {};
+      const started = telemetry.active() ? performance.now() : 0;
       try {
-        return cached(token) ?? (await verifyUncached(token, details, request));
+        const hit = lookup(token);
+        if (hit) return hit;
+        const result = await verifyUncached(token, details, request);
+        if (started) {
+          telemetry.emit({
+            type: 'token.verified',
+            iss: result.payload.iss,
+            alg: result.header.alg,
+            nested: result.encryption !== undefined,
+            durationMs: performance.now() - started,
+          });
+        }
+        return result;
       } catch (err) {
         const failure = fromJoseError(err, 'token_malformed');
         failure.details ??= details;
+        if (started) {
+          telemetry.emit({
+            type: 'token.rejected',
+            code: failure.code,
+            durationMs: performance.now() - started,
+          });
+        }
         throw failure;
       }
     },

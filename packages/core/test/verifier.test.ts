@@ -1,7 +1,12 @@
 import { createHmac, createPublicKey } from 'node:crypto';
 import { CompactSign } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { VERIFICATION_ERROR_CODES, VerificationError, createVerifier } from '../src/index.js';
+import {
+  EVENT_CHANNEL,
+  VERIFICATION_ERROR_CODES,
+  VerificationError,
+  createVerifier,
+} from '../src/index.js';
 import type { KeySource, VerificationErrorCode, VerifierOptions } from '../src/index.js';
 import { createLocalKeySet } from '../src/keys/local.js';
 import {
@@ -553,4 +558,45 @@ const CODES_TESTED_ELSEWHERE: Record<string, string> = {
 it('every error code has a case that produces it', () => {
   const covered = new Set([...failures.map((f) => f.code), ...Object.keys(CODES_TESTED_ELSEWHERE)]);
   expect([...covered].sort()).toEqual([...VERIFICATION_ERROR_CODES].sort());
+});
+
+describe('telemetry', () => {
+  it('emits token.verified, cache.hit and token.rejected, never the token', async () => {
+    const events: { type: string }[] = [];
+    const clock = fakeClock();
+    const v = verifier({ onEvent: (e) => events.push(e), now: clock, clockTolerance: 0 });
+    const token = await sign(keys.rs256, validClaims({ exp: NOW + 10 }));
+    await v.verify(token);
+    v.cached(token);
+    clock.advance(11);
+    expect(() => v.cached(token)).toThrow();
+    await expect(v.verify('garbage')).rejects.toThrow();
+    expect(events.map((e) => e.type)).toEqual([
+      'token.verified',
+      'cache.hit',
+      'token.rejected',
+      'token.rejected',
+    ]);
+    expect(events[2]).toMatchObject({ code: 'token_expired' });
+    expect(events[3]).toMatchObject({ code: 'token_malformed' });
+    expect(JSON.stringify(events)).not.toContain(token.split('.')[1]);
+  });
+
+  it('publishes to the diagnostics channel, and a throwing sink changes nothing', async () => {
+    const { subscribe, unsubscribe } = await import('node:diagnostics_channel');
+    const seen: unknown[] = [];
+    const listener = (e: unknown) => seen.push(e);
+    subscribe(EVENT_CHANNEL, listener);
+    try {
+      const v = verifier({
+        onEvent: () => {
+          throw new Error('sink bug');
+        },
+      });
+      await expect(v.verify(await sign(keys.rs256, validClaims()))).resolves.toBeDefined();
+      expect(seen).toEqual([expect.objectContaining({ type: 'token.verified', alg: 'RS256' })]);
+    } finally {
+      unsubscribe(EVENT_CHANNEL, listener);
+    }
+  });
 });

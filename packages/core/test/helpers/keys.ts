@@ -1,5 +1,5 @@
 import { CompactEncrypt, SignJWT, exportJWK, generateKeyPair } from 'jose';
-import type { JWK, JWTPayload } from 'jose';
+import type { CryptoKey, JWK, JWTPayload } from 'jose';
 
 /** A signing or encryption key pair as JWKs, with the private side kept for minting. */
 export interface KeyPair {

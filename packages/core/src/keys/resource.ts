@@ -1,0 +1,218 @@
+// One cached HTTP JSON document (a JWKS, or issuer metadata): conditional requests, freshness,
+// single flight, stale-if-error and backoff. What the document means is the caller's `parse`.
+import type { Clock } from '../clock.js';
+import type { Logger } from '../types.js';
+import { FetchFailed, fetchJson, loggableUrl } from './fetch.js';
+import type { FetchLimits } from './fetch.js';
+import { toFreshness } from './http-cache.js';
+import type { FreshnessPolicy, FreshnessSource } from './http-cache.js';
+
+/** The first retry after a failure waits this long (seconds); each further failure doubles it. */
+export const BACKOFF_INITIAL = 1;
+/** The longest wait between retries (seconds). */
+export const BACKOFF_MAX = 300;
+
+/** One successful fetch, as the `onFetch` hook sees it. */
+export interface FetchInfo {
+  /** The URL that answered (query string removed). */
+  uri: string;
+  status: 200 | 304;
+  /** True when the document changed (a 200 with other bytes than before). */
+  changed: boolean;
+  fetchedAt: number;
+  freshUntil: number;
+  /** Where the freshness lifetime came from. */
+  freshness: FreshnessSource;
+}
+
+/** A document held by the cache. */
+export interface Entry<T> {
+  readonly value: T;
+  readonly url: URL;
+  readonly digest: string;
+  readonly etag: string | undefined;
+  readonly lastModified: string | undefined;
+  readonly fetchedAt: number;
+  readonly freshUntil: number;
+}
+
+/** The last failure, as `status()` reports it. */
+export interface LastError {
+  message: string;
+  status?: number;
+  at: number;
+}
+
+export interface ResourceOptions<T> {
+  /** Tried in order while the server answers 4xx (discovery's two well-known paths). */
+  urls: readonly URL[];
+  /** `event` of the failure log record, e.g. `jwks_fetch_failed`. */
+  event: string;
+  now: Clock;
+  logger: Logger;
+  limits: FetchLimits;
+  policy: FreshnessPolicy;
+  /** How long past `freshUntil` a document may still be served when refreshing fails. */
+  maxStale: number;
+  /** Turns a new body into the cached value; throws an Error with a safe message to refuse it. */
+  parse(body: unknown, url: URL): T;
+  onFetch?: ((info: FetchInfo) => void) | undefined;
+  onError?: ((err: Error) => void) | undefined;
+}
+
+export interface Resource<T> {
+  /** The newest document, however old. */
+  entry(): Entry<T> | undefined;
+  /** The document when it may still be served (at most `maxStale` past fresh). */
+  usable(): Entry<T> | undefined;
+  /** True while a fetch is in flight. */
+  readonly loading: boolean;
+  /** False while backing off after a failure. */
+  mayFetch(): boolean;
+  /** Fetches now, or joins the fetch in flight. Rejects with the failure (already logged). */
+  load(): Promise<Entry<T>>;
+  /** Starts one background fetch when the document is stale and no backoff applies. */
+  revalidateIfStale(): void;
+  counters(): {
+    fetches: number;
+    notModified: number;
+    failures: number;
+    consecutiveFailures: number;
+    retryAt: number | undefined;
+    lastError: LastError | undefined;
+  };
+}
+
+/** Creates the cache for one document. Nothing is fetched until asked. */
+export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
+  let current: Entry<T> | undefined;
+  let inflight: Promise<Entry<T>> | undefined;
+  let fetches = 0;
+  let notModified = 0;
+  let failures = 0;
+  let consecutiveFailures = 0;
+  let retryAt: number | undefined;
+  let lastError: LastError | undefined;
+  let lastUrl = o.urls[0]!;
+
+  function hook<A>(fn: ((arg: A) => void) | undefined, arg: A): void {
+    try {
+      fn?.(arg);
+    } catch {
+      // A throwing hook must not break key loading.
+    }
+  }
+
+  async function attempt(): Promise<Entry<T>> {
+    // Revalidate where the document came from; otherwise try the well-known URLs in order.
+    const urls = current ? [current.url] : o.urls;
+    const conditional: Record<string, string> = {};
+    if (current?.etag !== undefined) conditional['if-none-match'] = current.etag;
+    if (current?.lastModified !== undefined)
+      conditional['if-modified-since'] = current.lastModified;
+    for (let i = 0; ; i++) {
+      const url = urls[i]!;
+      lastUrl = url;
+      fetches++;
+      let res;
+      try {
+        res = await fetchJson(url, conditional, o.limits);
+      } catch (err) {
+        const next = i + 1 < urls.length;
+        if (next && err instanceof FetchFailed && err.status !== undefined && err.status < 500) {
+          continue;
+        }
+        throw err;
+      }
+      const now = o.now();
+      const fresh = toFreshness(res.headers, now, o.policy);
+      const base = { url: res.url, fetchedAt: now, freshUntil: fresh.freshUntil };
+      let changed = false;
+      if (res.status === 304) {
+        if (!current) throw new FetchFailed('304 without a cached document', { status: 304 });
+        notModified++;
+        // RFC 9111 §4.3.4: a 304 updates the stored validators it carries.
+        current = {
+          ...current,
+          ...base,
+          etag: fresh.etag ?? current.etag,
+          lastModified: fresh.lastModified ?? current.lastModified,
+        };
+      } else {
+        const digest = res.digest!;
+        changed = current?.digest !== digest;
+        // The same bytes again keep the same value, so imported keys stay the same objects.
+        const value = changed ? o.parse(res.body, res.url) : current!.value;
+        current = { value, digest, etag: fresh.etag, lastModified: fresh.lastModified, ...base };
+      }
+      consecutiveFailures = 0;
+      retryAt = undefined;
+      hook(o.onFetch, {
+        uri: loggableUrl(res.url),
+        status: res.status,
+        changed,
+        fetchedAt: now,
+        freshUntil: current.freshUntil,
+        freshness: fresh.source,
+      });
+      return current;
+    }
+  }
+
+  function fail(err: unknown): never {
+    const error = err instanceof Error ? err : new Error(String(err));
+    const now = o.now();
+    failures++;
+    consecutiveFailures++;
+    const wait = Math.min(BACKOFF_MAX, BACKOFF_INITIAL * 2 ** (consecutiveFailures - 1));
+    retryAt = now + wait;
+    const status = err instanceof FetchFailed ? err.status : undefined;
+    lastError = { message: error.message, at: now, ...(status === undefined ? {} : { status }) };
+    o.logger.error(
+      {
+        event: o.event,
+        uri: loggableUrl(lastUrl),
+        reason: error.message,
+        ...(status === undefined ? {} : { status }),
+        consecutiveFailures,
+        retryInSeconds: wait,
+        servingStale: resource.usable() !== undefined,
+      },
+      'key server fetch failed',
+    );
+    hook(o.onError, error);
+    throw error;
+  }
+
+  const resource: Resource<T> = {
+    entry: () => current,
+    usable: () => (current && o.now() <= current.freshUntil + o.maxStale ? current : undefined),
+    get loading() {
+      return inflight !== undefined;
+    },
+    mayFetch: () => retryAt === undefined || o.now() >= retryAt,
+    load() {
+      // Single flight: every caller shares the one request in flight.
+      inflight ??= attempt()
+        .catch(fail)
+        .finally(() => {
+          inflight = undefined;
+        });
+      return inflight;
+    },
+    revalidateIfStale() {
+      if (!current || inflight || o.now() < current.freshUntil || !resource.mayFetch()) return;
+      // Already logged and counted in fail(); a background refresh never rejects unhandled.
+      resource.load().catch(() => {});
+    },
+    counters: () => ({
+      fetches,
+      notModified,
+      failures,
+      consecutiveFailures,
+      retryAt,
+      lastError,
+    }),
+  };
+  return resource;
+}
