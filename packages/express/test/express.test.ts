@@ -1,0 +1,158 @@
+import express from 'express';
+import type { ErrorRequestHandler, NextFunction, Request, Response } from 'express';
+import { afterEach, describe, expect, it } from 'vitest';
+import { VerificationError } from '@tokengate/core';
+import { listen } from '../../../test/fixtures/http.js';
+import type { Listening } from '../../../test/fixtures/http.js';
+import { createCapturingLogger } from '../../../test/fixtures/logger.js';
+import { createStubVerifier } from '../../../test/fixtures/stub-verifier.js';
+import { requireScopes, tokengate } from '../src/index.js';
+
+const answers = { good: { sub: 'alice', scope: 'orders:read' }, old: 'token_expired' } as const;
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+let server: Listening | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+async function serve(app: express.Express): Promise<string> {
+  server = await listen(app);
+  return server.origin;
+}
+
+/** Collects what reaches Express's error handlers, and answers 599 so it is visible. */
+function errorSink(seen: unknown[]): ErrorRequestHandler {
+  return (err, _req, res, _next) => {
+    seen.push(err);
+    res.status(599).json({ code: (err as { code?: unknown }).code ?? null });
+  };
+}
+
+describe('@tokengate/express', () => {
+  it('hands a rejection to next(err) when passErrors is set, logged once', async () => {
+    const logger = createCapturingLogger();
+    const seen: unknown[] = [];
+    const app = express();
+    app.use(tokengate({ verifier: createStubVerifier(answers), logger, passErrors: true }));
+    app.get('/orders', (_req, res) => void res.json({ ran: true }));
+    app.use(errorSink(seen));
+    const res = await fetch(`${await serve(app)}/orders`, { headers: bearer('old') });
+    expect(res.status).toBe(599);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toBeInstanceOf(VerificationError);
+    expect(seen[0]).toMatchObject({ code: 'token_expired', status: 401 });
+    expect(logger.rejections()).toMatchObject([{ code: 'token_expired', path: '/orders' }]);
+  });
+
+  it("with passErrors, Express's default handler answers from err.status and err.headers", async () => {
+    const app = express();
+    app.use(
+      tokengate({
+        verifier: createStubVerifier(answers),
+        logger: createCapturingLogger(),
+        passErrors: true,
+      }),
+    );
+    app.get('/orders', (_req, res) => void res.json({ ran: true }));
+    const res = await fetch(`${await serve(app)}/orders`, { headers: bearer('old') });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toBe(
+      'Bearer error="invalid_token", error_description="token has expired"',
+    );
+  });
+
+  it('an error thrown by a route is not a token error', async () => {
+    const logger = createCapturingLogger();
+    const seen: unknown[] = [];
+    const app = express();
+    app.use(tokengate({ verifier: createStubVerifier(answers), logger }));
+    app.get('/orders', () => {
+      throw new Error('route bug');
+    });
+    app.use(errorSink(seen));
+    const res = await fetch(`${await serve(app)}/orders`, { headers: bearer('good') });
+    expect(res.status).toBe(599);
+    expect(seen).toEqual([new Error('route bug')]);
+    expect(logger.entries).toEqual([]);
+  });
+
+  it('a token-cache hit calls next() synchronously and never calls verify()', () => {
+    const verifier = createStubVerifier(answers);
+    verifier.warm('good');
+    const middleware = tokengate(verifier);
+    const req = {
+      headers: bearer('good'),
+      rawHeaders: ['Authorization', 'Bearer good'],
+    } as unknown as Request;
+    let nextCalls = 0;
+    middleware(req, {} as Response, (() => void nextCalls++) as NextFunction);
+    // Checked before any await: the middleware finished its work in the same tick.
+    expect(nextCalls).toBe(1);
+    expect(req.auth?.payload.sub).toBe('alice');
+    expect(verifier.calls).toEqual({ verify: 0, cached: 1 });
+  });
+
+  it('a guard with no tokengate() upstream forwards a 401 that Express answers itself', async () => {
+    const app = express();
+    app.get('/orders', requireScopes('orders:read'), (_req, res) => void res.json({ ran: true }));
+    const res = await fetch(`${await serve(app)}/orders`);
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toBe('Bearer');
+  });
+
+  it('logs the full path (mount point included, query dropped) and the request id', async () => {
+    const logger = createCapturingLogger();
+    const router = express.Router();
+    router.use(tokengate({ verifier: createStubVerifier(answers), logger }));
+    router.get('/orders', (_req, res) => void res.json({ ran: true }));
+    const app = express();
+    app.use('/api', router);
+    const res = await fetch(`${await serve(app)}/api/orders?access_token=secret`, {
+      headers: { ...bearer('old'), 'x-request-id': 'abc-1' },
+    });
+    expect(res.status).toBe(401);
+    expect(logger.rejections()).toEqual([
+      expect.objectContaining({ path: '/api/orders', method: 'GET', requestId: 'abc-1' }),
+    ]);
+    expect(JSON.stringify(logger.entries)).not.toContain('secret');
+  });
+
+  it('prefers req.id (pino-http) as the request id', async () => {
+    const logger = createCapturingLogger();
+    const app = express();
+    app.use((req, _res, next) => {
+      (req as Request & { id: number }).id = 42;
+      next();
+    });
+    app.use(tokengate({ verifier: createStubVerifier(answers), logger }));
+    await fetch(`${await serve(app)}/orders`, { headers: { 'x-request-id': 'ignored' } });
+    expect(logger.rejections()).toMatchObject([{ code: 'token_missing', requestId: '42' }]);
+  });
+
+  it('calls onRejected once with the error and the Express request', async () => {
+    const calls: [string, string][] = [];
+    const app = express();
+    app.use(
+      tokengate({
+        verifier: createStubVerifier(answers),
+        logger: createCapturingLogger(),
+        onRejected: (err, req) => void calls.push([err.code, req.originalUrl]),
+      }),
+    );
+    await fetch(`${await serve(app)}/orders`, { headers: bearer('old') });
+    expect(calls).toEqual([['token_expired', '/orders']]);
+  });
+
+  it('throws configuration mistakes at construction, not on a request', () => {
+    expect(() => tokengate({} as never)).toThrow(TypeError);
+    expect(() => tokengate({ verifier: {} as never })).toThrow(TypeError);
+    expect(() => requireScopes()).toThrow(TypeError);
+    expect(() => requireScopes('orders read')).toThrow(TypeError);
+  });
+
+  it('names its guards for stack traces', () => {
+    expect(requireScopes('a').name).toBe('requireScopes');
+  });
+});

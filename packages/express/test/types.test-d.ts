@@ -1,0 +1,42 @@
+// Type tests (tsc only, via `pnpm typecheck`): what users write must compile, and only that.
+import express from 'express';
+import { expectTypeOf } from 'vitest';
+import type { TokenHeader, VerifiedToken, Verifier } from '@tokengate/core';
+import { requireAnyScope, requireClaims, requireScopes, tokengate } from '../src/index.js';
+
+declare const verifier: Verifier;
+const app = express();
+app.use(
+  tokengate({
+    issuer: 'https://issuer.test/',
+    audience: 'api://orders',
+    jwksUri: 'https://issuer.test/jwks',
+  }),
+);
+app.use(tokengate(verifier));
+app.use(tokengate({ verifier, credentialsRequired: false, passErrors: true, realm: 'orders' }));
+app.use(tokengate({ verifier, getToken: (req) => req.get('x-token') }));
+
+app.get('/orders', requireScopes('orders:read'), requireAnyScope('a', 'b'), (req, res) => {
+  expectTypeOf(req.auth).toEqualTypeOf<VerifiedToken | undefined>();
+  expectTypeOf(req.auth!.payload.sub).toEqualTypeOf<string | undefined>();
+  expectTypeOf(req.auth!.header).toEqualTypeOf<TokenHeader>();
+  expectTypeOf(req.auth!.payload.scp).toEqualTypeOf<string[] | undefined>();
+  res.json(req.auth!.payload);
+});
+app.get(
+  '/admin',
+  requireClaims((payload) => payload.role === 'admin'),
+  (_req, res) => {
+    res.end();
+  },
+);
+
+// @ts-expect-error passErrors is a boolean
+tokengate({ verifier, passErrors: 'yes' });
+// @ts-expect-error credentialsRequired is a boolean
+tokengate({ verifier, credentialsRequired: 'no' });
+// @ts-expect-error scopes are strings
+requireScopes(1);
+// @ts-expect-error the predicate returns a boolean
+requireClaims((payload) => payload.sub);

@@ -1,0 +1,149 @@
+import type {
+  FastifyPluginCallback,
+  FastifyReply,
+  FastifyRequest,
+  HookHandlerDoneFunction,
+  preHandlerHookHandler,
+} from 'fastify';
+import fp from 'fastify-plugin';
+import {
+  claimsGuard,
+  createGate,
+  isVerificationError,
+  runGuard,
+  scopeGuard,
+} from '@tokengate/core';
+import type { Gate, GateOptions, Guard, TokenPayload, VerifiedToken } from '@tokengate/core';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the tokengate plugin; `null` only when credentials are optional and none were sent. */
+    auth: VerifiedToken | null;
+  }
+}
+
+/**
+ * Verifier options (or a ready verifier, alone or as `{ verifier }`) plus the settings every
+ * adapter shares (`credentialsRequired`, `getToken`, `logger`, `onRejected`, `realm`).
+ */
+export type TokengateOptions = GateOptions<FastifyRequest>;
+
+// Lets the guards log and answer through the gate of the scope that verified the request.
+const gates = new WeakMap<FastifyRequest, Gate<FastifyRequest>>();
+
+const plugin: FastifyPluginCallback<TokengateOptions> = (app, options, done) => {
+  let gate: Gate<FastifyRequest>;
+  try {
+    // Built once: a configuration mistake fails registration, not the first request.
+    gate = createGate<FastifyRequest>(
+      options,
+      {
+        raw: (request) => request.raw,
+        facts: (request) => ({ method: request.method, path: request.url, requestId: request.id }),
+      },
+      // Unless a logger is configured, records go where the rest of the request's logs go.
+      (request) => request.log,
+    );
+  } catch (err) {
+    return done(err as Error);
+  }
+  // `null`, not an object: Fastify 5 refuses reference-type defaults (FST_ERR_DEC_REFERENCE_TYPE).
+  if (!app.hasRequestDecorator('auth')) app.decorateRequest('auth', null);
+
+  // onRequest, so a rejected request never reaches body parsing.
+  app.addHook('onRequest', function tokengate(request, reply, next) {
+    gates.set(request, gate);
+    let result: ReturnType<typeof gate.authenticate>;
+    try {
+      result = gate.authenticate(request);
+    } catch (err) {
+      return fail(err, request, reply, next);
+    }
+    // A token-cache hit is synchronous: awaiting it anyway would cost every request a tick.
+    if (isThenable(result)) {
+      result.then(
+        (auth) => pass(auth, request, next),
+        (err: unknown) => fail(err, request, reply, next),
+      );
+      return;
+    }
+    pass(result, request, next);
+  });
+  done();
+};
+
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | undefined)?.then === 'function';
+}
+
+function pass(
+  auth: VerifiedToken | undefined,
+  request: FastifyRequest,
+  next: HookHandlerDoneFunction,
+): void {
+  request.auth = auth ?? null;
+  next(); // never inside a try: an error in a route is not a token error
+}
+
+function fail(
+  err: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  next: HookHandlerDoneFunction,
+): void {
+  const gate = gates.get(request);
+  // A bug, or a guard outside a protected scope: Fastify answers from err.statusCode and headers.
+  if (!isVerificationError(err) || !gate) return next(err as Error);
+  const { status, headers, body } = gate.reject(err, request);
+  // Answered here, so the hook chain stops: `next` is deliberately not called.
+  reply.code(status).headers(headers).send(body);
+}
+
+/**
+ * Fastify plugin that verifies the bearer token in `onRequest` and sets `request.auth`, or
+ * answers 400, 401 or 503 with the RFC 6750 challenge. It protects the scope that registers it:
+ * register it inside a prefixed plugin to protect only that prefix.
+ *
+ * @example
+ * await app.register(tokengate, { issuer, audience: 'api://orders', jwksUri });
+ * app.get('/orders', { preHandler: requireScopes('orders:read') }, (req) => req.auth!.payload);
+ */
+const tokengate = fp(plugin, { fastify: '5.x', name: '@tokengate/fastify' });
+export default tokengate;
+export { tokengate };
+
+function guard(check: Guard, name: string): preHandlerHookHandler {
+  const hook: preHandlerHookHandler = (request, reply, next) => {
+    const err = runGuard(check, request.auth);
+    if (err) return fail(err, request, reply, next);
+    next();
+  };
+  return Object.defineProperty(hook, 'name', { value: name });
+}
+
+/**
+ * preHandler hook that passes when the token grants every one of `scopes` (read from `scope` and
+ * `scp`); 403 `insufficient_scope` otherwise, 401 without a token. Invalid scope names throw at
+ * start-up.
+ */
+export function requireScopes(...scopes: string[]): preHandlerHookHandler {
+  return guard(scopeGuard('all', scopes), 'requireScopes');
+}
+
+/** Like `requireScopes`, but one of `scopes` is enough. */
+export function requireAnyScope(...scopes: string[]): preHandlerHookHandler {
+  return guard(scopeGuard('any', scopes), 'requireAnyScope');
+}
+
+/**
+ * preHandler hook that passes when `predicate(payload)` is true; 403 otherwise (the token is
+ * valid but does not grant this), 401 without a token.
+ */
+export function requireClaims(
+  predicate: (payload: TokenPayload) => boolean,
+  description?: string,
+): preHandlerHookHandler {
+  return guard(claimsGuard(predicate, description), 'requireClaims');
+}
+
+export type { VerifiedToken, TokenPayload } from '@tokengate/core';

@@ -1,0 +1,129 @@
+import type { Middleware, Next, ParameterizedContext } from 'koa';
+import {
+  claimsGuard,
+  createGate,
+  isVerificationError,
+  runGuard,
+  scopeGuard,
+} from '@tokengate/core';
+import type { Gate, GateOptions, Guard, TokenPayload, VerifiedToken } from '@tokengate/core';
+
+/** What `tokengate()` adds to `ctx.state`. */
+export interface AuthState {
+  /** The verified token; absent only when credentials are optional and none were sent. */
+  auth?: VerifiedToken;
+}
+
+declare module 'koa' {
+  // Declaration merging, so `ctx.state.auth` is typed in every handler, routers included.
+  interface DefaultState {
+    auth?: VerifiedToken;
+  }
+}
+
+/** The context the middleware sees. */
+export type AuthContext = ParameterizedContext<AuthState>;
+
+/**
+ * Verifier options (or a ready verifier, alone or as `{ verifier }`) plus the settings every
+ * adapter shares (`credentialsRequired`, `getToken`, `logger`, `onRejected`, `realm`).
+ */
+export type TokengateOptions = GateOptions<AuthContext>;
+
+// Lets the guards log and answer through the gate that tokengate() was configured with.
+const gates = new WeakMap<AuthContext, Gate<AuthContext>>();
+
+/**
+ * Koa middleware that verifies the bearer token and sets `ctx.state.auth`, or answers 400, 401
+ * or 503 with the RFC 6750 challenge. Works with Koa 2 and 3.
+ *
+ * @example
+ * app.use(tokengate({ issuer, audience: 'api://orders', jwksUri }));
+ * router.get('/orders', requireScopes('orders:read'), (ctx) => {
+ *   ctx.body = ctx.state.auth!.payload;
+ * });
+ */
+export function tokengate(options: TokengateOptions): Middleware<AuthState> {
+  // Built once: a configuration mistake throws at start-up, not on the first request.
+  const gate = createGate<AuthContext>(options, {
+    raw: (ctx) => ctx.req,
+    facts: (ctx) => ({
+      method: ctx.method,
+      path: ctx.originalUrl,
+      requestId: ctx.get('x-request-id') || undefined,
+    }),
+  });
+
+  return function tokengate(ctx, next) {
+    gates.set(ctx, gate);
+    let result: ReturnType<typeof gate.authenticate>;
+    try {
+      result = gate.authenticate(ctx);
+    } catch (err) {
+      return fail(err, ctx);
+    }
+    // A token-cache hit is synchronous: awaiting it anyway would cost every request a tick.
+    if (isThenable(result)) {
+      return result.then(
+        (auth) => pass(auth, ctx, next),
+        (err: unknown) => fail(err, ctx),
+      );
+    }
+    return pass(result, ctx, next);
+  };
+}
+
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | undefined)?.then === 'function';
+}
+
+function pass(auth: VerifiedToken | undefined, ctx: AuthContext, next: Next): Promise<unknown> {
+  if (auth) ctx.state.auth = auth;
+  return next(); // never inside a try: an error downstream is not a token error
+}
+
+function fail(err: unknown, ctx: AuthContext): void {
+  const gate = gates.get(ctx);
+  // A bug, or a guard without tokengate() upstream: Koa's onerror answers from err.status/headers.
+  if (!isVerificationError(err) || !gate) throw err;
+  const { status, headers, body } = gate.reject(err, ctx);
+  ctx.status = status;
+  ctx.set(headers);
+  ctx.body = body;
+}
+
+function guard(check: Guard, name: string): Middleware<AuthState> {
+  const middleware: Middleware<AuthState> = (ctx, next) => {
+    const err = runGuard(check, ctx.state.auth);
+    if (err) return fail(err, ctx);
+    return next();
+  };
+  return Object.defineProperty(middleware, 'name', { value: name });
+}
+
+/**
+ * Route middleware that passes when the token grants every one of `scopes` (read from `scope`
+ * and `scp`); 403 `insufficient_scope` otherwise, 401 without a token. Invalid scope names throw
+ * at start-up.
+ */
+export function requireScopes(...scopes: string[]): Middleware<AuthState> {
+  return guard(scopeGuard('all', scopes), 'requireScopes');
+}
+
+/** Like `requireScopes`, but one of `scopes` is enough. */
+export function requireAnyScope(...scopes: string[]): Middleware<AuthState> {
+  return guard(scopeGuard('any', scopes), 'requireAnyScope');
+}
+
+/**
+ * Route middleware that passes when `predicate(payload)` is true; 403 otherwise (the token is
+ * valid but does not grant this), 401 without a token.
+ */
+export function requireClaims(
+  predicate: (payload: TokenPayload) => boolean,
+  description?: string,
+): Middleware<AuthState> {
+  return guard(claimsGuard(predicate, description), 'requireClaims');
+}
+
+export type { VerifiedToken, TokenPayload } from '@tokengate/core';

@@ -1,0 +1,115 @@
+import Koa from 'koa';
+import type { Next } from 'koa';
+import { afterEach, describe, expect, it } from 'vitest';
+import { listen } from '../../../test/fixtures/http.js';
+import type { Listening } from '../../../test/fixtures/http.js';
+import { createCapturingLogger } from '../../../test/fixtures/logger.js';
+import { createStubVerifier } from '../../../test/fixtures/stub-verifier.js';
+import { requireScopes, tokengate } from '../src/index.js';
+import type { AuthContext } from '../src/index.js';
+
+const answers = { good: { sub: 'alice', scope: 'orders:read' }, old: 'token_expired' } as const;
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+let server: Listening | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+/** A Koa app that collects what reaches app.on('error') instead of printing it. */
+function createApp(): { app: Koa; errors: unknown[] } {
+  const app = new Koa();
+  const errors: unknown[] = [];
+  app.on('error', (err: unknown) => void errors.push(err));
+  return { app, errors };
+}
+
+async function serve(app: Koa): Promise<string> {
+  server = await listen(app.callback());
+  return server.origin;
+}
+
+describe('@tokengate/koa', () => {
+  it('sets ctx.state.auth for downstream middleware', async () => {
+    const { app } = createApp();
+    app.use(tokengate({ verifier: createStubVerifier(answers), logger: createCapturingLogger() }));
+    app.use((ctx) => {
+      ctx.body = { sub: ctx.state.auth?.payload.sub };
+    });
+    const res = await fetch(`${await serve(app)}/orders`, { headers: bearer('good') });
+    expect(await res.json()).toEqual({ sub: 'alice' });
+  });
+
+  it('an error thrown downstream is not a token error', async () => {
+    const logger = createCapturingLogger();
+    const { app, errors } = createApp();
+    app.use(tokengate({ verifier: createStubVerifier(answers), logger }));
+    app.use(() => {
+      throw new Error('route bug');
+    });
+    const res = await fetch(`${await serve(app)}/orders`, { headers: bearer('good') });
+    expect(res.status).toBe(500);
+    expect(errors).toEqual([expect.objectContaining({ message: 'route bug' })]);
+    expect(logger.entries).toEqual([]);
+  });
+
+  it('answers a rejection itself: the app error handler never sees it', async () => {
+    const logger = createCapturingLogger();
+    const { app, errors } = createApp();
+    app.use(tokengate({ verifier: createStubVerifier(answers), logger }));
+    const res = await fetch(`${await serve(app)}/orders`, {
+      headers: { ...bearer('old'), 'x-request-id': 'abc-1' },
+    });
+    expect(res.status).toBe(401);
+    expect(errors).toEqual([]);
+    expect(logger.rejections()).toMatchObject([
+      { code: 'token_expired', path: '/orders', requestId: 'abc-1' },
+    ]);
+  });
+
+  it('a token-cache hit calls next() synchronously and never calls verify()', () => {
+    const verifier = createStubVerifier(answers);
+    verifier.warm('good');
+    const middleware = tokengate(verifier);
+    const ctx = {
+      req: { headers: bearer('good'), rawHeaders: ['Authorization', 'Bearer good'] },
+      state: {},
+    } as unknown as AuthContext;
+    let nextCalls = 0;
+    const next: Next = () => (nextCalls++, Promise.resolve());
+    void middleware(ctx, next);
+    // Checked before any await: the middleware finished its work in the same tick.
+    expect(nextCalls).toBe(1);
+    expect(ctx.state.auth?.payload.sub).toBe('alice');
+    expect(verifier.calls).toEqual({ verify: 0, cached: 1 });
+  });
+
+  it('a guard with no tokengate() upstream throws a 401 that Koa answers itself', async () => {
+    const { app, errors } = createApp();
+    app.use(requireScopes('orders:read'));
+    const res = await fetch(`${await serve(app)}/orders`);
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toBe('Bearer');
+    expect(errors).toHaveLength(1);
+  });
+
+  it('calls onRejected once with the error and the context', async () => {
+    const calls: [string, string][] = [];
+    const { app } = createApp();
+    app.use(
+      tokengate({
+        verifier: createStubVerifier(answers),
+        logger: createCapturingLogger(),
+        onRejected: (err, ctx) => void calls.push([err.code, ctx.path]),
+      }),
+    );
+    await fetch(`${await serve(app)}/orders`, { headers: bearer('old') });
+    expect(calls).toEqual([['token_expired', '/orders']]);
+  });
+
+  it('throws configuration mistakes at construction, not on a request', () => {
+    expect(() => tokengate({} as never)).toThrow(TypeError);
+    expect(() => requireScopes('orders read')).toThrow(TypeError);
+  });
+});

@@ -1,0 +1,133 @@
+import { request as httpRequest } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { statusOf } from '@tokengate/core';
+import { createClock } from '../fixtures/clock.js';
+import { startJwksServer } from '../fixtures/jwks-server.js';
+import { decryptionKeys, issuerJwks } from '../fixtures/keys.js';
+import { createCapturingLogger } from '../fixtures/logger.js';
+import { AUDIENCE, ISSUER } from '../fixtures/tokens.js';
+import { cases, handlerBody } from './cases.js';
+import type { Case, Outgoing } from './cases.js';
+import { ROUTES, drivers } from './drivers.js';
+import type { Driver, NeutralOptions, RouteName, RunningApp } from './drivers.js';
+
+const REQUEST_ID = 'conformance-1';
+
+interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: unknown;
+}
+
+/** Sends with supertest; a raw header list (repeated headers) goes through node:http as is. */
+async function send(app: RunningApp, path: string, out: Outgoing): Promise<Answer> {
+  if (Array.isArray(out.headers)) {
+    // A raw list replaces Node's defaults, Host included (without it Node's server answers 400).
+    const raw = ['Host', new URL(app.origin).host, ...out.headers, 'X-Request-Id', REQUEST_ID];
+    return new Promise((resolve, reject) => {
+      const req = httpRequest(`${app.origin}${path}`, { headers: raw }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => {
+          try {
+            resolve({ status: res.statusCode!, headers: res.headers, body: JSON.parse(text) });
+          } catch {
+            reject(new Error(`not JSON (${res.statusCode}): ${JSON.stringify(text)}`));
+          }
+        });
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+  const res = await app.http
+    .get(path)
+    .set(out.headers ?? {})
+    .set('X-Request-Id', REQUEST_ID);
+  return { status: res.status, headers: res.headers, body: res.body };
+}
+
+/** The token, and its signature or ciphertext segment: neither may reach a log record. */
+function secretsOf(out: Outgoing): string[] {
+  if (!out.secret) return [];
+  const last = out.secret.split('.').at(-1) ?? '';
+  return last.length >= 16 ? [out.secret, last] : [out.secret];
+}
+
+async function run(driver: Driver, c: Case): Promise<void> {
+  const clock = createClock();
+  const logger = createCapturingLogger();
+  const jwks = await startJwksServer(issuerJwks);
+  const handled: RouteName[] = [];
+  let app: RunningApp | undefined;
+  try {
+    const gate: NeutralOptions = {
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      jwksUri: jwks.url,
+      decryption: { keys: decryptionKeys },
+      now: clock.now,
+      logger,
+      ...c.options?.({ clock, jwks }),
+    };
+    app = await driver.start({
+      gate,
+      tokenFromCookie: c.tokenFromCookie,
+      handle: (route, auth) => {
+        handled.push(route);
+        return handlerBody(route, auth?.payload.sub ?? null, auth?.encryption !== undefined);
+      },
+    });
+    const env = { clock, jwks, app };
+    await c.before?.(env);
+    handled.length = 0;
+    logger.entries.length = 0;
+
+    const out = await c.request(env);
+    const route = out.route ?? 'open';
+    const res = await send(app, ROUTES[route], out);
+    const want = c.expect;
+
+    expect(res.status).toBe(want.status);
+    expect(res.headers['www-authenticate']).toBe(want.challenge);
+    for (const [name, value] of Object.entries(want.headers ?? {})) {
+      expect(res.headers[name]).toBe(value);
+    }
+    expect(res.headers['content-type']).toMatch(/^application\/json\b/);
+    expect(res.body).toEqual(want.body);
+    expect(handled).toEqual(want.handled ? [route] : []);
+
+    const { code, ...hints } = want.log ?? {};
+    const records = logger.rejections();
+    expect(records).toEqual(
+      code
+        ? [
+            {
+              event: 'token_rejected',
+              code,
+              status: statusOf(code),
+              reason: expect.any(String),
+              method: 'GET',
+              path: ROUTES[route],
+              requestId: REQUEST_ID,
+              ...hints,
+            },
+          ]
+        : [],
+    );
+    // Exactly one warning per rejection: the record, nothing else at that level.
+    expect(logger.at('warn')).toHaveLength(code ? 1 : 0);
+    const logged = JSON.stringify(logger.entries);
+    for (const secret of secretsOf(out)) expect(logged).not.toContain(secret);
+    c.after?.(env);
+  } finally {
+    await app?.close();
+    await jwks.close();
+  }
+}
+
+describe.each(drivers)('$name', (driver) => {
+  it.each(cases)('$name', (c) => run(driver, c));
+});

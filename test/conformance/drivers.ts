@@ -1,0 +1,146 @@
+// The only framework-specific code of the conformance suite: one driver per adapter. Each builds
+// the same four routes on a real loopback server. Adding a framework means adding one driver.
+import Router from '@koa/router';
+import express from 'express';
+import Fastify from 'fastify';
+import Koa from 'koa';
+import request from 'supertest';
+import type { GateSettings, TokenPayload, VerifiedToken, VerifierOptions } from '@tokengate/core';
+import * as tgExpress from '@tokengate/express';
+import tgFastify, * as tgFastifyNamed from '@tokengate/fastify';
+import * as tgKoa from '@tokengate/koa';
+import { listen, listening } from '../fixtures/http.js';
+import type { Listening } from '../fixtures/http.js';
+
+/** The routes every driver serves, and the guard in front of each. */
+export const ROUTES = {
+  /** tokengate alone. */
+  open: '/orders',
+  /** requireScopes('orders:read', 'orders:write'). */
+  write: '/orders/write',
+  /** requireAnyScope('orders:write', 'orders:admin'). */
+  any: '/orders/any',
+  /** requireClaims((p) => p.role === 'admin'). */
+  admin: '/admin',
+} as const;
+
+export type RouteName = keyof typeof ROUTES;
+
+export const WRITE_SCOPES = ['orders:read', 'orders:write'];
+export const ANY_SCOPES = ['orders:write', 'orders:admin'];
+export const isAdmin = (payload: TokenPayload): boolean => payload.role === 'admin';
+
+/** Framework-neutral options: everything but `getToken`, which reads a framework request. */
+export type NeutralOptions = VerifierOptions &
+  Pick<GateSettings<unknown>, 'credentialsRequired' | 'logger' | 'realm'>;
+
+export interface AppOptions {
+  gate: NeutralOptions;
+  /** Also read the token from a `token` cookie (through `getToken`). */
+  tokenFromCookie?: boolean;
+  /** The route handler: returns the JSON body to send. */
+  handle(route: RouteName, auth: VerifiedToken | undefined): unknown;
+}
+
+export interface RunningApp {
+  /** `http://127.0.0.1:<port>` */
+  origin: string;
+  http: ReturnType<typeof request>;
+  close(): Promise<void>;
+}
+
+export interface Driver {
+  name: string;
+  start(options: AppOptions): Promise<RunningApp>;
+}
+
+/** `token` from a Cookie header: enough of RFC 6265 for a test. */
+export function cookieToken(header: string | undefined): string | undefined {
+  return header === undefined ? undefined : /(?:^|;\s*)token=([^;]*)/.exec(header)?.[1];
+}
+
+function withAgent(server: Listening): RunningApp {
+  return { origin: server.origin, http: request(server.origin), close: server.close };
+}
+
+const expressDriver: Driver = {
+  name: 'express',
+  start({ gate, tokenFromCookie, handle }) {
+    const { tokengate, requireAnyScope, requireClaims, requireScopes } = tgExpress;
+    const app = express();
+    app.use(
+      tokengate({
+        ...gate,
+        ...(tokenFromCookie && { getToken: (req) => cookieToken(req.headers.cookie) }),
+      }),
+    );
+    app.get(ROUTES.open, (req, res) => void res.json(handle('open', req.auth)));
+    app.get(ROUTES.write, requireScopes(...WRITE_SCOPES), (req, res) => {
+      res.json(handle('write', req.auth));
+    });
+    app.get(ROUTES.any, requireAnyScope(...ANY_SCOPES), (req, res) => {
+      res.json(handle('any', req.auth));
+    });
+    app.get(ROUTES.admin, requireClaims(isAdmin), (req, res) => {
+      res.json(handle('admin', req.auth));
+    });
+    return listen(app).then(withAgent);
+  },
+};
+
+const koaDriver: Driver = {
+  name: 'koa',
+  start({ gate, tokenFromCookie, handle }) {
+    const { tokengate, requireAnyScope, requireClaims, requireScopes } = tgKoa;
+    const app = new Koa();
+    app.silent = true; // errors are asserted, not printed
+    const router = new Router();
+    router.get(ROUTES.open, (ctx) => {
+      ctx.body = handle('open', ctx.state.auth);
+    });
+    router.get(ROUTES.write, requireScopes(...WRITE_SCOPES), (ctx) => {
+      ctx.body = handle('write', ctx.state.auth);
+    });
+    router.get(ROUTES.any, requireAnyScope(...ANY_SCOPES), (ctx) => {
+      ctx.body = handle('any', ctx.state.auth);
+    });
+    router.get(ROUTES.admin, requireClaims(isAdmin), (ctx) => {
+      ctx.body = handle('admin', ctx.state.auth);
+    });
+    app.use(
+      tokengate({
+        ...gate,
+        ...(tokenFromCookie && { getToken: (ctx) => cookieToken(ctx.get('cookie') || undefined) }),
+      }),
+    );
+    app.use(router.routes());
+    return listen(app.callback()).then(withAgent);
+  },
+};
+
+const fastifyDriver: Driver = {
+  name: 'fastify',
+  async start({ gate, tokenFromCookie, handle }) {
+    const { requireAnyScope, requireClaims, requireScopes } = tgFastifyNamed;
+    // The same request id source as the other drivers, so the log records are identical.
+    const app = Fastify({ requestIdHeader: 'x-request-id' });
+    await app.register(tgFastify, {
+      ...gate,
+      ...(tokenFromCookie && { getToken: (req) => cookieToken(req.headers.cookie) }),
+    });
+    app.get(ROUTES.open, async (req) => handle('open', req.auth ?? undefined));
+    app.get(ROUTES.write, { preHandler: requireScopes(...WRITE_SCOPES) }, async (req) =>
+      handle('write', req.auth ?? undefined),
+    );
+    app.get(ROUTES.any, { preHandler: requireAnyScope(...ANY_SCOPES) }, async (req) =>
+      handle('any', req.auth ?? undefined),
+    );
+    app.get(ROUTES.admin, { preHandler: requireClaims(isAdmin) }, async (req) =>
+      handle('admin', req.auth ?? undefined),
+    );
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    return withAgent(listening(app.server, () => app.close()));
+  },
+};
+
+export const drivers: Driver[] = [expressDriver, koaDriver, fastifyDriver];
