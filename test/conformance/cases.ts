@@ -337,6 +337,25 @@ export const cases: Case[] = [
     expect: ok('write'),
   },
   {
+    name: 'a permissions array satisfies the scope guard when scopeClaims names it',
+    options: () => ({ scopeClaims: ['permissions'] }),
+    request: async () =>
+      bearer(
+        await sign(claims({ scope: undefined, permissions: ['orders:read', 'orders:write'] })),
+        'write',
+      ),
+    expect: ok('write'),
+  },
+  {
+    name: 'a permissions array is not read by default',
+    request: async () =>
+      bearer(
+        await sign(claims({ scope: undefined, permissions: ['orders:read', 'orders:write'] })),
+        'write',
+      ),
+    expect: forbidden('orders:read orders:write'),
+  },
+  {
     name: 'any-of scope satisfied by one scope',
     request: async () => bearer(await sign(claims({ scope: 'orders:admin' })), 'any'),
     expect: ok('any'),

@@ -3,6 +3,7 @@ import { extractBearer, toHttpError } from './http.js';
 import type { CredentialSource, HttpError } from './http.js';
 import { stderrLogger, toRejectionRecord } from './log.js';
 import type { RequestFacts } from './log.js';
+import type { Guard } from './scopes.js';
 import type { Logger, VerifiedToken, Verifier } from './types.js';
 import { createVerifier } from './verifier.js';
 import type { VerifierOptions } from './options.js';
@@ -19,6 +20,11 @@ export interface GateSettings<Req> {
   onRejected?: (err: VerificationError, req: Req) => void;
   /** RFC 6750 `realm` in the challenge. */
   realm?: string;
+  /**
+   * Claims the scope guards read. Default `['scope', 'scp']`; add `'permissions'` for an
+   * Auth0-style permissions array.
+   */
+  scopeClaims?: readonly string[];
 }
 
 /**
@@ -49,6 +55,8 @@ export interface Gate<Req> {
   reject(err: VerificationError, req: Req): HttpError;
   /** The logger in use (adapters with a request-scoped logger may pass another to `reject`). */
   readonly logger: Logger | undefined;
+  /** The claims scope guards read behind this gate (`scopeClaims` setting). */
+  readonly scopeClaims: readonly string[] | undefined;
 }
 
 function isVerifier(value: unknown): value is Verifier {
@@ -105,9 +113,17 @@ export function createGate<Req>(
     return fromHeader;
   }
 
+  if (
+    settings.scopeClaims !== undefined &&
+    (!Array.isArray(settings.scopeClaims) ||
+      !settings.scopeClaims.every((c) => typeof c === 'string'))
+  ) {
+    throw new TypeError('"scopeClaims" must be an array of claim names');
+  }
   return {
     verifier,
     logger,
+    scopeClaims: settings.scopeClaims,
     authenticate(req) {
       const token = tokenOf(req);
       if (token === undefined) {
@@ -133,11 +149,12 @@ export function createGate<Req>(
 
 /** Runs a guard; returns the error it raised, if it was a VerificationError. Rethrows bugs. */
 export function runGuard(
-  guard: (auth: VerifiedToken | null | undefined) => void,
+  guard: Guard,
   auth: VerifiedToken | null | undefined,
+  gate?: Pick<Gate<unknown>, 'scopeClaims'>,
 ): VerificationError | undefined {
   try {
-    guard(auth);
+    guard(auth, gate?.scopeClaims);
     return undefined;
   } catch (err) {
     if (isVerificationError(err)) {

@@ -2,6 +2,7 @@ import { VerificationError } from './errors.js';
 import type { ClaimCheck } from './claim-checks.js';
 import type { TokenPayload, VerifiedToken } from './types.js';
 
+const DEFAULT_SCOPE_CLAIMS = ['scope', 'scp'];
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/; // RFC 6749 §3.3 scope-token
 
 /**
@@ -10,7 +11,7 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/; // RFC 6749 §3.3 scope-token
  */
 export function parseScopes(
   payload: TokenPayload,
-  claims: readonly string[] = ['scope', 'scp'],
+  claims: readonly string[] = DEFAULT_SCOPE_CLAIMS,
 ): Set<string> {
   const granted = new Set<string>();
   for (const name of claims) {
@@ -40,7 +41,10 @@ export interface ScopeGuardOptions {
 }
 
 /** Throws a VerificationError unless the request is authenticated and passes. */
-export type Guard = (auth: VerifiedToken | null | undefined) => void;
+export type Guard = (
+  auth: VerifiedToken | null | undefined,
+  scopeClaims?: readonly string[],
+) => void;
 
 /**
  * Builds a scope check: `'all'` needs every scope, `'any'` at least one. A missing token is
@@ -59,10 +63,10 @@ export function scopeGuard(
     }
   }
   const required = [...scopes];
-  const claims = options.claims ?? ['scope', 'scp'];
   const passes = mode === 'all' ? hasAllScopes : hasAnyScope;
-  return function checkScopes(auth) {
+  return function checkScopes(auth, scopeClaims) {
     if (!auth) throw new VerificationError('token_missing');
+    const claims = options.claims ?? scopeClaims ?? DEFAULT_SCOPE_CLAIMS;
     if (!passes(parseScopes(auth.payload, claims), required)) {
       throw new VerificationError('scope_insufficient', { scope: required, reason: `${mode} of` });
     }

@@ -104,7 +104,7 @@ function fail(err: unknown, req: Request, res: Response, next: NextFunction): vo
 
 function guard(check: Guard, name: string): RequestHandler {
   const handler = (req: Request, res: Response, next: NextFunction): void => {
-    const err = runGuard(check, req.auth);
+    const err = runGuard(check, req.auth, mounted.get(req)?.gate);
     if (err) return fail(err, req, res, next);
     next();
   };

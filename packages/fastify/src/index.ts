@@ -114,7 +114,7 @@ export { tokengate };
 
 function guard(check: Guard, name: string): preHandlerHookHandler {
   const hook: preHandlerHookHandler = (request, reply, next) => {
-    const err = runGuard(check, request.auth);
+    const err = runGuard(check, request.auth, gates.get(request));
     if (err) return fail(err, request, reply, next);
     next();
   };

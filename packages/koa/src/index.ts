@@ -94,7 +94,7 @@ function fail(err: unknown, ctx: AuthContext): void {
 
 function guard(check: Guard, name: string): Middleware<AuthState> {
   const middleware: Middleware<AuthState> = (ctx, next) => {
-    const err = runGuard(check, ctx.state.auth);
+    const err = runGuard(check, ctx.state.auth, gates.get(ctx));
     if (err) return fail(err, ctx);
     return next();
   };
