@@ -32,7 +32,7 @@ export const isAdmin = (payload: TokenPayload): boolean => payload.role === 'adm
 
 /** Framework-neutral options: everything but `getToken`, which reads a framework request. */
 export type NeutralOptions = VerifierOptions &
-  Pick<GateSettings<unknown>, 'credentialsRequired' | 'logger' | 'realm'>;
+  Pick<GateSettings<unknown>, 'credentialsRequired' | 'logger' | 'realm' | 'scopeClaims'>;
 
 export interface AppOptions {
   gate: NeutralOptions;

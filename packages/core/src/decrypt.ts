@@ -21,8 +21,10 @@ const MAX_ATTEMPTS = 3;
 
 const DECRYPT_OPS = ['decrypt', 'unwrapKey', 'deriveKey', 'deriveBits'];
 
-function fits(key: DecryptionKey, alg: string): boolean {
-  if (key.alg !== undefined && key.alg !== alg) return false;
+function fits(key: DecryptionKey, { alg, enc }: TokenHeader): boolean {
+  // RFC 7520 §5.6: a `dir` key is the CEK itself, so its JWK `alg` may name the `enc` instead.
+  const named = key.alg === alg || (alg === 'dir' && key.alg === enc);
+  if (key.alg !== undefined && !named) return false;
   if (alg.startsWith('RSA-OAEP')) return key.kty === 'RSA';
   if (alg.startsWith('ECDH-ES'))
     return key.kty === 'EC' || (key.kty === 'OKP' && /^X/.test(key.crv ?? ''));
@@ -82,12 +84,12 @@ export function createDecryptor(settings: DecryptionSettings): Decryptor {
     let candidates: DecryptionKey[];
     if (header.kid !== undefined) {
       const key = byKid.get(header.kid);
-      if (!key || !fits(key, header.alg)) {
+      if (!key || !fits(key, header)) {
         throw new VerificationError('decryption_failed', { reason: 'no decryption key for kid' });
       }
       candidates = [key];
     } else {
-      candidates = keys.filter((k) => fits(k, header.alg)).slice(0, MAX_ATTEMPTS);
+      candidates = keys.filter((k) => fits(k, header)).slice(0, MAX_ATTEMPTS);
       if (candidates.length === 0) {
         throw new VerificationError('decryption_failed', { reason: 'no decryption key for alg' });
       }

@@ -1,6 +1,7 @@
 import { createPublicKey, createSecretKey } from 'node:crypto';
 import type { JWK } from 'jose';
 import type { VerificationKey } from '../types.js';
+import { hasRocaFingerprint } from './roca.js';
 
 /** Why a JWK was refused as a verification key (logged; never fatal for a whole set). */
 export class KeyRejected extends Error {
@@ -105,6 +106,7 @@ export function importVerificationKey(
     const leading = n.findIndex((b) => b !== 0);
     modulusLength = leading < 0 ? 0 : (n.length - leading - 1) * 8 + (32 - Math.clz32(n[leading]!));
     if (modulusLength < MIN_RSA_BITS) throw new KeyRejected('RSA modulus shorter than 2048 bits');
+    if (hasRocaFingerprint(n)) throw new KeyRejected('RSA modulus has the ROCA fingerprint');
     const lastByte = e[e.length - 1] ?? 0;
     const eIsOne = e.every((b, i) => (i === e.length - 1 ? b === 1 : b === 0));
     if ((lastByte & 1) === 0 || eIsOne || e.length > 8) throw new KeyRejected('weak RSA exponent');

@@ -1,6 +1,6 @@
 import { VerificationError } from '../errors.js';
 import type { KeySelector, KeySource, VerificationKey } from '../types.js';
-import { KeyRejected, importVerificationKey, keyFitsAlg } from './jwk.js';
+import { KeyRejected, SIGNATURE_ALGORITHMS, importVerificationKey, keyFitsAlg } from './jwk.js';
 
 /** How many keys a token without `kid` may try (bounded work per token). */
 export const MAX_CANDIDATES = 3;
@@ -31,6 +31,26 @@ export function indexByKid(keys: readonly VerificationKey[]): Map<string, Verifi
   return map;
 }
 
+// A static set is configuration, so an ambiguous one is refused at start-up. RFC 8725 §3.1: HMAC
+// secrets beside public keys invite key confusion (and a set holding a secret must never look
+// publishable). RFC 7517 §4.5: one `kid` names one key, unless the key types differ; two keys
+// under one `kid` for the same algorithm would let a rotated-out key keep verifying.
+function assertUnambiguous(keys: readonly VerificationKey[]): void {
+  if (keys.some((k) => k.kty === 'oct') && keys.some((k) => k.kty !== 'oct')) {
+    throw new TypeError('"keys" must not mix symmetric (oct) and public keys');
+  }
+  keys.forEach((key, i) => {
+    const twin = keys.findIndex(
+      (other, j) =>
+        j > i &&
+        key.kid !== undefined &&
+        other.kid === key.kid &&
+        SIGNATURE_ALGORITHMS.some((alg) => keyFitsAlg(key, alg) && keyFitsAlg(other, alg)),
+    );
+    if (twin >= 0) throw new TypeError(`"keys[${twin}]" repeats the "kid" of "keys[${i}]"`);
+  });
+}
+
 /**
  * A static set of verification keys (a JWKS object or a JWK list), imported once. An invalid
  * key is a configuration mistake: TypeError at construction.
@@ -51,6 +71,7 @@ export function createLocalKeySet(
       throw new TypeError(`"keys[${i}]" cannot verify signatures: ${why}`, { cause: err });
     }
   });
+  assertUnambiguous(keys);
   const published = new Set(keys);
   const byKid = indexByKid(keys);
   return {
