@@ -1,0 +1,53 @@
+// Receiver B on Fastify: accepts only nested tokens (signed by the issuer, encrypted to B's key).
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import Fastify from 'fastify';
+import tokengate, { requireScopes } from '@tokengate/fastify';
+
+/** B's own decryption key pair: the private JWK given, or a new P-256 key. */
+function keyPair(privateJwk) {
+  const key = privateJwk || {
+    ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }),
+    kid: 'fastify-enc-1',
+  };
+  const meta = { kid: key.kid, use: 'enc', alg: key.alg ?? 'ECDH-ES+A256KW' };
+  const pub = createPublicKey({ key, format: 'jwk' }).export({ format: 'jwk' });
+  return { decryption: { keys: [{ ...key, ...meta }] }, publicJwk: { ...pub, ...meta } };
+}
+
+/**
+ * Starts B on `port` (default 0). `options` go to tokengate(): `issuer` and `jwksUri` are
+ * required; any other tokengate() option (`logger`, `now`, `jwks`, …) passes through.
+ */
+export async function startReceiver({ port = 0, decryptionKey, ...options }) {
+  const { decryption, publicJwk } = keyPair(decryptionKey);
+  const policy = { audience: 'api://orders', profile: 'at+jwt', requireEncryption: true };
+  const orders = [{ id: 1, item: 'coffee' }];
+  const app = Fastify();
+  await app.register(tokengate, { ...policy, ...options, decryption });
+  app.get('/orders', { preHandler: requireScopes('orders:read') }, async (request) => {
+    const { payload, header, encryption } = request.auth; // what was verified, and how
+    return { orders, auth: { ...payload, header, encryption } };
+  });
+  app.post('/orders', { preHandler: requireScopes('orders:write') }, async (request, reply) => {
+    const item = String(request.body?.item);
+    const order = { id: orders.length + 1, item, by: request.auth.payload.sub };
+    orders.push(order);
+    return reply.code(201).send(order);
+  });
+  await app.listen({ port, host: '127.0.0.1' });
+  const close = () => app.close();
+  return { url: `http://127.0.0.1:${app.server.address().port}`, publicJwk, close };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const { ISSUER: issuer = 'http://127.0.0.1:4000', PORT = 4003, DECRYPTION_KEY } = process.env;
+  const decryptionKey = DECRYPTION_KEY && JSON.parse(readFileSync(DECRYPTION_KEY, 'utf8'));
+  const jwksUri = `${issuer}/.well-known/jwks.json`;
+  const b = await startReceiver({ port: Number(PORT), issuer, jwksUri, decryptionKey });
+  const mint = { aud: 'api://orders', scope: 'orders:read', encryptTo: b.publicJwk };
+  console.log(`fastify receiver ${b.url} trusts ${issuer}; try:
+  TOKEN=$(curl -s -H 'Accept: application/jwt' -X POST ${issuer}/token -d '${JSON.stringify(mint)}')
+  curl -H "Authorization: Bearer $TOKEN" ${b.url}/orders`);
+}
