@@ -85,7 +85,9 @@ async function run() {
       now,
       logger: { warn: keep('warn'), error: keep('error'), info: keep('info') },
       onEvent: (event) => events.push(event),
-      jwks: { onFetch: (info) => fetches.push(info) },
+      // Each B here stands for its own process: in one process, verifiers naming the same
+      // jwks_uri would share one key cache (and one fetch) unless told otherwise.
+      jwks: { shared: false, onFetch: (info) => fetches.push(info) },
     });
     cleanups.push(b.close);
     receivers.push({ ...b, name, label: name.padEnd(8), records, fetches, events });

@@ -30,10 +30,13 @@ const events = channel(EVENT_CHANNEL);
  * Builds the emit function for a sink. Cheap when nobody listens: the hot path checks one
  * boolean. A throwing sink is contained: telemetry never fails a request.
  */
-export function createEmitter(sink: EventSink | undefined): {
+export interface Emitter {
+  /** True when someone listens: callers skip building events otherwise. */
   readonly active: () => boolean;
   emit(event: TokengateEvent): void;
-} {
+}
+
+export function createEmitter(sink: EventSink | undefined): Emitter {
   if (sink !== undefined && typeof sink !== 'function')
     throw new TypeError('"onEvent" must be a function');
   return {

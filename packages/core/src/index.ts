@@ -11,6 +11,9 @@ export { scopeGuard, claimsGuard, parseScopes, hasAllScopes, hasAnyScope } from 
 export { claimCheck, claimEquals, claimIncludes } from './claim-checks.js';
 export { toRejectionRecord, logSafe, stderrLogger } from './log.js';
 export { createRemoteJwks } from './keys/remote-jwks.js';
+export { createDiscoveredJwks, discoveryUrls } from './keys/discovery.js';
+export { sharedRemoteJwks, sharedDiscoveredJwks } from './keys/shared.js';
+export { createFileStore, createMemoryStore } from './keys/store.js';
 export { createLocalKeySet } from './keys/local.js';
 export { importVerificationKey, KeyRejected } from './keys/jwk.js';
 export { systemClock } from './clock.js';
@@ -23,7 +26,15 @@ export type { Gate, GateOptions, GateSettings, RequestIo } from './gate.js';
 export type { Guard, ScopeGuardOptions } from './scopes.js';
 export type { ClaimCheck } from './claim-checks.js';
 export type { RejectionRecord, RequestFacts } from './log.js';
-export type { RemoteJwks, RemoteJwksOptions, RemoteJwksStatus } from './keys/remote-jwks.js';
+export type {
+  JwksFetchInfo,
+  JwksLastError,
+  RemoteJwks,
+  RemoteJwksOptions,
+  RemoteJwksStatus,
+} from './keys/remote-jwks.js';
+export type { DiscoveredJwks, DiscoveredJwksStatus, IssuerMetadata } from './keys/discovery.js';
+export type { JwksStore } from './keys/store.js';
 export type {
   DecryptionOptions,
   IssuerPolicy,

@@ -41,8 +41,12 @@ export interface PolicyOptions {
   keys?: { keys: readonly JWK[] } | readonly JWK[];
   /** A custom key source (advanced; takes the place of `jwksUri` / `keys`). */
   keySource?: KeySource;
-  /** Options for the remote JWKS cache (timeouts, TTLs, cooldown). */
-  jwks?: Omit<RemoteJwksOptions, 'now'>;
+  /**
+   * Options for the remote JWKS cache (timeouts, TTLs, cooldown, store). By default verifiers in
+   * one process that name the same `jwksUri` share one cache (the first one's limits apply);
+   * `shared: false` gives this verifier a cache of its own.
+   */
+  jwks?: Omit<RemoteJwksOptions, 'now'> & { shared?: boolean };
   /** JWS `alg` allow-list. Default: RS256, PS256, ES256, ES384, EdDSA, Ed25519. */
   algorithms?: readonly string[];
   /** The receiver's private keys for JWE. */

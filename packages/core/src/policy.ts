@@ -3,7 +3,10 @@ import type { Decryptor } from './decrypt.js';
 import { VerificationError } from './errors.js';
 import { isSymmetricAlg } from './keys/jwk.js';
 import { createLocalKeySet } from './keys/local.js';
+import { createDiscoveredJwks } from './keys/discovery.js';
 import { createRemoteJwks } from './keys/remote-jwks.js';
+import type { RemoteJwksOptions } from './keys/remote-jwks.js';
+import { sharedDiscoveredJwks, sharedRemoteJwks } from './keys/shared.js';
 import { normalizeOptions } from './options.js';
 import type { NormalizedOptions, VerifierOptions } from './options.js';
 import type { KeySource, TokenHeader } from './types.js';
@@ -22,9 +25,18 @@ function createKeySource(options: VerifierOptions, o: NormalizedOptions): KeySou
       allowSymmetric: [...o.algorithms].some(isSymmetricAlg),
     });
   }
-  const remote = { ...options.jwks, now: o.now, ...(options.logger && { logger: options.logger }) };
-  if (options.jwksUri !== undefined) return createRemoteJwks(options.jwksUri, remote);
-  throw new TypeError('discovery is not available');
+  const { shared = true, ...jwks } = options.jwks ?? {};
+  const remote: RemoteJwksOptions = {
+    ...jwks,
+    // The clock's identity keys the shared registry: pass it unwrapped.
+    now: o.now,
+    ...(options.logger && { logger: options.logger }),
+    ...(options.onEvent && { onEvent: options.onEvent }),
+  };
+  if (options.jwksUri !== undefined) {
+    return (shared ? sharedRemoteJwks : createRemoteJwks)(options.jwksUri, remote);
+  }
+  return (shared ? sharedDiscoveredJwks : createDiscoveredJwks)(o.issuers[0]!, remote);
 }
 
 /** Validates one policy's options and builds its key source and decryptor. */

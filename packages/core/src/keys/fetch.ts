@@ -91,7 +91,7 @@ export async function fetchJson(
   try {
     for (let hop = 0; ; hop++) {
       const res = await fetch(url, {
-        headers: { accept: 'application/json', ...requestHeaders },
+        headers: { accept: 'application/json, application/jwk-set+json', ...requestHeaders },
         redirect: 'manual',
         signal: controller.signal,
       });

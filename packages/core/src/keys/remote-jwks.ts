@@ -1,34 +1,228 @@
-// CONTRACT ONLY: the JWKS helper replaces this file with the implementation.
-import type { Clock } from '../clock.js';
-import type { Duration } from '../duration.js';
-import type { KeySelector, KeySource, Logger, VerificationKey } from '../types.js';
+import { VerificationError } from '../errors.js';
+import { logSafe } from '../log.js';
+import type { KeySelector, KeySource, VerificationKey } from '../types.js';
+import { checkKeyServerUrl, loggableUrl } from './fetch.js';
+import { KeyRejected, importVerificationKey } from './jwk.js';
+import { indexByKid, selectKeys } from './local.js';
+import { toRemoteSettings } from './remote-options.js';
+import type { RemoteJwksOptions, RemoteSettings } from './remote-options.js';
+import { createResource } from './resource.js';
+import type { LastError, Resource } from './resource.js';
 
-export interface RemoteJwksOptions {
-  now?: Clock;
-  logger?: Logger;
-  timeout?: Duration;
-  maxBodyBytes?: number;
-  cooldown?: Duration;
-  minTtl?: Duration;
-  maxTtl?: Duration;
-  defaultTtl?: Duration;
-  maxStale?: Duration;
-  allowInsecureHttp?: boolean;
-}
+export type { RemoteJwksOptions } from './remote-options.js';
+export type { FetchInfo as JwksFetchInfo, LastError as JwksLastError } from './resource.js';
 
+/** What a health check needs to know about a remote key set. Times are epoch seconds. */
 export interface RemoteJwksStatus {
+  /** The JWKS URL (query string removed). */
   uri: string;
+  /** `cold`: never loaded; `stale`: past fresh, still served; `expired`: past `maxStale`. */
+  state: 'cold' | 'fresh' | 'stale' | 'expired';
+  /** The `kid`s of the usable keys, in set order. */
   keys: string[];
+  /** Usable keys, with or without `kid`. */
+  keyCount: number;
+  etag: string | undefined;
+  lastModified: string | undefined;
+  fetchedAt: number | undefined;
+  freshUntil: number | undefined;
+  /** Seconds since the set was last fetched or revalidated. */
+  age: number | undefined;
+  /** True while a fetch is in flight. */
+  refreshing: boolean;
+  /** HTTP requests made (each try counts once). */
+  fetches: number;
+  /** `304 Not Modified` answers. */
+  notModified: number;
+  /** Failed fetches, in total and since the last success. */
+  failures: number;
+  consecutiveFailures: number;
+  /** No fetch before this time (backoff after a failure). */
+  retryAt: number | undefined;
+  lastError: LastError | undefined;
 }
 
+/** A remote JWKS: a KeySource with a single-key lookup and observability. */
 export interface RemoteJwks extends KeySource {
+  /** The URL as configured. */
   readonly uri: string;
+  /**
+   * The one key for this header. Rejects with `kid_unknown` when none fits or when several fit
+   * (duplicate `kid`s that `alg` does not tell apart: never guessed), `jwks_unavailable` when
+   * no keys can be loaded.
+   */
   getKey(selector: KeySelector): Promise<VerificationKey>;
   status(): RemoteJwksStatus;
 }
 
+interface KeySet {
+  readonly keys: readonly VerificationKey[];
+  readonly byKid: ReadonlyMap<string, VerificationKey[]>;
+  readonly published: ReadonlySet<VerificationKey>;
+  /** Imported keys by their JWK text, so an unchanged key keeps its object across versions. */
+  readonly byJson: ReadonlyMap<string, VerificationKey>;
+}
+
+/**
+ * Creates the cache for one JWKS URL. Fetching starts on first use (or `refresh()`); after
+ * that the set is revalidated in the background with `If-None-Match` / `If-Modified-Since`
+ * once stale, and the last good keys are served for `maxStale` while the server fails.
+ * Throws a TypeError for a non-`https:` URL (loopback excepted) or an invalid option.
+ *
+ * @example
+ * const jwks = createRemoteJwks('https://issuer.example.com/.well-known/jwks.json');
+ * await jwks.refresh(); // warm-up: fail at start-up rather than on the first request
+ * const key = await jwks.getKey({ kid: header.kid, alg: header.alg });
+ */
 export function createRemoteJwks(uri: string, options: RemoteJwksOptions = {}): RemoteJwks {
-  void uri;
-  void options;
-  throw new Error('not implemented');
+  const s = toRemoteSettings(options);
+  const checked = checkKeyServerUrl(uri, s.allowInsecureHttp);
+  if ('problem' in checked) throw new TypeError(`"jwksUri" ${checked.problem}`);
+  return remoteJwksFor(uri, checked.url, s);
+}
+
+/** Internal: builds the cache from validated settings (discovery shares them). */
+export function remoteJwksFor(uri: string, url: URL, s: RemoteSettings): RemoteJwks {
+  const resource: Resource<KeySet> = createResource<KeySet>({
+    urls: [url],
+    event: 'jwks_fetch_failed',
+    now: s.now,
+    logger: s.logger,
+    limits: s.limits,
+    policy: s.policy,
+    maxStale: s.maxStale,
+    parse: (body, from) => parseKeySet(body, resource.entry()?.value, s, loggableUrl(from)),
+    onFetch: s.onFetch,
+    onError: s.onError,
+    events: s.events,
+    store: s.store,
+    storeKey: `tokengate:jwks ${uri}`,
+  });
+  let lastForcedAt = -Infinity;
+  const loggable = loggableUrl(url);
+
+  // An unknown kid may be a rotation: refresh, but at most once per cooldown, so a flood of
+  // random kids cannot turn us into an amplifier against the key server.
+  async function refreshForUnknownKey(): Promise<void> {
+    if (s.events.active()) s.events.emit({ type: 'kid.miss', uri: loggable });
+    if (!resource.loading) {
+      if (s.now() < lastForcedAt + s.cooldown || !resource.mayFetch()) {
+        if (s.events.active()) s.events.emit({ type: 'cooldown.hit', uri: loggable });
+        throw new VerificationError('kid_unknown', { reason: 'no such key; refresh cooling down' });
+      }
+      lastForcedAt = s.now();
+    }
+    // Joins the fetch in flight, if any. A failure is logged already; the old set still holds.
+    await resource.load().catch(() => {});
+  }
+
+  async function getKeys(selector: KeySelector): Promise<readonly VerificationKey[]> {
+    const before = resource.entry();
+    const entry = await resource.ready();
+    const found = selectKeys(entry.value.byKid, entry.value.keys, selector);
+    if (found.length > 0) return found;
+    // This call already waited for a fetch (cold start): another would tell us nothing new.
+    if (entry === before) await refreshForUnknownKey();
+    const set = resource.usable()?.value;
+    const again = set ? selectKeys(set.byKid, set.keys, selector) : [];
+    if (again.length > 0) return again;
+    throw new VerificationError('kid_unknown', { reason: 'no such key in the key set' });
+  }
+
+  return {
+    uri,
+    getKeys,
+    async getKey(selector) {
+      const keys = await getKeys(selector);
+      if (keys.length > 1) {
+        throw new VerificationError('kid_unknown', { reason: 'several keys fit; none chosen' });
+      }
+      return keys[0]!;
+    },
+    isPublished(key) {
+      // The token cache asks on every hit; when only cached tokens arrive, this is what
+      // notices that the set went stale, so a removed key still stops verifying.
+      resource.revalidateIfStale();
+      return resource.entry()?.value.published.has(key) ?? false;
+    },
+    async refresh() {
+      await resource.refresh();
+    },
+    status() {
+      const entry = resource.entry();
+      const now = s.now();
+      const set = resource.usable()?.value;
+      let state: RemoteJwksStatus['state'] = 'cold';
+      if (entry) {
+        if (now < entry.freshUntil) state = 'fresh';
+        else state = set ? 'stale' : 'expired';
+      }
+      return {
+        uri: loggableUrl(url),
+        state,
+        keys: (set?.keys ?? []).flatMap((k) => (k.kid === undefined ? [] : [k.kid])),
+        keyCount: set?.keys.length ?? 0,
+        etag: entry?.etag,
+        lastModified: entry?.lastModified,
+        fetchedAt: entry?.fetchedAt,
+        freshUntil: entry?.freshUntil,
+        age: entry ? now - entry.fetchedAt : undefined,
+        refreshing: resource.loading,
+        ...resource.counters(),
+      };
+    },
+  };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+// Keys are imported once per set version; a key whose JWK text is unchanged keeps its object,
+// so tokens it verified stay cached across a rotation of other keys.
+function parseKeySet(
+  body: unknown,
+  previous: KeySet | undefined,
+  s: RemoteSettings,
+  uri: string,
+): KeySet {
+  if (!isObject(body) || !Array.isArray(body.keys)) {
+    throw new Error('not a JSON object with a "keys" array');
+  }
+  const keys: VerificationKey[] = [];
+  const byJson = new Map<string, VerificationKey>();
+  const skipped: { kid?: string; reason: string }[] = [];
+  for (const [index, jwk] of body.keys.entries()) {
+    const kid = logSafe(isObject(jwk) ? jwk.kid : undefined);
+    if (index >= s.maxKeys) {
+      skipped.push({ reason: `more than ${s.maxKeys} keys`, ...(kid ? { kid } : {}) });
+      continue;
+    }
+    // Encryption keys share JWKS documents with signing keys; they are not an error.
+    if (isObject(jwk) && jwk.use !== undefined && jwk.use !== 'sig') continue;
+    const json = JSON.stringify(jwk);
+    if (byJson.has(json)) continue;
+    let key = previous?.byJson.get(json);
+    if (!key) {
+      try {
+        key = importVerificationKey(jwk);
+      } catch (err) {
+        skipped.push({
+          reason: err instanceof KeyRejected ? err.message : 'invalid key',
+          ...(kid ? { kid } : {}),
+        });
+        continue;
+      }
+    }
+    byJson.set(json, key);
+    keys.push(key);
+  }
+  if (skipped.length > 0) {
+    s.logger.warn(
+      { event: 'jwks_keys_skipped', uri, skipped: skipped.length, keys: skipped.slice(0, 10) },
+      'key server published keys that cannot verify signatures',
+    );
+  }
+  if (keys.length === 0) throw new Error('no usable signature keys in the set');
+  return { keys, byKid: indexByKid(keys), published: new Set(keys), byJson };
 }

@@ -1,11 +1,15 @@
 // One cached HTTP JSON document (a JWKS, or issuer metadata): conditional requests, freshness,
 // single flight, stale-if-error and backoff. What the document means is the caller's `parse`.
 import type { Clock } from '../clock.js';
+import { VerificationError } from '../errors.js';
 import type { Logger } from '../types.js';
 import { FetchFailed, fetchJson, loggableUrl } from './fetch.js';
 import type { FetchLimits } from './fetch.js';
 import { toFreshness } from './http-cache.js';
 import type { FreshnessPolicy, FreshnessSource } from './http-cache.js';
+import type { Emitter } from '../events.js';
+import { isStoredDocument } from './store.js';
+import type { JwksStore, StoredDocument } from './store.js';
 
 /** The first retry after a failure waits this long (seconds); each further failure doubles it. */
 export const BACKOFF_INITIAL = 1;
@@ -14,7 +18,7 @@ export const BACKOFF_MAX = 300;
 
 /** One successful fetch, as the `onFetch` hook sees it. */
 export interface FetchInfo {
-  /** The URL that answered (query string removed). */
+  /** The URL requested (before same-origin redirects; query string removed). */
   uri: string;
   status: 200 | 304;
   /** True when the document changed (a 200 with other bytes than before). */
@@ -28,6 +32,8 @@ export interface FetchInfo {
 /** A document held by the cache. */
 export interface Entry<T> {
   readonly value: T;
+  /** The document as received (kept for the persistent store). */
+  readonly body: unknown;
   readonly url: URL;
   readonly digest: string;
   readonly etag: string | undefined;
@@ -58,6 +64,10 @@ export interface ResourceOptions<T> {
   parse(body: unknown, url: URL): T;
   onFetch?: ((info: FetchInfo) => void) | undefined;
   onError?: ((err: Error) => void) | undefined;
+  events: Emitter;
+  /** Where the document survives restarts, under `storeKey`. */
+  store?: JwksStore | undefined;
+  storeKey: string;
 }
 
 export interface Resource<T> {
@@ -71,8 +81,18 @@ export interface Resource<T> {
   mayFetch(): boolean;
   /** Fetches now, or joins the fetch in flight. Rejects with the failure (already logged). */
   load(): Promise<Entry<T>>;
+  /** The last failure itself (for `cause`), cleared by the next success. */
+  failure(): Error | undefined;
   /** Starts one background fetch when the document is stale and no backoff applies. */
   revalidateIfStale(): void;
+  /**
+   * A servable document: at once when one is held (revalidating it in the background when
+   * stale), else after a fetch. Rejects with `jwks_unavailable`, without fetching while
+   * backing off.
+   */
+  ready(): Promise<Entry<T>>;
+  /** Like `ready()`, but a stale document is revalidated first (stale-if-error still applies). */
+  refresh(): Promise<Entry<T>>;
   counters(): {
     fetches: number;
     notModified: number;
@@ -94,6 +114,72 @@ export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
   let retryAt: number | undefined;
   let lastError: LastError | undefined;
   let lastUrl = o.urls[0]!;
+  let failure: Error | undefined;
+  let restored = false;
+  let startedMs = 0;
+
+  // A cold cache first looks in the store: a document from a previous process is served while
+  // fresh, and otherwise revalidated with its validators (a 304 instead of a full download).
+  async function restore(): Promise<void> {
+    restored = true;
+    if (!o.store) return;
+    try {
+      const stored = await o.store.get(o.storeKey);
+      if (!isStoredDocument(stored) || current) return;
+      const url = o.urls.find((u) => u.href === stored.url);
+      if (!url) return;
+      const { body, digest, etag, lastModified, fetchedAt, freshUntil } = stored;
+      current = {
+        value: o.parse(body, url),
+        body,
+        url,
+        digest,
+        etag,
+        lastModified,
+        fetchedAt,
+        freshUntil,
+      };
+    } catch (err) {
+      o.logger.warn(
+        { event: 'jwks_store_failed', op: 'get', reason: (err as Error).message },
+        'key store read failed',
+      );
+    }
+  }
+
+  function save(entry: Entry<T>): void {
+    if (!o.store) return;
+    const ttl = Math.max(1, Math.ceil(entry.freshUntil + o.maxStale - o.now()));
+    const { url, body, digest, etag, lastModified, fetchedAt, freshUntil } = entry;
+    const record: StoredDocument = {
+      url: url.href,
+      body,
+      digest,
+      etag,
+      lastModified,
+      fetchedAt,
+      freshUntil,
+    };
+    Promise.resolve()
+      .then(() => o.store!.set(o.storeKey, record, ttl))
+      .catch((err: unknown) => {
+        o.logger.warn(
+          { event: 'jwks_store_failed', op: 'set', reason: (err as Error).message },
+          'key store write failed',
+        );
+      });
+  }
+
+  function emitFetch(url: URL, status: 200 | 304 | 'error'): void {
+    if (o.events.active()) {
+      o.events.emit({
+        type: 'jwks.fetch',
+        uri: loggableUrl(url),
+        status,
+        durationMs: performance.now() - startedMs,
+      });
+    }
+  }
 
   function hook<A>(fn: ((arg: A) => void) | undefined, arg: A): void {
     try {
@@ -104,6 +190,10 @@ export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
   }
 
   async function attempt(): Promise<Entry<T>> {
+    if (!restored) {
+      await restore();
+      if (current && o.now() < current.freshUntil) return current;
+    }
     // Revalidate where the document came from; otherwise try the well-known URLs in order.
     const urls = current ? [current.url] : o.urls;
     const conditional: Record<string, string> = {};
@@ -114,6 +204,7 @@ export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
       const url = urls[i]!;
       lastUrl = url;
       fetches++;
+      startedMs = performance.now();
       let res;
       try {
         res = await fetchJson(url, conditional, o.limits);
@@ -126,7 +217,7 @@ export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
       }
       const now = o.now();
       const fresh = toFreshness(res.headers, now, o.policy);
-      const base = { url: res.url, fetchedAt: now, freshUntil: fresh.freshUntil };
+      const base = { url, fetchedAt: now, freshUntil: fresh.freshUntil };
       let changed = false;
       if (res.status === 304) {
         if (!current) throw new FetchFailed('304 without a cached document', { status: 304 });
@@ -143,12 +234,22 @@ export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
         changed = current?.digest !== digest;
         // The same bytes again keep the same value, so imported keys stay the same objects.
         const value = changed ? o.parse(res.body, res.url) : current!.value;
-        current = { value, digest, etag: fresh.etag, lastModified: fresh.lastModified, ...base };
+        current = {
+          value,
+          body: res.body,
+          digest,
+          etag: fresh.etag,
+          lastModified: fresh.lastModified,
+          ...base,
+        };
       }
       consecutiveFailures = 0;
       retryAt = undefined;
+      failure = undefined;
+      save(current);
+      emitFetch(url, res.status);
       hook(o.onFetch, {
-        uri: loggableUrl(res.url),
+        uri: loggableUrl(url),
         status: res.status,
         changed,
         fetchedAt: now,
@@ -162,6 +263,7 @@ export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
   function fail(err: unknown): never {
     const error = err instanceof Error ? err : new Error(String(err));
     const now = o.now();
+    failure = error;
     failures++;
     consecutiveFailures++;
     const wait = Math.min(BACKOFF_MAX, BACKOFF_INITIAL * 2 ** (consecutiveFailures - 1));
@@ -180,8 +282,25 @@ export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
       },
       'key server fetch failed',
     );
+    emitFetch(lastUrl, 'error');
     hook(o.onError, error);
     throw error;
+  }
+
+  const unavailable = (reason: string): VerificationError =>
+    new VerificationError('jwks_unavailable', { cause: failure, reason });
+
+  // Cold, or older than maxStale: the caller has to wait for the key server.
+  async function waitForLoad(): Promise<Entry<T>> {
+    if (!inflight && !resource.mayFetch()) throw unavailable('key server backing off');
+    try {
+      await resource.load();
+    } catch {
+      throw unavailable('key server fetch failed');
+    }
+    const loaded = resource.usable();
+    if (!loaded) throw unavailable('no usable document');
+    return loaded;
   }
 
   const resource: Resource<T> = {
@@ -190,6 +309,7 @@ export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
     get loading() {
       return inflight !== undefined;
     },
+    failure: () => failure,
     mayFetch: () => retryAt === undefined || o.now() >= retryAt,
     load() {
       // Single flight: every caller shares the one request in flight.
@@ -204,6 +324,31 @@ export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
       if (!current || inflight || o.now() < current.freshUntil || !resource.mayFetch()) return;
       // Already logged and counted in fail(); a background refresh never rejects unhandled.
       resource.load().catch(() => {});
+    },
+    async ready() {
+      const entry = resource.usable();
+      if (entry) {
+        const now = o.now();
+        if (now >= entry.freshUntil && o.events.active()) {
+          o.events.emit({
+            type: 'jwks.stale_served',
+            uri: loggableUrl(entry.url),
+            ageSeconds: now - entry.fetchedAt,
+          });
+        }
+        resource.revalidateIfStale();
+        return entry;
+      }
+      return waitForLoad();
+    },
+    async refresh() {
+      const entry = resource.usable();
+      if (entry && o.now() < entry.freshUntil) return entry;
+      return waitForLoad().catch((err: unknown) => {
+        const stale = resource.usable();
+        if (stale) return stale;
+        throw err;
+      });
     },
     counters: () => ({
       fetches,

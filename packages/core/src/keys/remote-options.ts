@@ -1,0 +1,138 @@
+// Options shared by the remote JWKS cache and discovery: validated once, at construction.
+import { systemClock } from '../clock.js';
+import type { Clock } from '../clock.js';
+import { toSeconds } from '../duration.js';
+import type { Duration } from '../duration.js';
+import { stderrLogger } from '../log.js';
+import type { Logger } from '../types.js';
+import type { FetchLimits } from './fetch.js';
+import type { FreshnessPolicy } from './http-cache.js';
+import type { FetchInfo } from './resource.js';
+import { createEmitter } from '../events.js';
+import type { Emitter, EventSink } from '../events.js';
+import type { JwksStore } from './store.js';
+
+/** Options of `createRemoteJwks` (and of discovery, which caches its metadata the same way). */
+export interface RemoteJwksOptions {
+  /** Clock in epoch seconds: drives freshness, cooldown and backoff. Default `systemClock`. */
+  now?: Clock;
+  /** Receives one `error` record per failed fetch, and one `warn` per set with skipped keys. */
+  logger?: Logger;
+  /** Limit for one fetch, body included (a trickling server times out). Default 5 s. */
+  timeout?: Duration;
+  /** Largest accepted body in bytes, enforced while streaming. Default 512 KiB. */
+  maxBodyBytes?: number;
+  /** At most one refresh forced by an unknown `kid` per cooldown. Default 30 s. */
+  cooldown?: Duration;
+  /** Lower bound for the lifetime the server gives. Default 30 s. */
+  minTtl?: Duration;
+  /** Upper bound for the lifetime the server gives. Default 24 h. */
+  maxTtl?: Duration;
+  /** Lifetime when the server sends no caching headers. Default 10 min. */
+  defaultTtl?: Duration;
+  /** How long past fresh the last good keys are served while the server fails. Default 24 h. */
+  maxStale?: Duration;
+  /** Keys read from one set; further keys are skipped (and logged). Default 100. */
+  maxKeys?: number;
+  /**
+   * **Warning: lets anyone on the network path substitute signing keys.** Allows plain `http:`
+   * for hosts other than loopback (127.0.0.0/8, ::1, localhost, which are always allowed).
+   */
+  allowInsecureHttp?: boolean;
+  /** Called after every successful fetch (200 or 304). Exceptions are ignored. */
+  onFetch?: (info: FetchInfo) => void;
+  /** Called once per failed fetch, after it is logged. Exceptions are ignored. */
+  onError?: (err: Error) => void;
+  /** Telemetry: `jwks.fetch`, `jwks.stale_served`, `kid.miss`, `cooldown.hit` (see `onEvent`). */
+  onEvent?: EventSink;
+  /**
+   * Keeps each fetched document with its ETag, Last-Modified and freshness, so a cold process
+   * starts with keys and revalidates with a 304. `createFileStore(dir)`, or any key-value store.
+   */
+  store?: JwksStore;
+}
+
+/** Options after validation, in seconds. */
+export interface RemoteSettings {
+  now: Clock;
+  logger: Logger;
+  limits: FetchLimits;
+  policy: FreshnessPolicy;
+  cooldown: number;
+  maxStale: number;
+  maxKeys: number;
+  allowInsecureHttp: boolean;
+  onFetch: ((info: FetchInfo) => void) | undefined;
+  onError: ((err: Error) => void) | undefined;
+  events: Emitter;
+  /** The caller's own sink, kept so a shared cache can fan events out to every caller. */
+  onEvent: EventSink | undefined;
+  store: JwksStore | undefined;
+}
+
+function positiveInteger(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new TypeError(`"${name}" must be a positive integer`);
+  }
+  return value;
+}
+
+function hookOrUndefined<F>(value: F | undefined, name: string): F | undefined {
+  if (value !== undefined && typeof value !== 'function') {
+    throw new TypeError(`"${name}" must be a function`);
+  }
+  return value;
+}
+
+function checkStore(store: JwksStore | undefined): JwksStore | undefined {
+  if (
+    store !== undefined &&
+    (typeof store !== 'object' ||
+      store === null ||
+      typeof store.get !== 'function' ||
+      typeof store.set !== 'function')
+  ) {
+    throw new TypeError('"store" must have get(key) and set(key, value, ttlSeconds)');
+  }
+  return store;
+}
+
+/** Validates the options; every mistake is a TypeError naming the option. */
+export function toRemoteSettings(options: RemoteJwksOptions): RemoteSettings {
+  const seconds = (value: Duration | undefined, fallback: number, name: string): number =>
+    value === undefined ? fallback : toSeconds(value, name);
+  const cooldown = seconds(options.cooldown, 30, 'cooldown');
+  const minTtl = seconds(options.minTtl, 30, 'minTtl');
+  const maxTtl = seconds(options.maxTtl, 86_400, 'maxTtl');
+  const timeout = seconds(options.timeout, 5, 'timeout');
+  if (minTtl > maxTtl) throw new TypeError('"minTtl" must not be greater than "maxTtl"');
+  if (timeout <= 0) throw new TypeError('"timeout" must be greater than zero');
+  if (options.now !== undefined && typeof options.now !== 'function') {
+    throw new TypeError('"now" must be a function returning epoch seconds');
+  }
+  return {
+    now: options.now ?? systemClock,
+    logger: options.logger ?? stderrLogger,
+    limits: {
+      timeoutMs: Math.ceil(timeout * 1000),
+      maxBodyBytes: positiveInteger(options.maxBodyBytes, 512 * 1024, 'maxBodyBytes'),
+      maxRedirects: 2,
+    },
+    policy: {
+      minTtl,
+      maxTtl,
+      defaultTtl: seconds(options.defaultTtl, 600, 'defaultTtl'),
+      noCacheTtl: cooldown,
+    },
+    cooldown,
+    maxStale: seconds(options.maxStale, 86_400, 'maxStale'),
+    maxKeys: positiveInteger(options.maxKeys, 100, 'maxKeys'),
+    allowInsecureHttp: options.allowInsecureHttp === true,
+    onFetch: hookOrUndefined(options.onFetch, 'onFetch'),
+    onError: hookOrUndefined(options.onError, 'onError'),
+    events: createEmitter(options.onEvent),
+    onEvent: options.onEvent,
+    store: checkStore(options.store),
+  };
+}
