@@ -70,6 +70,17 @@ function bearer(token: string, route?: RouteName): Outgoing {
 const es256 = signing.es256;
 type LogHints = Omit<NonNullable<Expected['log']>, 'code'>;
 /** What the record names for a token signed with the default key: its kid, alg and (unverified) iss. */
+/** Two trusted issuers: ours (its key server) and a partner with one static key. */
+const PARTNER = 'https://partner.test/';
+const multiIssuer = ({ jwks }: Omit<CaseEnv, 'app'>): Partial<NeutralOptions> => ({
+  issuer: undefined,
+  jwksUri: undefined,
+  issuers: [
+    { issuer: ISSUER, jwksUri: jwks.url },
+    { issuer: PARTNER, keys: [rogueKey.publicJwk] },
+  ],
+});
+
 const es256Hints = (iss = ISSUER): LogHints => ({ kid: es256.kid, alg: 'ES256', iss });
 
 /** The challenge of an invalid or rejected token (RFC 6750 §3). */
@@ -253,6 +264,31 @@ export const cases: Case[] = [
     },
     request: async () => bearer(await cachedToken),
     expect: rejected('token_expired', 'token has expired', es256Hints()),
+  },
+  {
+    name: 'a second listed issuer, verified with its own keys',
+    options: multiIssuer,
+    request: async () => bearer(await sign(claims({ iss: PARTNER }), { key: rogueKey })),
+    expect: ok(),
+  },
+  {
+    name: "a token claiming the second issuer, signed with the first issuer's key",
+    options: multiIssuer,
+    request: async () => bearer(await sign(claims({ iss: PARTNER }))),
+    expect: rejected('kid_unknown', 'token signing key is unknown', es256Hints(PARTNER)),
+    // The partner's keys are static: the first issuer's key server is never asked.
+    after: ({ jwks }) => expect(jwks.count()).toBe(0),
+  },
+  {
+    name: 'an issuer outside the list costs no key-server request',
+    options: multiIssuer,
+    request: async () => bearer(await sign(claims({ iss: 'https://evil.test/' }))),
+    expect: rejected(
+      'issuer_mismatch',
+      'token issuer is not trusted',
+      es256Hints('https://evil.test/'),
+    ),
+    after: ({ jwks }) => expect(jwks.count()).toBe(0),
   },
   {
     name: 'wrong issuer',
