@@ -1,8 +1,12 @@
 // THE conformance table: one behaviour, asserted identically for every adapter (drivers.ts).
 import { expect } from 'vitest';
-import type { VerificationErrorCode } from '@tokengate/core';
+import type { ReplayStore, VerificationErrorCode } from '@tokengate/core';
 import type { FakeClock } from '../fixtures/clock.js';
+import { createDpopKey, proof } from '../fixtures/dpop.js';
+import type { DpopKey, ProofOptions } from '../fixtures/dpop.js';
 import type { JwksServer } from '../fixtures/jwks-server.js';
+import { testPki } from '../fixtures/tls.js';
+import type { Identity } from '../fixtures/tls.js';
 import { encryption, hmacSecret, rogueKey, signing } from '../fixtures/keys.js';
 import {
   ISSUER,
@@ -22,6 +26,14 @@ export interface CaseEnv {
   clock: FakeClock;
   jwks: JwksServer;
   app: RunningApp;
+  /** The second receiver of an `instances: 2` case (same options, its own replay store). */
+  other?: RunningApp;
+}
+
+/** What `options` sees: one call per receiver. */
+export interface OptionsEnv extends Omit<CaseEnv, 'app' | 'other'> {
+  /** With `redis: true`: this receiver's replay store on the shared Redis (own connection). */
+  replayStore?: ReplayStore;
 }
 
 /** One request. `headers` as an array is a raw header list, sent as is (repeats included). */
@@ -30,6 +42,10 @@ export interface Outgoing {
   headers?: Record<string, string> | string[];
   /** The credential sent, so the suite can check that no log record contains it. */
   secret?: string;
+  /** Send to the second receiver (`instances: 2`). */
+  to?: 'other';
+  /** The TLS client certificate to present (`tls` cases). */
+  certificate?: Identity;
 }
 
 export interface Expected {
@@ -42,13 +58,26 @@ export interface Expected {
   /** Whether the route handler ran. */
   handled: boolean;
   /** The one rejection record (its request-specific fields are filled in by the suite). */
-  log?: { code: VerificationErrorCode; kid?: string; alg?: string; iss?: string };
+  log?: {
+    code: VerificationErrorCode;
+    kid?: string;
+    alg?: string;
+    iss?: string;
+    /** The exact log reason, when it tells two rejections with one code apart. */
+    reason?: string;
+  };
 }
 
 export interface Case {
   name: string;
-  /** Verifier and gate options on top of the suite's defaults. */
-  options?: (env: Omit<CaseEnv, 'app'>) => Partial<NeutralOptions>;
+  /** Verifier and gate options on top of the suite's defaults (called once per receiver). */
+  options?: (env: OptionsEnv) => Partial<NeutralOptions>;
+  /** Serve HTTPS and ask for a client certificate (mTLS). */
+  tls?: boolean;
+  /** Start two receivers with the same options (`env.other`). */
+  instances?: 2;
+  /** Give each receiver a replay store on one shared redis-server (`env.replayStore`). */
+  redis?: boolean;
   tokenFromCookie?: boolean;
   /** Runs before the request (warm caches, take the key server down, move the clock). */
   before?: (env: CaseEnv) => Promise<void>;
@@ -134,6 +163,372 @@ const ok = (route: RouteName = 'open', encrypted = false): Expected => ({
 
 // Keys stay fresh for at most 60 s, then may be served stale for a day if the server fails.
 const shortLivedKeys = { jwks: { maxTtl: 60, maxStale: '24h' } };
+
+// --- Sender-constrained tokens: DPoP (RFC 9449) and mTLS (RFC 8705) -------------------------
+
+const dpopClient = await createDpopKey();
+const strangerKey = await createDpopKey();
+const pki = await testPki();
+const ALGS = 'algs="ES256 ES384 PS256 RS256 EdDSA Ed25519"';
+const BINDING = 'token is not bound to the presented key or certificate';
+const PROOF_INVALID = 'DPoP proof is invalid';
+const NONCE_REQUIRED = 'DPoP proof must carry the server nonce';
+/** The URL every receiver behind one load balancer is called at. */
+const PUBLIC_ORIGIN = 'https://api.test';
+const dpopAllowed = (extra: Partial<NonNullable<NeutralOptions['dpop']>> = {}) => ({
+  dpop: { mode: 'allowed' as const, ...extra },
+});
+
+/** A token bound to `dpopClient`'s key (`cnf.jkt`). */
+const boundToken = () => sign(claims({ cnf: { jkt: dpopClient.jkt } }));
+/** A token bound to the test client certificate (`cnf["x5t#S256"]`). */
+const certBoundToken = () => sign(claims({ cnf: { 'x5t#S256': pki.client.x5tS256 } }));
+
+/** `Authorization: DPoP <token>` and a proof for GET `<origin><route>` made for that token. */
+async function dpopRequest(
+  origin: string,
+  token: string,
+  options: Partial<ProofOptions> & { route?: RouteName; signer?: DpopKey } = {},
+): Promise<Outgoing> {
+  const { route = 'open', signer = dpopClient, ...rest } = options;
+  const dpop = await proof(signer, { htu: `${origin}${ROUTES[route]}`, token, ...rest });
+  return { route, headers: { authorization: `DPoP ${token}`, dpop }, secret: token };
+}
+
+/** Sends `out` once to `app` and insists on 200 (a case's warm-up). */
+async function sendOk(app: RunningApp, out: Outgoing): Promise<Record<string, string>> {
+  const res = await app.http
+    .get(ROUTES[out.route ?? 'open'])
+    .set(out.headers as Record<string, string>);
+  if (res.status !== 200) throw new Error(`warm-up answered ${res.status}`);
+  return res.headers as Record<string, string>;
+}
+
+/** A rejected proof: `invalid_dpop_proof` on the DPoP challenge, both schemes offered. */
+function proofRejected(reason: string, log: LogHints = es256Hints()): Expected {
+  return {
+    status: 401,
+    challenge: `Bearer, DPoP error="invalid_dpop_proof", error_description="${PROOF_INVALID}", ${ALGS}`,
+    body: { error: 'invalid_dpop_proof', error_description: PROOF_INVALID },
+    handled: false,
+    log: { code: 'dpop_proof_invalid', ...log, reason },
+  };
+}
+
+/** A binding refused; the error sits on the scheme the request used. */
+function bindingRefused(
+  on: 'bearer only' | 'bearer' | 'dpop' | 'dpop only',
+  reason: string,
+  log: LogHints = es256Hints(),
+): Expected {
+  const error = `error="invalid_token", error_description="${BINDING}"`;
+  const challenge = {
+    'bearer only': `Bearer ${error}`,
+    bearer: `Bearer ${error}, DPoP ${ALGS}`,
+    dpop: `Bearer, DPoP ${error}, ${ALGS}`,
+    'dpop only': `DPoP ${error}, ${ALGS}`,
+  }[on];
+  return {
+    status: 401,
+    challenge,
+    body: { error: 'invalid_token', error_description: BINDING },
+    handled: false,
+    log: { code: 'token_binding_mismatch', ...log, reason },
+  };
+}
+
+const nonceRequired = (nonce: string, reason: string): Expected => ({
+  status: 401,
+  challenge: `Bearer, DPoP error="use_dpop_nonce", error_description="${NONCE_REQUIRED}", ${ALGS}`,
+  headers: { 'dpop-nonce': nonce },
+  body: { error: 'use_dpop_nonce', error_description: NONCE_REQUIRED },
+  handled: false,
+  log: { code: 'dpop_nonce_required', ...es256Hints(), reason },
+});
+
+/** A server nonce the tests can predict. */
+const fixedNonce = { current: () => 'nonce-1', isValid: (nonce: string) => nonce === 'nonce-1' };
+
+// State a case carries from `before` to `request` (cases run one at a time).
+let carried: { out?: Outgoing; nonce?: string } = {};
+
+const senderConstrainedCases: Case[] = [
+  // DPoP accepted.
+  {
+    name: 'DPoP: bound token with a valid proof',
+    options: () => dpopAllowed(),
+    request: async ({ app }) => dpopRequest(app.origin, await boundToken()),
+    expect: ok(),
+  },
+  {
+    name: 'DPoP: proof iat exactly 60 s old (window 60 s)',
+    options: () => dpopAllowed(),
+    request: async ({ app, clock }) =>
+      dpopRequest(app.origin, await boundToken(), { iat: clock.now() - 60 }),
+    expect: ok(),
+  },
+  {
+    name: 'DPoP: a cached bound token with a new proof',
+    options: () => dpopAllowed(),
+    before: async ({ app }) => {
+      await sendOk(app, await dpopRequest(app.origin, await cachedBoundToken));
+    },
+    request: async ({ app }) => dpopRequest(app.origin, await cachedBoundToken),
+    expect: ok(),
+  },
+  {
+    name: 'DPoP: bound token through a scope guard',
+    options: () => dpopAllowed(),
+    request: async ({ app }) =>
+      dpopRequest(
+        app.origin,
+        await sign(claims({ cnf: { jkt: dpopClient.jkt }, scope: 'orders:read orders:write' })),
+        { route: 'write' },
+      ),
+    expect: ok('write'),
+  },
+  {
+    name: 'DPoP: required mode accepts a valid DPoP request',
+    options: () => ({ dpop: { mode: 'required' } }),
+    request: async ({ app }) => dpopRequest(app.origin, await boundToken()),
+    expect: ok(),
+  },
+
+  // Replay.
+  {
+    name: 'DPoP: the same proof twice is refused (replay)',
+    options: () => dpopAllowed(),
+    before: async ({ app }) => {
+      carried = { out: await dpopRequest(app.origin, await cachedBoundToken) };
+      await sendOk(app, carried.out!);
+    },
+    request: async () => carried.out!,
+    expect: proofRejected('"jti" replayed'),
+  },
+  {
+    name: 'DPoP: replay at a second receiver sharing Redis is refused',
+    instances: 2,
+    redis: true,
+    options: ({ replayStore }) => dpopAllowed({ origin: PUBLIC_ORIGIN, replayStore }),
+    before: async ({ app }) => {
+      carried = { out: await dpopRequest(PUBLIC_ORIGIN, await cachedBoundToken) };
+      await sendOk(app, carried.out!);
+    },
+    request: async () => ({ ...carried.out!, to: 'other' }),
+    expect: proofRejected('"jti" replayed'),
+  },
+  {
+    name: 'DPoP: a fresh proof at a second receiver sharing Redis passes',
+    instances: 2,
+    redis: true,
+    options: ({ replayStore }) => dpopAllowed({ origin: PUBLIC_ORIGIN, replayStore }),
+    before: async ({ app }) => {
+      await sendOk(app, await dpopRequest(PUBLIC_ORIGIN, await cachedBoundToken));
+    },
+    request: async () => ({
+      ...(await dpopRequest(PUBLIC_ORIGIN, await cachedBoundToken)),
+      to: 'other',
+    }),
+    expect: ok(),
+  },
+  {
+    name: 'DPoP: receivers with their own in-memory stores do not see each other (why fleets share Redis)',
+    instances: 2,
+    options: () => dpopAllowed({ origin: PUBLIC_ORIGIN }),
+    before: async ({ app }) => {
+      carried = { out: await dpopRequest(PUBLIC_ORIGIN, await cachedBoundToken) };
+      await sendOk(app, carried.out!);
+    },
+    request: async () => ({ ...carried.out!, to: 'other' }),
+    expect: ok(),
+  },
+
+  // Proofs that do not fit the request.
+  {
+    name: 'DPoP: wrong htm (POST proof on a GET)',
+    options: () => dpopAllowed(),
+    request: async ({ app }) => dpopRequest(app.origin, await boundToken(), { htm: 'POST' }),
+    expect: proofRejected('"htm" does not match'),
+  },
+  {
+    name: 'DPoP: wrong htu (another path)',
+    options: () => dpopAllowed(),
+    request: async ({ app }) =>
+      dpopRequest(app.origin, await boundToken(), { htu: `${app.origin}${ROUTES.admin}` }),
+    expect: proofRejected('"htu" does not match'),
+  },
+  {
+    name: 'DPoP: wrong htu (another origin)',
+    options: () => dpopAllowed(),
+    request: async ({ app }) =>
+      dpopRequest(app.origin, await boundToken(), { htu: `http://evil.test${ROUTES.open}` }),
+    expect: proofRejected('"htu" does not match'),
+  },
+  {
+    name: 'DPoP: wrong ath (proof made for another token)',
+    options: () => dpopAllowed(),
+    request: async ({ app }) =>
+      dpopRequest(app.origin, await boundToken(), { token: await cachedBoundToken }),
+    expect: proofRejected('"ath" does not match'),
+  },
+  {
+    name: 'DPoP: stale iat (61 s old, window 60 s)',
+    options: () => dpopAllowed(),
+    request: async ({ app, clock }) =>
+      dpopRequest(app.origin, await boundToken(), { iat: clock.now() - 61 }),
+    expect: proofRejected('"iat" outside the window'),
+  },
+  {
+    name: 'DPoP: proof signed by another key than the jwk it names',
+    options: () => dpopAllowed(),
+    request: async ({ app }) =>
+      dpopRequest(app.origin, await boundToken(), { signWith: strangerKey.privateKey }),
+    expect: proofRejected('signature invalid'),
+  },
+  {
+    name: 'DPoP: no DPoP header',
+    options: () => dpopAllowed(),
+    request: async () => {
+      const token = await boundToken();
+      return { headers: { authorization: `DPoP ${token}` }, secret: token };
+    },
+    expect: proofRejected('no DPoP header'),
+  },
+  {
+    name: 'DPoP: two DPoP headers',
+    options: () => dpopAllowed(),
+    request: async ({ app }) => {
+      const token = await boundToken();
+      const dpop = (await dpopRequest(app.origin, token)).headers as Record<string, string>;
+      return {
+        headers: ['Authorization', `DPoP ${token}`, 'DPoP', dpop.dpop!, 'DPoP', dpop.dpop!],
+        secret: token,
+      };
+    },
+    expect: proofRejected('several DPoP headers'),
+  },
+  {
+    name: 'DPoP: proof key is not the one in cnf.jkt',
+    options: () => dpopAllowed(),
+    request: async ({ app }) =>
+      dpopRequest(app.origin, await boundToken(), { signer: strangerKey }),
+    expect: bindingRefused('dpop', 'proof key does not match "cnf.jkt"'),
+  },
+  {
+    name: 'DPoP: an error after the proof is answered on the DPoP challenge (403 scope)',
+    options: () => dpopAllowed(),
+    request: async ({ app }) => dpopRequest(app.origin, await boundToken(), { route: 'write' }),
+    expect: {
+      ...forbidden(),
+      challenge:
+        'Bearer, DPoP error="insufficient_scope", error_description="token lacks the required scope", ' +
+        `scope="orders:read orders:write", ${ALGS}`,
+    },
+  },
+
+  // Scheme downgrade, both ways.
+  {
+    name: 'DPoP: a bound token sent as Bearer is refused',
+    options: () => dpopAllowed(),
+    request: async () => bearer(await boundToken()),
+    expect: bindingRefused('bearer', 'DPoP-bound token sent as Bearer'),
+  },
+  {
+    name: 'DPoP: a cached bound token sent as Bearer is refused',
+    options: () => dpopAllowed(),
+    before: async ({ app }) => {
+      await sendOk(app, await dpopRequest(app.origin, await cachedBoundToken));
+    },
+    request: async () => bearer(await cachedBoundToken),
+    expect: bindingRefused('bearer', 'DPoP-bound token sent as Bearer'),
+  },
+  {
+    name: 'DPoP: a bound token sent as Bearer is refused when DPoP is not configured',
+    request: async () => bearer(await boundToken()),
+    expect: bindingRefused('bearer only', 'DPoP-bound token sent as Bearer'),
+  },
+  {
+    name: 'DPoP: a plain token sent as DPoP is refused',
+    options: () => dpopAllowed(),
+    request: async ({ app }) => dpopRequest(app.origin, await sign(claims())),
+    expect: bindingRefused('dpop', 'token without "cnf.jkt" sent as DPoP'),
+  },
+  {
+    name: 'DPoP: required mode refuses Bearer',
+    options: () => ({ dpop: { mode: 'required' } }),
+    request: async () => bearer(await sign(claims())),
+    expect: bindingRefused('dpop only', 'DPoP required', {}),
+  },
+  {
+    name: 'DPoP: allowed mode, no token: both challenges',
+    options: () => dpopAllowed(),
+    request: async () => ({}),
+    expect: { ...missing, challenge: `Bearer, DPoP ${ALGS}` },
+  },
+  {
+    name: 'DPoP: required mode, no token: the DPoP challenge alone',
+    options: () => ({ dpop: { mode: 'required' }, realm: 'orders' }),
+    request: async () => ({}),
+    expect: { ...missing, challenge: `DPoP realm="orders", ${ALGS}` },
+  },
+
+  // Server nonces.
+  {
+    name: 'DPoP: nonce required, proof without one (use_dpop_nonce + DPoP-Nonce)',
+    options: () => dpopAllowed({ nonce: fixedNonce }),
+    request: async ({ app }) => dpopRequest(app.origin, await boundToken()),
+    expect: nonceRequired('nonce-1', 'nonce missing'),
+  },
+  {
+    name: 'DPoP: nonce required, proof with a stale nonce',
+    options: () => dpopAllowed({ nonce: fixedNonce }),
+    request: async ({ app }) => dpopRequest(app.origin, await boundToken(), { nonce: 'nonce-0' }),
+    expect: nonceRequired('nonce-1', 'nonce invalid or stale'),
+  },
+  {
+    name: 'DPoP: the nonce from a 401 makes the retry pass (secret-based nonces)',
+    options: () => dpopAllowed({ nonce: { secret: 'conformance nonce secret, 32+ bytes' } }),
+    before: async ({ app }) => {
+      const res = await app.http
+        .get(ROUTES.open)
+        .set((await dpopRequest(app.origin, await boundToken())).headers as Record<string, string>);
+      if (res.status !== 401) throw new Error(`first try answered ${res.status}`);
+      carried = { nonce: res.headers['dpop-nonce'] as string };
+    },
+    request: async ({ app }) =>
+      dpopRequest(app.origin, await boundToken(), { nonce: carried.nonce! }),
+    expect: ok(),
+  },
+
+  // mTLS-bound tokens over a real HTTPS server.
+  {
+    name: 'mTLS: certificate-bound token with the bound client certificate',
+    tls: true,
+    request: async () => ({ ...bearer(await certBoundToken()), certificate: pki.client }),
+    expect: ok(),
+  },
+  {
+    name: 'mTLS: certificate-bound token without a client certificate',
+    tls: true,
+    request: async () => bearer(await certBoundToken()),
+    expect: bindingRefused('bearer only', 'certificate-bound token without a client certificate'),
+  },
+  {
+    name: 'mTLS: certificate-bound token with another client certificate',
+    tls: true,
+    request: async () => ({ ...bearer(await certBoundToken()), certificate: pki.otherClient }),
+    expect: bindingRefused('bearer only', 'client certificate does not match "x5t#S256"'),
+  },
+  {
+    name: 'mTLS: an unbound token needs no certificate',
+    tls: true,
+    request: async () => bearer(await sign(claims())),
+    expect: ok(),
+  },
+];
+
+// One DPoP-bound token shared by the cache and replay cases: minted once, at NOW.
+const cachedBoundToken = boundToken();
 
 export const cases: Case[] = [
   // Accepted tokens.
@@ -487,6 +882,9 @@ export const cases: Case[] = [
     request: async () => ({}),
     expect: { ...missing, challenge: 'Bearer realm="orders"' },
   },
+
+  // Sender-constrained tokens (DPoP, mTLS): defined above.
+  ...senderConstrainedCases,
 ];
 
 // One token shared by the cache cases: minted once, at NOW.

@@ -1,11 +1,17 @@
 import { request as httpRequest } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { statusOf } from '@tokengate/core';
+import type { ReplayStore } from '@tokengate/core';
+import { createRedisReplayStore } from '@tokengate/redis';
+import type { RedisReplayStore } from '@tokengate/redis';
 import { createClock } from '../fixtures/clock.js';
 import { startJwksServer } from '../fixtures/jwks-server.js';
 import { decryptionKeys, issuerJwks } from '../fixtures/keys.js';
 import { createCapturingLogger } from '../fixtures/logger.js';
+import { startRedisServer } from '../fixtures/redis-server.js';
+import type { RedisServer } from '../fixtures/redis-server.js';
+import { testPki } from '../fixtures/tls.js';
 import { AUDIENCE, ISSUER } from '../fixtures/tokens.js';
 import { cases, handlerBody } from './cases.js';
 import type { Case, Outgoing } from './cases.js';
@@ -13,6 +19,12 @@ import { ROUTES, drivers } from './drivers.js';
 import type { Driver, NeutralOptions, RouteName, RunningApp } from './drivers.js';
 
 const REQUEST_ID = 'conformance-1';
+
+// One redis-server for the cases that share a replay store, started by the first of them.
+let redis: Promise<RedisServer> | undefined;
+afterAll(async () => {
+  await (await redis?.catch(() => undefined))?.close();
+});
 
 interface Answer {
   status: number;
@@ -42,10 +54,12 @@ async function send(app: RunningApp, path: string, out: Outgoing): Promise<Answe
       req.end();
     });
   }
-  const res = await app.http
+  let test = app.http
     .get(path)
     .set(out.headers ?? {})
     .set('X-Request-Id', REQUEST_ID);
+  if (out.certificate) test = test.key(out.certificate.key).cert(out.certificate.cert);
+  const res = await test;
   return { status: res.status, headers: res.headers, body: res.body };
 }
 
@@ -62,32 +76,46 @@ async function run(driver: Driver, c: Case): Promise<void> {
   const jwks = await startJwksServer(issuerJwks);
   const handled: RouteName[] = [];
   let app: RunningApp | undefined;
+  let other: RunningApp | undefined;
+  const stores: RedisReplayStore[] = [];
   try {
-    const gate: NeutralOptions = {
+    const gate = (replayStore?: ReplayStore): NeutralOptions => ({
       issuer: ISSUER,
       audience: AUDIENCE,
       jwksUri: jwks.url,
       decryption: { keys: decryptionKeys },
       now: clock.now,
       logger,
-      ...c.options?.({ clock, jwks }),
-    };
-    app = await driver.start({
-      gate,
-      tokenFromCookie: c.tokenFromCookie,
-      handle: (route, auth) => {
-        handled.push(route);
-        return handlerBody(route, auth?.payload.sub ?? null, auth?.encryption !== undefined);
-      },
+      ...c.options?.({ clock, jwks, replayStore }),
     });
-    const env = { clock, jwks, app };
+    const instances = c.instances ?? 1;
+    if (c.redis) {
+      redis ??= startRedisServer();
+      const { url } = await redis;
+      // One connection per receiver, as two processes would have.
+      for (let i = 0; i < instances; i++) stores.push(createRedisReplayStore({ url }));
+    }
+    const pki = c.tls ? await testPki() : undefined;
+    const start = (replayStore?: ReplayStore) =>
+      driver.start({
+        gate: gate(replayStore),
+        tokenFromCookie: c.tokenFromCookie,
+        handle: (route, auth) => {
+          handled.push(route);
+          return handlerBody(route, auth?.payload.sub ?? null, auth?.encryption !== undefined);
+        },
+        ...(pki && { tls: { key: pki.server.key, cert: pki.server.cert, ca: pki.ca } }),
+      });
+    app = await start(stores[0]);
+    if (instances === 2) other = await start(stores[1]);
+    const env = { clock, jwks, app, other };
     await c.before?.(env);
     handled.length = 0;
     logger.entries.length = 0;
 
     const out = await c.request(env);
     const route = out.route ?? 'open';
-    const res = await send(app, ROUTES[route], out);
+    const res = await send(out.to === 'other' ? other! : app, ROUTES[route], out);
     const want = c.expect;
 
     expect(res.status).toBe(want.status);
@@ -124,6 +152,8 @@ async function run(driver: Driver, c: Case): Promise<void> {
     c.after?.(env);
   } finally {
     await app?.close();
+    await other?.close();
+    for (const store of stores) await store.close();
     await jwks.close();
   }
 }

@@ -3,6 +3,8 @@
 import Router from '@koa/router';
 import express from 'express';
 import Fastify from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import type { RequestListener } from 'node:http';
 import Koa from 'koa';
 import request from 'supertest';
 import type { GateSettings, TokenPayload, VerifiedToken, VerifierOptions } from '@tokengate/core';
@@ -11,6 +13,8 @@ import tgFastify, * as tgFastifyNamed from '@tokengate/fastify';
 import * as tgKoa from '@tokengate/koa';
 import { listen, listening } from '../fixtures/http.js';
 import type { Listening } from '../fixtures/http.js';
+import { listenTls, mtlsServerOptions } from '../fixtures/tls.js';
+import type { TlsServerSettings } from '../fixtures/tls.js';
 
 /** The routes every driver serves, and the guard in front of each. */
 export const ROUTES = {
@@ -32,18 +36,29 @@ export const isAdmin = (payload: TokenPayload): boolean => payload.role === 'adm
 
 /** Framework-neutral options: everything but `getToken`, which reads a framework request. */
 export type NeutralOptions = VerifierOptions &
-  Pick<GateSettings<unknown>, 'credentialsRequired' | 'logger' | 'realm' | 'scopeClaims'>;
+  Pick<
+    GateSettings<unknown>,
+    'credentialsRequired' | 'logger' | 'realm' | 'scopeClaims' | 'dpop' | 'mtls'
+  >;
 
 export interface AppOptions {
   gate: NeutralOptions;
   /** Also read the token from a `token` cookie (through `getToken`). */
   tokenFromCookie?: boolean;
+  /**
+   * Also read the token from the `access_token` query parameter, percent-decoded (RFC 6750 §2.3),
+   * through `getToken`: the one way to hand core a token with any character in it. Not together
+   * with `tokenFromCookie`.
+   */
+  tokenFromQuery?: boolean;
   /** The route handler: returns the JSON body to send. */
   handle(route: RouteName, auth: VerifiedToken | undefined): unknown;
+  /** Serve HTTPS, asking clients for a certificate (mTLS cases). */
+  tls?: TlsServerSettings;
 }
 
 export interface RunningApp {
-  /** `http://127.0.0.1:<port>` */
+  /** `http://127.0.0.1:<port>` (`https://` with `tls`) */
   origin: string;
   http: ReturnType<typeof request>;
   close(): Promise<void>;
@@ -59,19 +74,34 @@ export function cookieToken(header: string | undefined): string | undefined {
   return header === undefined ? undefined : /(?:^|;\s*)token=([^;]*)/.exec(header)?.[1];
 }
 
-function withAgent(server: Listening): RunningApp {
-  return { origin: server.origin, http: request(server.origin), close: server.close };
+/** `access_token` from a request target's query string, percent-decoded. */
+export function queryToken(target: string): string | undefined {
+  return new URL(target, 'http://localhost').searchParams.get('access_token') ?? undefined;
+}
+
+function withAgent(
+  server: Pick<Listening, 'origin' | 'close'>,
+  tls?: TlsServerSettings,
+): RunningApp {
+  // Over TLS the agent trusts the test CA; a client certificate is added per request.
+  const http = tls ? request.agent(server.origin, { ca: tls.ca }) : request(server.origin);
+  return { origin: server.origin, http, close: server.close };
+}
+
+function serve(listener: RequestListener, tls: TlsServerSettings | undefined): Promise<RunningApp> {
+  return (tls ? listenTls(listener, tls) : listen(listener)).then((s) => withAgent(s, tls));
 }
 
 const expressDriver: Driver = {
   name: 'express',
-  start({ gate, tokenFromCookie, handle }) {
+  start({ gate, tokenFromCookie, tokenFromQuery, handle, tls }) {
     const { tokengate, requireAnyScope, requireClaims, requireScopes } = tgExpress;
     const app = express();
     app.use(
       tokengate({
         ...gate,
         ...(tokenFromCookie && { getToken: (req) => cookieToken(req.headers.cookie) }),
+        ...(tokenFromQuery && { getToken: (req) => queryToken(req.originalUrl) }),
       }),
     );
     app.get(ROUTES.open, (req, res) => void res.json(handle('open', req.auth)));
@@ -84,13 +114,13 @@ const expressDriver: Driver = {
     app.get(ROUTES.admin, requireClaims(isAdmin), (req, res) => {
       res.json(handle('admin', req.auth));
     });
-    return listen(app).then(withAgent);
+    return serve(app, tls);
   },
 };
 
 const koaDriver: Driver = {
   name: 'koa',
-  start({ gate, tokenFromCookie, handle }) {
+  start({ gate, tokenFromCookie, tokenFromQuery, handle, tls }) {
     const { tokengate, requireAnyScope, requireClaims, requireScopes } = tgKoa;
     const app = new Koa();
     app.silent = true; // errors are asserted, not printed
@@ -111,22 +141,27 @@ const koaDriver: Driver = {
       tokengate({
         ...gate,
         ...(tokenFromCookie && { getToken: (ctx) => cookieToken(ctx.get('cookie') || undefined) }),
+        ...(tokenFromQuery && { getToken: (ctx) => queryToken(ctx.originalUrl) }),
       }),
     );
     app.use(router.routes());
-    return listen(app.callback()).then(withAgent);
+    return serve(app.callback(), tls);
   },
 };
 
 const fastifyDriver: Driver = {
   name: 'fastify',
-  async start({ gate, tokenFromCookie, handle }) {
+  async start({ gate, tokenFromCookie, tokenFromQuery, handle, tls }) {
     const { requireAnyScope, requireClaims, requireScopes } = tgFastifyNamed;
     // The same request id source as the other drivers, so the log records are identical.
-    const app = Fastify({ requestIdHeader: 'x-request-id' });
+    const app = Fastify({
+      requestIdHeader: 'x-request-id',
+      ...(tls && { https: mtlsServerOptions(tls) }),
+    }) as unknown as FastifyInstance;
     await app.register(tgFastify, {
       ...gate,
       ...(tokenFromCookie && { getToken: (req) => cookieToken(req.headers.cookie) }),
+      ...(tokenFromQuery && { getToken: (req) => queryToken(req.url) }),
     });
     app.get(ROUTES.open, async (req) => handle('open', req.auth ?? undefined));
     app.get(ROUTES.write, { preHandler: requireScopes(...WRITE_SCOPES) }, async (req) =>
@@ -139,7 +174,9 @@ const fastifyDriver: Driver = {
       handle('admin', req.auth ?? undefined),
     );
     await app.listen({ port: 0, host: '127.0.0.1' });
-    return withAgent(listening(app.server, () => app.close()));
+    const server = listening(app.server, () => app.close());
+    if (!tls) return withAgent(server);
+    return withAgent({ ...server, origin: server.origin.replace(/^http:/, 'https:') }, tls);
   },
 };
 

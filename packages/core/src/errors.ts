@@ -1,8 +1,16 @@
 interface CodeInfo {
   /** HTTP status the code maps to. */
   readonly status: 400 | 401 | 403 | 503;
-  /** RFC 6750 §3.1 error code for the challenge; absent when the request carried no credentials. */
-  readonly error?: 'invalid_request' | 'invalid_token' | 'insufficient_scope';
+  /**
+   * RFC 6750 §3.1 (or RFC 9449 §7.1, §9) error code for the challenge; absent when the request
+   * carried no credentials.
+   */
+  readonly error?:
+    | 'invalid_request'
+    | 'invalid_token'
+    | 'insufficient_scope'
+    | 'invalid_dpop_proof'
+    | 'use_dpop_nonce';
   /** Fixed text: never built from token data (RFC 6750 forbids `"` and `\` in it). */
   readonly description: string;
 }
@@ -73,6 +81,27 @@ const CODES = {
     description: 'token lacks the required scope',
   },
   jwks_unavailable: { status: 503, description: 'signing keys are temporarily unavailable' },
+  // --- sender-constrained tokens (dpop.ts, mtls.ts, binding.ts) ---
+  dpop_proof_invalid: {
+    status: 401,
+    error: 'invalid_dpop_proof',
+    description: 'DPoP proof is invalid',
+  },
+  dpop_nonce_required: {
+    status: 401,
+    error: 'use_dpop_nonce',
+    description: 'DPoP proof must carry the server nonce',
+  },
+  token_binding_mismatch: {
+    status: 401,
+    error: 'invalid_token',
+    description: 'token is not bound to the presented key or certificate',
+  },
+  replay_store_unavailable: {
+    status: 503,
+    description: 'replay protection is temporarily unavailable',
+  },
+  // --- end sender-constrained tokens ---
 } as const satisfies Record<string, CodeInfo>;
 
 /** A stable failure code: callers and logs switch on it. */
@@ -111,6 +140,8 @@ export interface VerificationErrorOptions {
   scope?: readonly string[];
   /** A short, token-free detail for logs (e.g. which claim). Never sent to the client. */
   reason?: string;
+  /** For `dpop_nonce_required`: the fresh nonce sent in the `DPoP-Nonce` header (RFC 9449 §9). */
+  dpopNonce?: string;
 }
 
 /**
@@ -128,6 +159,8 @@ export class VerificationError extends Error {
   readonly scope: readonly string[] | undefined;
   /** Token-free detail for logs; never sent to the client. */
   readonly reason: string | undefined;
+  /** The server nonce a `dpop_nonce_required` error hands the client (`DPoP-Nonce` header). */
+  readonly dpopNonce: string | undefined;
   /** Unverified header/claim hints for the log record (`kid`, `alg`, `iss`, `sub`); set by core. */
   details: TokenDetails | undefined;
 
@@ -137,8 +170,9 @@ export class VerificationError extends Error {
     this.status = this.statusCode = CODES[code].status;
     this.scope = options.scope;
     this.reason = options.reason;
+    this.dpopNonce = options.dpopNonce;
     this.details = undefined;
-    this.headers = challengeHeaders(this, undefined);
+    this.headers = challengeHeaders(this);
   }
 }
 
@@ -159,20 +193,57 @@ function quoted(value: string): string {
   return `"${value.replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/g, '')}"`;
 }
 
-/** Builds the response headers for an error: the RFC 6750 challenge, when one applies. */
+/** What a receiver accepts, so the challenge names every scheme a client may use. */
+export interface ChallengeContext {
+  /** RFC 6750 `realm`, on every challenge. */
+  realm?: string | undefined;
+  /** `Authorization: Bearer` is accepted. Default true. */
+  bearer?: boolean;
+  /** `Authorization: DPoP` is accepted with proofs signed by these algorithms (RFC 9449 §7.1). */
+  dpopAlgs?: readonly string[] | undefined;
+  /** The scheme the rejected request used: its challenge carries the error. */
+  scheme?: 'bearer' | 'dpop' | undefined;
+}
+
+const DPOP_ERRORS = new Set<string>(['invalid_dpop_proof', 'use_dpop_nonce']);
+
+/**
+ * Builds the response headers for an error: one challenge per accepted scheme (`Bearer`, `DPoP`,
+ * RFC 9449 §7.1), the error on the scheme it concerns, and `DPoP-Nonce` when a nonce is required.
+ */
 export function challengeHeaders(
   err: VerificationError,
-  realm: string | undefined,
+  context: ChallengeContext = {},
 ): Record<string, string> {
   const info: CodeInfo = CODES[err.code];
   if (info.status === 503) return { 'Retry-After': '30' };
-  const params: string[] = [];
-  if (realm !== undefined) params.push(`realm=${quoted(realm)}`);
+  const dpopError = info.error !== undefined && DPOP_ERRORS.has(info.error);
+  const bearer = context.bearer ?? true;
+  // Without a context (the error's own headers), a DPoP error still gets its DPoP challenge.
+  const dpop = context.dpopAlgs !== undefined || dpopError;
+  const errorOn = dpopError || !bearer ? 'dpop' : (context.scheme ?? 'bearer');
+  const errorParams: string[] = [];
   if (info.error) {
-    params.push(`error=${quoted(info.error)}`, `error_description=${quoted(info.description)}`);
-    if (err.scope?.length) params.push(`scope=${quoted(err.scope.join(' '))}`);
+    errorParams.push(
+      `error=${quoted(info.error)}`,
+      `error_description=${quoted(info.description)}`,
+    );
+    if (err.scope?.length) errorParams.push(`scope=${quoted(err.scope.join(' '))}`);
   }
-  return { 'WWW-Authenticate': params.length ? `Bearer ${params.join(', ')}` : 'Bearer' };
+  const realm = context.realm === undefined ? [] : [`realm=${quoted(context.realm)}`];
+  const challenges: string[] = [];
+  if (bearer) {
+    const params = [...realm, ...(errorOn === 'bearer' ? errorParams : [])];
+    challenges.push(params.length ? `Bearer ${params.join(', ')}` : 'Bearer');
+  }
+  if (dpop) {
+    const params = [...realm, ...(errorOn === 'dpop' ? errorParams : [])];
+    if (context.dpopAlgs?.length) params.push(`algs=${quoted(context.dpopAlgs.join(' '))}`);
+    challenges.push(params.length ? `DPoP ${params.join(', ')}` : 'DPoP');
+  }
+  const headers: Record<string, string> = { 'WWW-Authenticate': challenges.join(', ') };
+  if (err.dpopNonce !== undefined) headers['DPoP-Nonce'] = err.dpopNonce;
+  return headers;
 }
 
 const JOSE_CODES: Record<string, VerificationErrorCode> = {

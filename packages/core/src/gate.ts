@@ -1,6 +1,10 @@
+import { createSenderConstraint } from './binding.js';
+import { systemClock } from './clock.js';
+import type { DpopOptions } from './dpop.js';
 import { VerificationError, isVerificationError } from './errors.js';
-import { extractBearer, toHttpError } from './http.js';
-import type { CredentialSource, HttpError } from './http.js';
+import { extractCredentials, toHttpError } from './http.js';
+import type { CredentialSource, Credentials, HttpError } from './http.js';
+import type { MtlsOptions } from './mtls.js';
 import { stderrLogger, toRejectionRecord } from './log.js';
 import type { RequestFacts } from './log.js';
 import type { Guard } from './scopes.js';
@@ -25,6 +29,16 @@ export interface GateSettings<Req> {
    * Auth0-style permissions array.
    */
   scopeClaims?: readonly string[];
+  /**
+   * DPoP (RFC 9449): read `Authorization: DPoP` with its `DPoP` proof header. Off unless set; a
+   * DPoP-bound token (`cnf.jkt`) sent as `Bearer` is refused in every case.
+   */
+  dpop?: DpopOptions<Req>;
+  /**
+   * Certificate-bound tokens (RFC 8705): where the client certificate comes from. A token with
+   * `cnf["x5t#S256"]` is always checked; by default against the TLS socket's peer certificate.
+   */
+  mtls?: MtlsOptions<Req>;
 }
 
 /**
@@ -38,7 +52,10 @@ export type GateOptions<Req> =
 export interface RequestIo<Req> {
   /** The Node request (IncomingMessage) behind the framework's request. */
   raw(req: Req): CredentialSource;
-  /** Method, path and request id for the log record. */
+  /**
+   * Method, path and request id for the log record. `path` is the request target as received
+   * (path and query, before any router rewrote it): DPoP's `htu` check reads it.
+   */
   facts(req: Req): RequestFacts;
 }
 
@@ -95,8 +112,18 @@ export function createGate<Req>(
   const logger = settings.logger;
   const loggerFor = (req: Req): Logger => logger ?? defaultLogger?.(req) ?? stderrLogger;
 
-  function tokenOf(req: Req): string | undefined {
-    const fromHeader = extractBearer(io.raw(req));
+  // --- sender-constrained tokens (binding.ts) ---
+  const binding = createSenderConstraint<Req>(
+    settings,
+    io,
+    (!isVerifier(options) && !('verifier' in options) && options.now) || systemClock,
+  );
+  // Only DPoP requests are recorded: their challenge carries the error on the DPoP scheme.
+  const dpopRequests = new WeakSet<object>();
+  // --- end sender-constrained tokens ---
+
+  function credentialsOf(req: Req): Credentials | undefined {
+    const fromHeader = extractCredentials(io.raw(req), binding.dpop);
     const elsewhere = getToken?.(req);
     if (elsewhere !== undefined && elsewhere !== null && elsewhere !== '') {
       if (fromHeader !== undefined) {
@@ -108,7 +135,7 @@ export function createGate<Req>(
           reason: 'getToken returned a non-string',
         });
       }
-      return elsewhere;
+      return { scheme: 'bearer', token: elsewhere };
     }
     return fromHeader;
   }
@@ -125,16 +152,33 @@ export function createGate<Req>(
     logger,
     scopeClaims: settings.scopeClaims,
     authenticate(req) {
-      const token = tokenOf(req);
-      if (token === undefined) {
+      const credentials = credentialsOf(req);
+      if (credentials === undefined) {
         if (credentialsRequired) throw new VerificationError('token_missing');
         return undefined;
       }
-      return verifier.cached(token) ?? verifier.verify(token, req);
+      if (credentials.scheme === 'dpop') dpopRequests.add(io.raw(req));
+      binding.assertScheme(credentials.scheme);
+      const { token } = credentials;
+      const hit = verifier.cached(token);
+      if (hit) return binding.check(hit, credentials, req);
+      return verifier.verify(token, req).then((auth) => binding.check(auth, credentials, req));
     },
     reject(err, req) {
+      const raw = io.raw(req);
+      const http = toHttpError(err, {
+        realm,
+        ...binding.challenge,
+        scheme: dpopRequests.has(raw) ? 'dpop' : undefined,
+      });
+      // err.headers is what a framework's own error handler sends (Express `passErrors`).
+      Object.assign(err.headers, http.headers);
       const record = toRejectionRecord(err, io.facts(req));
-      loggerFor(req).warn(record, 'token rejected');
+      try {
+        loggerFor(req).warn(record, 'token rejected');
+      } catch {
+        // A failing log transport must not turn a 401 into a 500 or a request never answered.
+      }
       if (onRejected) {
         try {
           onRejected(err, req);
@@ -142,7 +186,7 @@ export function createGate<Req>(
           // A faulty hook must not turn a 401 into a 500.
         }
       }
-      return toHttpError(err, { realm });
+      return http;
     },
   };
 }

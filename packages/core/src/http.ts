@@ -1,20 +1,42 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { VerificationError, challengeHeaders, describe, oauthErrorOf } from './errors.js';
+import type { ChallengeContext } from './errors.js';
 
 /** The parts of a Node request that carry credentials (an IncomingMessage fits). */
 export interface CredentialSource {
   headers: IncomingHttpHeaders;
   /** Raw header list: Node keeps only the first of two `Authorization` headers in `headers`. */
   rawHeaders?: readonly string[];
+  /**
+   * The connection (a node:net Socket or node:tls TLSSocket, read as a `PeerSocket`): `encrypted`
+   * gives the scheme for DPoP's `htu`, and a TLS socket's peer certificate is the client
+   * certificate of mTLS-bound tokens (RFC 8705).
+   */
+  socket?: object | null | undefined;
+}
+
+/** The parts of a (TLS) socket that sender-constrained tokens read. */
+export interface PeerSocket {
+  /** True on a TLS socket. */
+  encrypted?: boolean;
+  /** node:tls `TLSSocket.getPeerCertificate`: `raw` is the DER certificate; `{}` when none. */
+  getPeerCertificate?(detailed?: boolean): { raw?: Uint8Array } | null | undefined;
+}
+
+/** The credentials of a request: the scheme it used and the token. */
+export interface Credentials {
+  scheme: 'bearer' | 'dpop';
+  token: string;
 }
 
 // RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token
 const CREDENTIALS = /^([A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*) +([A-Za-z0-9\-._~+/]+=*) *$/;
 
-function countAuthorizationHeaders(raw: readonly string[] | undefined): number {
+/** How many times a header appears (lower-case `name`); 1 when the raw list is unknown. */
+export function countHeaders(raw: readonly string[] | undefined, name: string): number {
   if (!raw) return 1;
   let n = 0;
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === 'authorization') n++;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) n++;
   return n;
 }
 
@@ -25,21 +47,36 @@ function countAuthorizationHeaders(raw: readonly string[] | undefined): number {
  * `request_invalid` (400, RFC 6750 §3.1). The token itself is checked later by the verifier.
  */
 export function extractBearer(req: CredentialSource): string | undefined {
+  return extractCredentials(req, false)?.token;
+}
+
+/**
+ * Reads `Authorization: Bearer <token>`, and also `Authorization: DPoP <token>` (RFC 9449 §7.1)
+ * when `dpop` is true. Other schemes are no credentials (`undefined`); a malformed header or two
+ * `Authorization` headers are `request_invalid`.
+ */
+export function extractCredentials(req: CredentialSource, dpop: boolean): Credentials | undefined {
   const value = req.headers.authorization;
   if (value === undefined) return undefined;
-  if (typeof value !== 'string' || countAuthorizationHeaders(req.rawHeaders) > 1) {
+  if (typeof value !== 'string' || countHeaders(req.rawHeaders, 'authorization') > 1) {
     throw new VerificationError('request_invalid', { reason: 'several authorization headers' });
   }
   const match = CREDENTIALS.exec(value);
   if (!match) {
     // A lone scheme ("Bearer") or garbage: the client tried and got the syntax wrong.
-    if (/^bearer\b/i.test(value) || !/^[A-Za-z][\w!#$%&'*+.^`|~-]*( |$)/.test(value)) {
+    if (
+      /^bearer\b/i.test(value) ||
+      (dpop && /^dpop\b/i.test(value)) ||
+      !/^[A-Za-z][\w!#$%&'*+.^`|~-]*( |$)/.test(value)
+    ) {
       throw new VerificationError('request_invalid', { reason: 'malformed authorization header' });
     }
     return undefined; // another scheme with its own syntax (e.g. Digest): not ours to judge
   }
-  if (match[1]!.toLowerCase() !== 'bearer') return undefined;
-  return match[2]!;
+  const scheme = match[1]!.toLowerCase();
+  if (scheme === 'bearer') return { scheme: 'bearer', token: match[2]! };
+  if (dpop && scheme === 'dpop') return { scheme: 'dpop', token: match[2]! };
+  return undefined;
 }
 
 /** An HTTP response for a failure: what every adapter writes. */
@@ -49,10 +86,11 @@ export interface HttpError {
   body: { error: string; error_description: string };
 }
 
-export interface HttpErrorOptions {
-  /** RFC 6750 `realm` for the challenge. Omitted by default. */
-  realm?: string | undefined;
-}
+/**
+ * How to write the challenge: `realm` (RFC 6750, omitted by default) and, for DPoP, the schemes
+ * accepted and the one the request used (see `ChallengeContext`).
+ */
+export type HttpErrorOptions = ChallengeContext;
 
 /** Turns a VerificationError into status, headers (`WWW-Authenticate`) and a JSON body. */
 export function toHttpError(err: VerificationError, options: HttpErrorOptions = {}): HttpError {
@@ -60,7 +98,7 @@ export function toHttpError(err: VerificationError, options: HttpErrorOptions = 
     oauthErrorOf(err.code) ?? (err.status === 503 ? 'temporarily_unavailable' : 'unauthorized');
   return {
     status: err.status,
-    headers: challengeHeaders(err, options.realm),
+    headers: challengeHeaders(err, options),
     body: { error, error_description: describe(err.code) },
   };
 }

@@ -5,7 +5,7 @@ export {
   isVerificationError,
   statusOf,
 } from './errors.js';
-export { extractBearer, toHttpError } from './http.js';
+export { extractBearer, extractCredentials, toHttpError } from './http.js';
 export { createGate, runGuard } from './gate.js';
 export { scopeGuard, claimsGuard, parseScopes, hasAllScopes, hasAnyScope } from './scopes.js';
 export { claimCheck, claimEquals, claimIncludes } from './claim-checks.js';
@@ -19,9 +19,24 @@ export { importVerificationKey, KeyRejected } from './keys/jwk.js';
 export { systemClock } from './clock.js';
 export { EVENT_CHANNEL } from './events.js';
 export { toSeconds } from './duration.js';
+// Sender-constrained tokens: DPoP (RFC 9449) and mTLS (RFC 8705).
+export { createMemoryReplayStore } from './replay-store.js';
+export { accessTokenHash, jwkThumbprint, normalizeHtu } from './dpop.js';
+export { certificateThumbprint } from './mtls.js';
 
 export type { VerificationErrorCode, VerificationErrorOptions, TokenDetails } from './errors.js';
-export type { CredentialSource, HttpError, HttpErrorOptions } from './http.js';
+export type {
+  CredentialSource,
+  Credentials,
+  HttpError,
+  HttpErrorOptions,
+  PeerSocket,
+} from './http.js';
+export type { ChallengeContext } from './errors.js';
+export type { ReplayStore, MemoryReplayStoreOptions } from './replay-store.js';
+export type { DpopOptions } from './dpop.js';
+export type { DpopNonceOptions, DpopNonceSource } from './dpop-nonce.js';
+export type { MtlsOptions } from './mtls.js';
 export type { Gate, GateOptions, GateSettings, RequestIo } from './gate.js';
 export type { Guard, ScopeGuardOptions } from './scopes.js';
 export type { ClaimCheck } from './claim-checks.js';

@@ -66,4 +66,8 @@ export function assertEncryptionAllowed(o: NormalizedOptions, header: TokenHeade
   if (header.kid !== undefined && !d.keys.some((k) => k.kid === header.kid)) {
     throw new VerificationError('decryption_failed', { reason: 'key not in issuer policy' });
   }
+  // The shared decryptor inflates when any policy enabled `zip`: this issuer must have, too.
+  if (header.zip !== undefined && d.maxDecompressedBytes === 0) {
+    throw new VerificationError('token_malformed', { reason: '"zip" is not enabled' });
+  }
 }

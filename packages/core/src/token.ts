@@ -38,16 +38,68 @@ export function decodeSegment(segment: string): Buffer {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Parses a JSON object (a JOSE header or a claim set) from bytes; anything else is malformed. */
+/**
+ * True when some JSON object in `text` names a member twice (names compared after unescaping,
+ * so `"alg"` and `"\u0061lg"` are the same). Only for text JSON.parse has already accepted: it
+ * follows the structure, nothing else.
+ */
+function hasDuplicateMember(text: string): boolean {
+  // One entry per open object (its member names) or array (undefined).
+  const open: (Set<string> | undefined)[] = [];
+  let atName = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      let end = i + 1;
+      let escaped = false;
+      for (; text.charCodeAt(end) !== 0x22; end++) {
+        if (text.charCodeAt(end) === 0x5c) {
+          end++;
+          escaped = true;
+        }
+      }
+      const names = open[open.length - 1];
+      if (atName && names) {
+        const name = escaped ? (JSON.parse(text.slice(i, end + 1)) as string) : text.slice(i + 1, end);
+        if (names.has(name)) return true;
+        names.add(name);
+        atName = false;
+      }
+      i = end;
+    } else if (c === 0x7b) {
+      open.push(new Set());
+      atName = true;
+    } else if (c === 0x5b) {
+      open.push(undefined);
+    } else if (c === 0x7d || c === 0x5d) {
+      open.pop();
+    } else if (c === 0x2c) {
+      atName = open[open.length - 1] !== undefined;
+    }
+  }
+  return false;
+}
+
+/**
+ * Parses a JSON object (a JOSE header or a claim set) from bytes; anything else is malformed.
+ * Duplicate member names are refused (RFC 7515 §4, RFC 7519 §4 allow "reject or use the last"):
+ * JSON.parse keeps the last, another parser on the path may keep the first, and a token must
+ * not mean two things.
+ */
 export function parseJsonObject(bytes: Uint8Array, what: string): Record<string, unknown> {
   let value: unknown;
+  let text: string;
   try {
-    value = JSON.parse(utf8.decode(bytes));
+    text = utf8.decode(bytes);
+    value = JSON.parse(text);
   } catch {
     throw new VerificationError('token_malformed', { reason: `${what} is not JSON` });
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new VerificationError('token_malformed', { reason: `${what} is not a JSON object` });
+  }
+  if (hasDuplicateMember(text)) {
+    throw new VerificationError('token_malformed', { reason: `${what} repeats a member name` });
   }
   return value as Record<string, unknown>;
 }

@@ -553,6 +553,10 @@ const CODES_TESTED_ELSEWHERE: Record<string, string> = {
   request_invalid: 'http.test.ts',
   scope_insufficient: 'scopes.test.ts',
   jwks_unavailable: 'this file: key source failure',
+  dpop_proof_invalid: 'dpop.test.ts / sender-constrained.test.ts',
+  dpop_nonce_required: 'sender-constrained.test.ts',
+  token_binding_mismatch: 'sender-constrained.test.ts / mtls.test.ts',
+  replay_store_unavailable: 'replay-store.test.ts / sender-constrained.test.ts',
 };
 
 it('every error code has a case that produces it', () => {

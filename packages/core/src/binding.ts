@@ -1,0 +1,185 @@
+// The gate's sender-constraint step (RFC 9449 DPoP, RFC 8705 mTLS): after the token verifies,
+// check it against the key or certificate it is bound to (`cnf`) and the request it came with.
+import type { Clock } from './clock.js';
+import { normalizeDpop, replayKey, replayTtl, verifyProof } from './dpop.js';
+import type { DpopOptions, NormalizedDpop } from './dpop.js';
+import { VerificationError, isVerificationError } from './errors.js';
+import type { ChallengeContext } from './errors.js';
+import { countHeaders } from './http.js';
+import type { CredentialSource, Credentials, PeerSocket } from './http.js';
+import type { RequestFacts } from './log.js';
+import { assertCertificateBinding, normalizeMtls, peerCertificate } from './mtls.js';
+import type { MtlsOptions } from './mtls.js';
+import type { VerifiedToken } from './types.js';
+
+/** What the step reads from a request: the adapter's `RequestIo`. */
+export interface BindingIo<Req> {
+  raw(req: Req): CredentialSource;
+  facts(req: Req): RequestFacts;
+}
+
+/** Checks tokens against their binding (`cnf`); built once per gate. */
+export interface SenderConstraint<Req> {
+  /** Whether `Authorization: DPoP` is read at all. */
+  readonly dpop: boolean;
+  /** The schemes to name in challenges. */
+  readonly challenge: Pick<ChallengeContext, 'bearer' | 'dpopAlgs'>;
+  /** Before verification: refuses a scheme this receiver does not accept. */
+  assertScheme(scheme: Credentials['scheme']): void;
+  /**
+   * After verification: the token when its binding holds for this request. Synchronous unless
+   * the replay store answers asynchronously; throws (or rejects with) a VerificationError.
+   */
+  check(
+    auth: VerifiedToken,
+    credentials: Credentials,
+    req: Req,
+  ): VerifiedToken | Promise<VerifiedToken>;
+}
+
+function mismatch(reason: string): VerificationError {
+  return new VerificationError('token_binding_mismatch', { reason });
+}
+
+function unavailable(cause: unknown): VerificationError {
+  if (isVerificationError(cause)) return cause;
+  return new VerificationError('replay_store_unavailable', {
+    cause,
+    reason: 'replay store failed',
+  });
+}
+
+function withDetails(err: unknown, auth: VerifiedToken): unknown {
+  // The record names the verified token's key and issuer, as for any other rejection.
+  if (isVerificationError(err)) {
+    err.details ??= { kid: auth.header.kid, alg: auth.header.alg, iss: auth.payload.iss };
+  }
+  return err;
+}
+
+function optionalString(cnf: Record<string, unknown>, name: string): string | undefined {
+  const value = cnf[name];
+  if (value !== undefined && (typeof value !== 'string' || value === '')) {
+    throw new VerificationError('claim_invalid', { reason: `"cnf.${name}" is not a string` });
+  }
+  return value;
+}
+
+/** Builds the step from the gate settings `dpop` and `mtls`. Throws TypeError on bad options. */
+export function createSenderConstraint<Req>(
+  settings: { dpop?: DpopOptions<Req> | undefined; mtls?: MtlsOptions<Req> | undefined },
+  io: BindingIo<Req>,
+  defaultNow: Clock,
+): SenderConstraint<Req> {
+  const o: NormalizedDpop<Req> = normalizeDpop(settings.dpop, defaultNow);
+  const mtls = normalizeMtls(settings.mtls);
+  const dpop = o.mode !== 'disabled';
+
+  function urlOf(req: Req, raw: CredentialSource, path: string): string {
+    if (o.url) return o.url(req);
+    if (o.origin) return o.origin + path;
+    const host = raw.headers.host ?? raw.headers[':authority'];
+    if (typeof host !== 'string' || host === '') {
+      throw new VerificationError('dpop_proof_invalid', { reason: 'request has no Host' });
+    }
+    return `${(raw.socket as PeerSocket | undefined)?.encrypted ? 'https' : 'http'}://${host}${path}`;
+  }
+
+  function checkProof(auth: VerifiedToken, jkt: string, token: string, req: Req) {
+    const raw = io.raw(req);
+    const header = raw.headers.dpop;
+    // RFC 9449 §4.3 step 1: exactly one DPoP header.
+    if (header === undefined || header === '') {
+      throw new VerificationError('dpop_proof_invalid', { reason: 'no DPoP header' });
+    }
+    if (typeof header !== 'string' || countHeaders(raw.rawHeaders, 'dpop') > 1) {
+      throw new VerificationError('dpop_proof_invalid', { reason: 'several DPoP headers' });
+    }
+    const facts = io.facts(req);
+    const proof = verifyProof(
+      { proof: header, method: facts.method, url: urlOf(req, raw, facts.path), accessToken: token },
+      o as NormalizedDpop<unknown>,
+    );
+    if (proof.jkt !== jkt) throw mismatch('proof key does not match "cnf.jkt"');
+    if (o.nonce) {
+      const nonce = proof.payload.nonce;
+      if (typeof nonce !== 'string' || !o.nonce.isValid(nonce)) {
+        throw new VerificationError('dpop_nonce_required', {
+          reason: nonce === undefined ? 'nonce missing' : 'nonce invalid or stale',
+          dpopNonce: o.nonce.current(),
+        });
+      }
+    }
+    // Last: only a request that passed every other check may spend a replay-store entry.
+    const fresh = (added: boolean): VerifiedToken => {
+      if (added !== true) {
+        throw new VerificationError('dpop_proof_invalid', { reason: '"jti" replayed' });
+      }
+      return auth;
+    };
+    let added: boolean | Promise<boolean>;
+    try {
+      added = o.replayStore.add(replayKey(proof), replayTtl(proof, o as NormalizedDpop<unknown>));
+    } catch (err) {
+      throw unavailable(err);
+    }
+    if (typeof added === 'boolean') return fresh(added);
+    return Promise.resolve(added).then(fresh, (err: unknown) => {
+      throw unavailable(err);
+    });
+  }
+
+  function bind(
+    auth: VerifiedToken,
+    credentials: Credentials,
+    req: Req,
+  ): VerifiedToken | Promise<VerifiedToken> {
+    const cnf = auth.payload.cnf;
+    if (cnf !== undefined && (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf))) {
+      throw new VerificationError('claim_invalid', { reason: '"cnf" is not an object' });
+    }
+    const members = (cnf ?? {}) as Record<string, unknown>;
+    const jkt = optionalString(members, 'jkt');
+    const x5t = optionalString(members, 'x5t#S256');
+    if (x5t !== undefined) {
+      const certificate = mtls.certificate
+        ? mtls.certificate(req)
+        : peerCertificate(io.raw(req).socket);
+      assertCertificateBinding(x5t, certificate);
+    }
+    if (credentials.scheme === 'bearer') {
+      // RFC 9449 §7.2: a DPoP-bound token is never accepted as a bearer token.
+      if (jkt !== undefined) throw mismatch('DPoP-bound token sent as Bearer');
+      return auth;
+    }
+    if (jkt === undefined) throw mismatch('token without "cnf.jkt" sent as DPoP');
+    return checkProof(auth, jkt, credentials.token, req);
+  }
+
+  return {
+    dpop,
+    challenge: {
+      bearer: o.mode !== 'required',
+      dpopAlgs: dpop ? o.algorithms : undefined,
+    },
+    assertScheme(scheme) {
+      if (scheme === 'bearer' && o.mode === 'required') throw mismatch('DPoP required');
+    },
+    check(auth, credentials, req) {
+      // The hot path: an unbound bearer token costs one property read.
+      if (credentials.scheme === 'bearer' && auth.payload.cnf === undefined) return auth;
+      let result: VerifiedToken | Promise<VerifiedToken>;
+      try {
+        result = bind(auth, credentials, req);
+      } catch (err) {
+        throw withDetails(err, auth);
+      }
+      if (result instanceof Promise) {
+        return result.catch((err: unknown) => {
+          throw withDetails(err, auth);
+        });
+      }
+      return result;
+    },
+  };
+}

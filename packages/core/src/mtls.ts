@@ -1,0 +1,67 @@
+import { X509Certificate, createHash } from 'node:crypto';
+import { VerificationError } from './errors.js';
+import type { PeerSocket } from './http.js';
+
+/** Certificate-bound access tokens (RFC 8705 §3): where the client certificate comes from. */
+export interface MtlsOptions<Req = unknown> {
+  /**
+   * Warning: trust only a header that your proxy sets and strips from client requests; anyone
+   * else could name any certificate. Reads the client certificate when TLS ends at a proxy: DER
+   * bytes or a PEM string (URL-decode nginx's `$ssl_client_escaped_cert` first); `undefined`
+   * when there is none. Default: the peer certificate of the TLS socket (`requestCert: true`).
+   */
+  certificate?: (req: Req) => Uint8Array | string | null | undefined;
+}
+
+/** Validates the `mtls` option. */
+export function normalizeMtls<Req>(options: MtlsOptions<Req> | undefined): MtlsOptions<Req> {
+  const o = options ?? {};
+  if (typeof o !== 'object' || o === null) throw new TypeError('"mtls" must be an object');
+  if (o.certificate !== undefined && typeof o.certificate !== 'function') {
+    throw new TypeError('"mtls.certificate" must be a function');
+  }
+  return o;
+}
+
+/** The DER client certificate of a TLS socket, if the client presented one. */
+export function peerCertificate(socket: object | null | undefined): Uint8Array | undefined {
+  const peer = socket as PeerSocket | null | undefined;
+  if (typeof peer?.getPeerCertificate !== 'function') return undefined;
+  const raw = peer.getPeerCertificate(false)?.raw;
+  return raw instanceof Uint8Array && raw.length > 0 ? raw : undefined;
+}
+
+/** `x5t#S256` of a certificate (RFC 8705 §3.1): base64url SHA-256 of its DER bytes. */
+export function certificateThumbprint(certificate: Uint8Array | string): string {
+  let der: Uint8Array;
+  if (typeof certificate === 'string') {
+    try {
+      der = new X509Certificate(certificate).raw;
+    } catch (cause) {
+      throw new VerificationError('token_binding_mismatch', {
+        reason: 'client certificate unreadable',
+        cause,
+      });
+    }
+  } else {
+    der = certificate;
+  }
+  return createHash('sha256').update(der).digest('base64url');
+}
+
+/** Checks a token's `cnf["x5t#S256"]` against the certificate of the request. */
+export function assertCertificateBinding(
+  expected: string,
+  certificate: Uint8Array | string | null | undefined,
+): void {
+  if (certificate === undefined || certificate === null || certificate.length === 0) {
+    throw new VerificationError('token_binding_mismatch', {
+      reason: 'certificate-bound token without a client certificate',
+    });
+  }
+  if (certificateThumbprint(certificate) !== expected) {
+    throw new VerificationError('token_binding_mismatch', {
+      reason: 'client certificate does not match "x5t#S256"',
+    });
+  }
+}

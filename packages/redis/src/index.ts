@@ -1,0 +1,115 @@
+import { createClient } from 'redis';
+import type { ReplayStore } from '@tokengate/core';
+
+/**
+ * The one command the store sends: `SET key 1 NX EX ttl`. A node-redis v5 client, cluster or
+ * sentinel fits (a node-redis v4 client accepts the same call shape too).
+ */
+export interface RedisSetClient {
+  set(
+    key: string,
+    value: string,
+    options: { expiration: { type: 'EX'; value: number }; condition: 'NX' },
+  ): Promise<unknown>;
+}
+
+/** Options of `createRedisReplayStore`: a client you own, or a URL for a client it owns. */
+export interface RedisReplayStoreOptions {
+  /** A connected (or connecting) node-redis client. You connect it, handle its errors, close it. */
+  client?: RedisSetClient;
+  /**
+   * `redis://host:6379` (or `rediss://`): the store creates and connects its own client; call
+   * `close()` on shutdown. Connection errors are passed to `onError`.
+   */
+  url?: string;
+  /** Prefix of every key. Default `'tokengate:dpop:'`. */
+  prefix?: string;
+  /**
+   * How long one check may take, in milliseconds, before the request is refused with 503
+   * (`replay_store_unavailable`): replay protection fails closed. Default 1000.
+   */
+  timeoutMs?: number;
+  /** Receives errors of a client created from `url` (node-redis emits them while reconnecting). */
+  onError?: (err: Error) => void;
+}
+
+/** A replay store on Redis: every receiver using the same Redis shares one replay window. */
+export interface RedisReplayStore extends ReplayStore {
+  /** Closes the client created from `url`; does nothing for a client you passed in. */
+  close(): Promise<void>;
+}
+
+function timeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`redis did not answer within ${ms} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Creates a DPoP replay store on Redis. Each proof is recorded with one atomic
+ * `SET <prefix><key> 1 NX EX <ttl>`: the first receiver to see a proof wins, any later one (on
+ * any instance) sees a replay, and Redis forgets the key when the proof's `iat` window ends.
+ *
+ * @example
+ * const replayStore = createRedisReplayStore({ url: process.env.REDIS_URL });
+ * app.use(tokengate({ issuer, audience, jwksUri, dpop: { mode: 'required', replayStore } }));
+ * process.on('SIGTERM', () => replayStore.close());
+ */
+export function createRedisReplayStore(options: RedisReplayStoreOptions): RedisReplayStore {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('createRedisReplayStore needs { client } or { url }');
+  }
+  const { url, prefix = 'tokengate:dpop:', timeoutMs = 1000, onError } = options;
+  if ((options.client === undefined) === (url === undefined)) {
+    throw new TypeError('give exactly one of "client" and "url"');
+  }
+  if (typeof prefix !== 'string') throw new TypeError('"prefix" must be a string');
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
+    throw new TypeError('"timeoutMs" must be a positive integer');
+  }
+  if (onError !== undefined && typeof onError !== 'function') {
+    throw new TypeError('"onError" must be a function');
+  }
+  let client: RedisSetClient;
+  let close = async (): Promise<void> => {};
+  if (url !== undefined) {
+    if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) {
+      throw new TypeError('"url" must be a redis:// or rediss:// URL');
+    }
+    // Commands wait offline while the client reconnects; the timeout above bounds the wait.
+    const owned = createClient({ url });
+    // Without a listener, node-redis's 'error' event would crash the process.
+    owned.on('error', (err: Error) => onError?.(err));
+    const connecting = owned.connect().catch((err: unknown) => {
+      onError?.(err as Error);
+    });
+    client = owned;
+    close = async () => {
+      if (owned.isReady) await owned.close();
+      else if (owned.isOpen) owned.destroy(); // still (re)connecting: nothing to flush
+      await connecting;
+    };
+  } else {
+    client = options.client!;
+    if (typeof client !== 'object' || client === null || typeof client.set !== 'function') {
+      throw new TypeError('"client" must be a node-redis client');
+    }
+  }
+  return {
+    async add(key, ttlSeconds) {
+      const reply = await timeout(
+        client.set(`${prefix}${key}`, '1', {
+          expiration: { type: 'EX', value: Math.max(1, Math.ceil(ttlSeconds)) },
+          condition: 'NX',
+        }),
+        timeoutMs,
+      );
+      // 'OK' when the key was set; null when it already existed (NX).
+      return reply === 'OK';
+    },
+    close: () => close(),
+  };
+}
