@@ -7,7 +7,14 @@ export {
 } from './errors.js';
 export { extractBearer, extractCredentials, toHttpError } from './http.js';
 export { createGate, runGuard } from './gate.js';
-export { scopeGuard, claimsGuard, parseScopes, hasAllScopes, hasAnyScope } from './scopes.js';
+export {
+  createGuards,
+  scopeGuard,
+  claimsGuard,
+  parseScopes,
+  hasAllScopes,
+  hasAnyScope,
+} from './scopes.js';
 export { claimCheck, claimEquals, claimIncludes } from './claim-checks.js';
 export { toRejectionRecord, logSafe, stderrLogger } from './log.js';
 export { createRemoteJwks } from './keys/remote-jwks.js';
@@ -38,7 +45,7 @@ export type { DpopOptions } from './dpop.js';
 export type { DpopNonceOptions, DpopNonceSource } from './dpop-nonce.js';
 export type { MtlsOptions } from './mtls.js';
 export type { Gate, GateOptions, GateSettings, RequestIo } from './gate.js';
-export type { Guard, ScopeGuardOptions } from './scopes.js';
+export type { Guard, GuardFactories, ScopeGuardOptions } from './scopes.js';
 export type { ClaimCheck } from './claim-checks.js';
 export type { RejectionRecord, RequestFacts } from './log.js';
 export type {

@@ -89,3 +89,37 @@ export function claimsGuard(
     }
   };
 }
+
+/** The route guards every adapter exports, each returning the framework's handler type `H`. */
+export interface GuardFactories<H> {
+  /**
+   * Passes when the token grants every one of `scopes` (read from `scope` and `scp`, or the
+   * gate's `scopeClaims`); 403 `insufficient_scope` otherwise, 401 without a token. Invalid scope
+   * names throw at start-up.
+   */
+  requireScopes(...scopes: string[]): H;
+  /** Like `requireScopes`, but one of `scopes` is enough. */
+  requireAnyScope(...scopes: string[]): H;
+  /**
+   * Passes when `predicate(payload)` is true (see `claimEquals`, `claimIncludes`,
+   * `claimCheck`); 403 otherwise (the token is valid but does not grant this), 401 without a
+   * token.
+   */
+  requireClaims(
+    predicate: ((payload: TokenPayload) => boolean) | ClaimCheck,
+    description?: string,
+  ): H;
+}
+
+/**
+ * Builds the guards of an adapter from its one wrapper, which turns a core Guard into the
+ * framework's handler (and answers a failure through the gate).
+ */
+export function createGuards<H>(wrap: (check: Guard, name: string) => H): GuardFactories<H> {
+  return {
+    requireScopes: (...scopes) => wrap(scopeGuard('all', scopes), 'requireScopes'),
+    requireAnyScope: (...scopes) => wrap(scopeGuard('any', scopes), 'requireAnyScope'),
+    requireClaims: (predicate, description) =>
+      wrap(claimsGuard(predicate, description), 'requireClaims'),
+  };
+}

@@ -1,12 +1,12 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import {
-  claimsGuard,
-  createGate,
-  isVerificationError,
-  runGuard,
-  scopeGuard,
+import { createGate, createGuards, isVerificationError, runGuard } from '@tokengate/core';
+import type {
+  Gate,
+  GateOptions,
+  Guard,
+  GuardFactories,
+  VerifiedToken,
 } from '@tokengate/core';
-import type { Gate, GateOptions, Guard, TokenPayload, VerifiedToken } from '@tokengate/core';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -111,29 +111,14 @@ function guard(check: Guard, name: string): RequestHandler {
   return Object.defineProperty(handler, 'name', { value: name });
 }
 
-/**
- * Route middleware that passes when the token grants every one of `scopes` (read from `scope`
- * and `scp`); 403 `insufficient_scope` otherwise, 401 without a token. Invalid scope names throw
- * at start-up.
- */
-export function requireScopes(...scopes: string[]): RequestHandler {
-  return guard(scopeGuard('all', scopes), 'requireScopes');
-}
-
+const guards: GuardFactories<RequestHandler> = createGuards(guard);
+// Annotated one by one: inferred Express handler types do not survive declaration emit.
+/** Passes when the token grants every one of `scopes`; 403 otherwise, 401 without a token. */
+export const requireScopes: GuardFactories<RequestHandler>['requireScopes'] = guards.requireScopes;
 /** Like `requireScopes`, but one of `scopes` is enough. */
-export function requireAnyScope(...scopes: string[]): RequestHandler {
-  return guard(scopeGuard('any', scopes), 'requireAnyScope');
-}
-
-/**
- * Route middleware that passes when `predicate(payload)` is true; 403 otherwise (the token is
- * valid but does not grant this), 401 without a token.
- */
-export function requireClaims(
-  predicate: (payload: TokenPayload) => boolean,
-  description?: string,
-): RequestHandler {
-  return guard(claimsGuard(predicate, description), 'requireClaims');
-}
+export const requireAnyScope: GuardFactories<RequestHandler>['requireAnyScope'] =
+  guards.requireAnyScope;
+/** Passes when `predicate(payload)` is true; 403 otherwise, 401 without a token. */
+export const requireClaims: GuardFactories<RequestHandler>['requireClaims'] = guards.requireClaims;
 
 export type { VerifiedToken, TokenPayload } from '@tokengate/core';

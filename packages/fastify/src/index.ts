@@ -6,14 +6,8 @@ import type {
   preHandlerHookHandler,
 } from 'fastify';
 import fp from 'fastify-plugin';
-import {
-  claimsGuard,
-  createGate,
-  isVerificationError,
-  runGuard,
-  scopeGuard,
-} from '@tokengate/core';
-import type { Gate, GateOptions, Guard, TokenPayload, VerifiedToken } from '@tokengate/core';
+import { createGate, createGuards, isVerificationError, runGuard } from '@tokengate/core';
+import type { Gate, GateOptions, Guard, GuardFactories, VerifiedToken } from '@tokengate/core';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -121,29 +115,11 @@ function guard(check: Guard, name: string): preHandlerHookHandler {
   return Object.defineProperty(hook, 'name', { value: name });
 }
 
-/**
- * preHandler hook that passes when the token grants every one of `scopes` (read from `scope` and
- * `scp`); 403 `insufficient_scope` otherwise, 401 without a token. Invalid scope names throw at
- * start-up.
- */
-export function requireScopes(...scopes: string[]): preHandlerHookHandler {
-  return guard(scopeGuard('all', scopes), 'requireScopes');
-}
-
-/** Like `requireScopes`, but one of `scopes` is enough. */
-export function requireAnyScope(...scopes: string[]): preHandlerHookHandler {
-  return guard(scopeGuard('any', scopes), 'requireAnyScope');
-}
-
-/**
- * preHandler hook that passes when `predicate(payload)` is true; 403 otherwise (the token is
- * valid but does not grant this), 401 without a token.
- */
-export function requireClaims(
-  predicate: (payload: TokenPayload) => boolean,
-  description?: string,
-): preHandlerHookHandler {
-  return guard(claimsGuard(predicate, description), 'requireClaims');
-}
+/** Route guards: `requireScopes`, `requireAnyScope`, `requireClaims` (see core's GuardFactories). */
+export const {
+  requireScopes,
+  requireAnyScope,
+  requireClaims,
+}: GuardFactories<preHandlerHookHandler> = createGuards(guard);
 
 export type { VerifiedToken, TokenPayload } from '@tokengate/core';

@@ -1,12 +1,6 @@
 import type { Middleware, Next, ParameterizedContext } from 'koa';
-import {
-  claimsGuard,
-  createGate,
-  isVerificationError,
-  runGuard,
-  scopeGuard,
-} from '@tokengate/core';
-import type { Gate, GateOptions, Guard, TokenPayload, VerifiedToken } from '@tokengate/core';
+import { createGate, createGuards, isVerificationError, runGuard } from '@tokengate/core';
+import type { Gate, GateOptions, Guard, GuardFactories, VerifiedToken } from '@tokengate/core';
 
 /** What `tokengate()` adds to `ctx.state`. */
 export interface AuthState {
@@ -101,29 +95,11 @@ function guard(check: Guard, name: string): Middleware<AuthState> {
   return Object.defineProperty(middleware, 'name', { value: name });
 }
 
-/**
- * Route middleware that passes when the token grants every one of `scopes` (read from `scope`
- * and `scp`); 403 `insufficient_scope` otherwise, 401 without a token. Invalid scope names throw
- * at start-up.
- */
-export function requireScopes(...scopes: string[]): Middleware<AuthState> {
-  return guard(scopeGuard('all', scopes), 'requireScopes');
-}
-
-/** Like `requireScopes`, but one of `scopes` is enough. */
-export function requireAnyScope(...scopes: string[]): Middleware<AuthState> {
-  return guard(scopeGuard('any', scopes), 'requireAnyScope');
-}
-
-/**
- * Route middleware that passes when `predicate(payload)` is true; 403 otherwise (the token is
- * valid but does not grant this), 401 without a token.
- */
-export function requireClaims(
-  predicate: (payload: TokenPayload) => boolean,
-  description?: string,
-): Middleware<AuthState> {
-  return guard(claimsGuard(predicate, description), 'requireClaims');
-}
+/** Route guards: `requireScopes`, `requireAnyScope`, `requireClaims` (see core's GuardFactories). */
+export const {
+  requireScopes,
+  requireAnyScope,
+  requireClaims,
+}: GuardFactories<Middleware<AuthState>> = createGuards(guard);
 
 export type { VerifiedToken, TokenPayload } from '@tokengate/core';
