@@ -30,7 +30,6 @@ const MAX_FIELD = 128;
  */
 export function logSafe(value: unknown, max = MAX_FIELD): string | undefined {
   if (typeof value !== 'string') return undefined;
-   
   const clean = value.replace(/[^\x20-\x7e]/g, '?');
   return clean.length > max ? `${clean.slice(0, max)}…` : clean;
 }

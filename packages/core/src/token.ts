@@ -60,7 +60,9 @@ function hasDuplicateMember(text: string): boolean {
       }
       const names = open[open.length - 1];
       if (atName && names) {
-        const name = escaped ? (JSON.parse(text.slice(i, end + 1)) as string) : text.slice(i + 1, end);
+        const name = escaped
+          ? (JSON.parse(text.slice(i, end + 1)) as string)
+          : text.slice(i + 1, end);
         if (names.has(name)) return true;
         names.add(name);
         atName = false;

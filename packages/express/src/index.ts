@@ -1,12 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { createGate, createGuards, isVerificationError, runGuard } from '@tokengate/core';
-import type {
-  Gate,
-  GateOptions,
-  Guard,
-  GuardFactories,
-  VerifiedToken,
-} from '@tokengate/core';
+import type { Gate, GateOptions, Guard, GuardFactories, VerifiedToken } from '@tokengate/core';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
