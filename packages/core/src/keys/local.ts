@@ -2,12 +2,12 @@ import { VerificationError } from '../errors.js';
 import type { KeySelector, KeySource, VerificationKey } from '../types.js';
 import { KeyRejected, SIGNATURE_ALGORITHMS, importVerificationKey, keyFitsAlg } from './jwk.js';
 
-/** How many keys a token without `kid` may try (bounded work per token). */
+/** How many keys one token may try (bounded work per token). */
 export const MAX_CANDIDATES = 3;
 
 /**
  * Picks the keys for a header from a list: the keys with that `kid` that fit `alg`, or, without
- * a `kid`, the keys that fit `alg` (at most MAX_CANDIDATES). Shared by local and remote sets.
+ * a `kid`, the keys that fit `alg`; at most MAX_CANDIDATES. Shared by local and remote sets.
  */
 export function selectKeys(
   byKid: ReadonlyMap<string, readonly VerificationKey[]>,
@@ -15,8 +15,8 @@ export function selectKeys(
   { kid, alg }: KeySelector,
 ): VerificationKey[] {
   const pool = kid === undefined ? all : (byKid.get(kid) ?? []);
-  const fitting = pool.filter((k) => keyFitsAlg(k, alg));
-  return kid === undefined ? fitting.slice(0, MAX_CANDIDATES) : fitting;
+  // Bounded either way: a key server publishing many keys under one kid costs no more.
+  return pool.filter((k) => keyFitsAlg(k, alg)).slice(0, MAX_CANDIDATES);
 }
 
 /** Indexes keys by `kid`; a Map, so a `kid` of `__proto__` is just a string. */

@@ -218,10 +218,14 @@ function parseKeySet(
     keys.push(key);
   }
   if (skipped.length > 0) {
-    s.logger.warn(
-      { event: 'jwks_keys_skipped', uri, skipped: skipped.length, keys: skipped.slice(0, 10) },
-      'key server published keys that cannot verify signatures',
-    );
+    try {
+      s.logger.warn(
+        { event: 'jwks_keys_skipped', uri, skipped: skipped.length, keys: skipped.slice(0, 10) },
+        'key server published keys that cannot verify signatures',
+      );
+    } catch {
+      // A failing log transport must not make a usable key set unusable.
+    }
   }
   if (keys.length === 0) throw new Error('no usable signature keys in the set');
   return { keys, byKid: indexByKid(keys), published: new Set(keys), byJson };
