@@ -2,12 +2,11 @@
 // each replayed against tokengate through real HTTP in every adapter. A test is named by the
 // advisory and says in one line what went wrong there; the assertion is that it does not here.
 // Only facts were carried over from the advisories; every token here is built by this suite.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generateKeyPairSync } from 'node:crypto';
 import type { JWK } from 'jose';
 import type { KeySource } from '@tokengate/core';
 import { startJwksServer } from '../fixtures/jwks-server.js';
-import type { JwksServer } from '../fixtures/jwks-server.js';
 import {
   createSigningKey,
   decryptionKeys,
@@ -17,8 +16,15 @@ import {
 } from '../fixtures/keys.js';
 import { ISSUER, claims } from '../fixtures/tokens.js';
 import { b64u, craftJwe, craftJws, esHeader, fakeJwe, publicPem } from './craft.js';
-import { describeAttacks, drivers, expectAccepted, expectRefused, startGate } from './harness.js';
-import type { AttackCase, Gate } from './harness.js';
+import {
+  describeAttacks,
+  drivers,
+  expectAccepted,
+  expectRefused,
+  gateFixture,
+  startGate,
+} from './harness.js';
+import type { AttackCase } from './harness.js';
 
 const rs256 = signing.rs256;
 const payload = (extra: Record<string, unknown> = {}) =>
@@ -220,16 +226,7 @@ describe.each(drivers)('$name: advisories fixed by refusing the configuration', 
 });
 
 describe.each(drivers)('$name: GHSA-rp9m-7r4c-75qg / CVE-2026-35039 (fast-jwt)', (driver) => {
-  let jwks: JwksServer;
-  let gate: Gate;
-  beforeAll(async () => {
-    jwks = await startJwksServer(issuerJwks);
-    gate = await startGate(driver, { jwks });
-  });
-  afterAll(async () => {
-    await gate?.close();
-    await jwks?.close();
-  });
+  const env = gateFixture(driver);
 
   it('colliding cache keys returned another token’s claims; each token is its own cache entry', async () => {
     const alice = craftJws({ header: esHeader(), payload: payload({ sub: 'alice' }) });
@@ -240,12 +237,12 @@ describe.each(drivers)('$name: GHSA-rp9m-7r4c-75qg / CVE-2026-35039 (fast-jwt)',
       [alice, 'alice'],
       [bob, 'bob'],
     ] as const) {
-      const reply = await gate.send(token);
-      expectAccepted(gate, reply);
+      const reply = await env.gate.send(token);
+      expectAccepted(env.gate, reply);
       expect((reply.body as { sub: string }).sub).toBe(sub);
     }
     // Alice's header and payload with Bob's signature: shares every claim with a cached token.
     const mixed = `${alice.split('.').slice(0, 2).join('.')}.${bob.split('.')[2]}`;
-    expectRefused(gate, await gate.send(mixed), 'signature_invalid');
+    expectRefused(env.gate, await env.gate.send(mixed), 'signature_invalid');
   });
 });

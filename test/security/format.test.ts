@@ -1,16 +1,14 @@
 // Attack class: the compact serialization itself (RFC 7515 §7.1, RFC 7519 §7.2, RFC 8725 §3.11).
 // Non-canonical base64url, whitespace, wrong part counts, duplicate JSON members, payloads that
 // are not claim sets, critical extensions, size. Through real HTTP in every adapter.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createVerifier, isVerificationError } from '@tokengate/core';
 import type { KeySource, VerificationErrorCode } from '@tokengate/core';
-import { startJwksServer } from '../fixtures/jwks-server.js';
-import type { JwksServer } from '../fixtures/jwks-server.js';
 import { encryption, issuerJwks } from '../fixtures/keys.js';
 import { AUDIENCE, ISSUER, claims } from '../fixtures/tokens.js';
 import { b64u, craftJwe, craftJws, esHeader, nonCanonical } from './craft.js';
-import { describeAttacks, drivers, expectAccepted, expectRefused, startGate } from './harness.js';
-import type { AttackCase, Gate } from './harness.js';
+import { describeAttacks, drivers, expectAccepted, expectRefused, gateFixture } from './harness.js';
+import type { AttackCase } from './harness.js';
 
 const payload = (extra: Record<string, unknown> = {}) =>
   ({ ...claims(), ...extra }) as Record<string, unknown>;
@@ -314,27 +312,20 @@ describeAttacks(
 );
 
 describe.each(drivers)('$name: a payload "__proto__" member grants nothing', (driver) => {
-  let jwks: JwksServer;
-  let gate: Gate;
-  beforeAll(async () => {
-    jwks = await startJwksServer(issuerJwks);
-    gate = await startGate(driver, { jwks });
-  });
-  afterAll(async () => {
-    await gate?.close();
-    await jwks?.close();
-  });
+  const env = gateFixture(driver);
 
   it('is an own member: no scope inherited, Object.prototype untouched', async () => {
     const body = `{"__proto__":{"scope":"orders:read orders:write","role":"admin"},${payloadText}}`;
     const token = sign(`{${esHeaderText}}`, body);
-    gate.lastToken = token;
-    const open = await gate.send(token);
-    expectAccepted(gate, open);
-    const write = await gate.sendHeaders({ authorization: `Bearer ${token}` }, '/orders/write');
-    expectRefused(gate, write, 'scope_insufficient', { scope: ['orders:read', 'orders:write'] });
-    const admin = await gate.sendHeaders({ authorization: `Bearer ${token}` }, '/admin');
-    expectRefused(gate, admin, 'scope_insufficient');
+    env.gate.lastToken = token;
+    const open = await env.gate.send(token);
+    expectAccepted(env.gate, open);
+    const write = await env.gate.sendHeaders({ authorization: `Bearer ${token}` }, '/orders/write');
+    expectRefused(env.gate, write, 'scope_insufficient', {
+      scope: ['orders:read', 'orders:write'],
+    });
+    const admin = await env.gate.sendHeaders({ authorization: `Bearer ${token}` }, '/admin');
+    expectRefused(env.gate, admin, 'scope_insufficient');
     expect(({} as Record<string, unknown>).scope).toBeUndefined();
     expect(({} as Record<string, unknown>).role).toBeUndefined();
   });

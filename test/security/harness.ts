@@ -353,20 +353,11 @@ export interface AttackCase {
  */
 export function describeAttacks(cases: readonly AttackCase[], published = issuerJwks): void {
   describe.each(drivers)('$name', (driver) => {
-    let jwks: JwksServer;
-    let shared: Gate;
-    beforeAll(async () => {
-      jwks = await startJwksServer(published);
-      shared = await startGate(driver, { jwks });
-    });
-    afterAll(async () => {
-      await shared?.close();
-      await jwks?.close();
-    });
+    const fixture = gateFixture(driver, published);
 
     it.each(cases)('$name', async (c) => {
       const ownJwks = c.published ? await startJwksServer(c.published) : undefined;
-      const server = ownJwks ?? jwks;
+      const server = ownJwks ?? fixture.jwks;
       const clock = createClock();
       const needsOwn = c.options || ownJwks || (c.carrier && c.carrier !== 'header');
       const own = needsOwn
@@ -377,7 +368,7 @@ export function describeAttacks(cases: readonly AttackCase[], published = issuer
             ...(c.carrier && c.carrier !== 'header' && { carrier: c.carrier }),
           })
         : undefined;
-      const gate = own ?? shared;
+      const gate = own ?? fixture.gate;
       gate.clock.set(NOW);
       try {
         const env: AttackEnv = { clock: gate.clock, jwks: server, gate };
@@ -392,4 +383,24 @@ export function describeAttacks(cases: readonly AttackCase[], published = issuer
       }
     });
   });
+}
+
+/**
+ * A key server publishing `published` and a gate for `driver`, started before and closed after
+ * the surrounding describe block. Read `fixture.gate` / `fixture.jwks` inside tests.
+ */
+export function gateFixture(
+  driver: Driver,
+  published: { keys: object[] } = issuerJwks,
+): { readonly jwks: JwksServer; readonly gate: Gate } {
+  const fixture = {} as { jwks: JwksServer; gate: Gate };
+  beforeAll(async () => {
+    fixture.jwks = await startJwksServer(published);
+    fixture.gate = await startGate(driver, { jwks: fixture.jwks });
+  });
+  afterAll(async () => {
+    await fixture.gate?.close();
+    await fixture.jwks?.close();
+  });
+  return fixture;
 }

@@ -4,7 +4,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { startJwksServer } from '../fixtures/jwks-server.js';
-import type { JwksServer } from '../fixtures/jwks-server.js';
 import { issuerJwks, signing } from '../fixtures/keys.js';
 import { ISSUER, claims } from '../fixtures/tokens.js';
 import { craftJws, esHeader } from './craft.js';
@@ -14,6 +13,7 @@ import {
   expectNoLeak,
   expectRefused,
   send,
+  gateFixture,
   sendBytes,
   startGate,
 } from './harness.js';
@@ -43,16 +43,7 @@ const notServerError = (reply: { status: number }) => {
 };
 
 describe.each(drivers)('$name', (driver) => {
-  let jwks: JwksServer;
-  let gate: Gate;
-  beforeAll(async () => {
-    jwks = await startJwksServer(issuerJwks);
-    gate = await startGate(driver, { jwks });
-  });
-  afterAll(async () => {
-    await gate?.close();
-    await jwks?.close();
-  });
+  const env = gateFixture(driver);
 
   describe('Authorization header values', () => {
     const values: [string, string, 400 | 401][] = [
@@ -72,10 +63,10 @@ describe.each(drivers)('$name', (driver) => {
       ['padding only', 'Bearer ====', 400],
     ];
     it.each(values)('%s → %s', async (_what, value, status) => {
-      const reply = await gate.sendHeaders({ authorization: value });
+      const reply = await env.gate.sendHeaders({ authorization: value });
       expect(reply.status).toBe(status);
-      expectRefused(gate, reply, status === 400 ? 'request_invalid' : 'token_malformed');
-      expectCleanRecords(gate);
+      expectRefused(env.gate, reply, status === 400 ? 'request_invalid' : 'token_malformed');
+      expectCleanRecords(env.gate);
     });
 
     it('another scheme is no credentials at all (401 token_missing)', async () => {
@@ -84,7 +75,11 @@ describe.each(drivers)('$name', (driver) => {
         'Negotiate YIIB',
         'Digest username="a", realm="b"',
       ]) {
-        expectRefused(gate, await gate.sendHeaders({ authorization: value }), 'token_missing');
+        expectRefused(
+          env.gate,
+          await env.gate.sendHeaders({ authorization: value }),
+          'token_missing',
+        );
       }
     });
 
@@ -115,9 +110,9 @@ describe.each(drivers)('$name', (driver) => {
       );
       await fc.assert(
         fc.asyncProperty(value, async (v) => {
-          const reply = await gate.sendHeaders({ authorization: v });
+          const reply = await env.gate.sendHeaders({ authorization: v });
           expect([400, 401]).toContain(reply.status);
-          expectNoLeak(gate, reply);
+          expectNoLeak(env.gate, reply);
         }),
         { numRuns: 60, seed: 7 },
       );
@@ -125,7 +120,7 @@ describe.each(drivers)('$name', (driver) => {
   });
 
   describe('bytes Node’s client refuses to send (raw socket)', () => {
-    const host = () => new URL(gate.app.origin).host;
+    const host = () => new URL(env.gate.app.origin).host;
     const raw = (authorization: Buffer | string) =>
       Buffer.concat([
         Buffer.from(
@@ -156,25 +151,26 @@ describe.each(drivers)('$name', (driver) => {
       ],
     ];
     it.each(cases)('%s: answered 4xx, the app still serves', async (_what, value) => {
-      gate.logger.entries.length = 0;
-      const reply = await sendBytes(gate.app.origin, raw(value()));
+      env.gate.logger.entries.length = 0;
+      const reply = await sendBytes(env.gate.app.origin, raw(value()));
       notServerError(reply);
-      for (const r of gate.logger.rejections()) expect(JSON.stringify(r)).toMatch(/^[\x20-\x7e]*$/);
-      const after = await gate.sendHeaders({});
-      expectRefused(gate, after, 'token_missing');
+      for (const r of env.gate.logger.rejections())
+        expect(JSON.stringify(r)).toMatch(/^[\x20-\x7e]*$/);
+      const after = await env.gate.sendHeaders({});
+      expectRefused(env.gate, after, 'token_missing');
     });
 
     it('a header block over 16 KiB is 431 from Node, never reaching the app', async () => {
-      const reply = await gate.sendHeaders({ authorization: `Bearer ${'A'.repeat(17 << 10)}` });
+      const reply = await env.gate.sendHeaders({ authorization: `Bearer ${'A'.repeat(17 << 10)}` });
       expect(reply.status).toBe(431);
-      expect(gate.handled).toEqual([]);
+      expect(env.gate.handled).toEqual([]);
     });
   });
 
   describe('token text with characters no header can carry (query parameter)', () => {
     let queryGate: Gate;
     beforeAll(async () => {
-      queryGate = await startGate(driver, { jwks, carrier: 'query' });
+      queryGate = await startGate(driver, { jwks: env.jwks, carrier: 'query' });
     });
     afterAll(() => queryGate?.close());
     const tokens: [string, () => string][] = [
@@ -206,10 +202,10 @@ describe.each(drivers)('$name', (driver) => {
         key: signing.es256,
         alg: 'ES256',
       });
-      const reply = await gate.send(token);
+      const reply = await env.gate.send(token);
       expect(reply.status).toBe(401);
-      expectCleanRecords(gate);
-      expectNoLeak(gate, reply);
+      expectCleanRecords(env.gate);
+      expectNoLeak(env.gate, reply);
     });
 
     it('a record names no claim beyond iss, and never the payload or signature', async () => {
@@ -217,12 +213,12 @@ describe.each(drivers)('$name', (driver) => {
         header: esHeader({ kid: 'no-such-kid' }),
         payload: { ...claims(), email: 'secret.person@example.com', role: 'admin' },
       });
-      const reply = await gate.send(token);
-      expectRefused(gate, reply, 'kid_unknown');
-      const logged = JSON.stringify(gate.logger.entries);
+      const reply = await env.gate.send(token);
+      expectRefused(env.gate, reply, 'kid_unknown');
+      const logged = JSON.stringify(env.gate.logger.entries);
       expect(logged).not.toContain('secret.person');
       expect(logged).not.toContain(token.split('.')[1]!.slice(0, 40));
-      const { requestId: _id, ...fields } = gate.logger.rejections()[0]!;
+      const { requestId: _id, ...fields } = env.gate.logger.rejections()[0]!;
       expect(Object.keys(fields).sort()).toEqual(
         ['alg', 'code', 'event', 'iss', 'kid', 'method', 'path', 'reason', 'status'].sort(),
       );
@@ -230,21 +226,21 @@ describe.each(drivers)('$name', (driver) => {
 
     it('a token in the query string never reaches the record (the path is logged alone)', async () => {
       const token = honest().replace(/.$/, '_');
-      const reply = await gate.sendHeaders(
+      const reply = await env.gate.sendHeaders(
         { authorization: 'Bearer' },
         `${PATH}?access_token=${token}`,
       );
-      expectRefused(gate, reply, 'request_invalid');
-      expect(JSON.stringify(gate.logger.entries)).not.toContain(token.slice(0, 30));
-      expect(gate.logger.rejections()[0]!.path).toBe(PATH);
+      expectRefused(env.gate, reply, 'request_invalid');
+      expect(JSON.stringify(env.gate.logger.entries)).not.toContain(token.slice(0, 30));
+      expect(env.gate.logger.rejections()[0]!.path).toBe(PATH);
     });
 
     it('a hostile request id is logged as printable ASCII, capped', async () => {
-      const reply = await send(gate.app.origin, PATH, {
+      const reply = await send(env.gate.app.origin, PATH, {
         'x-request-id': `id\u00ff\u00e9${'z'.repeat(400)}`,
       });
       expect(reply.status).toBe(401);
-      const id = gate.logger.rejections().at(-1)!.requestId as string | undefined;
+      const id = env.gate.logger.rejections().at(-1)!.requestId as string | undefined;
       if (id !== undefined) expect(id).toMatch(/^[\x20-\x7e]{1,128}…?$/);
     });
   });
@@ -273,23 +269,23 @@ describe.each(drivers)('$name', (driver) => {
       ],
     ];
     it.each(pairs)('%s → 400 invalid_request', async (_what, headers) => {
-      const reply = await gate.sendHeaders(headers());
-      expectRefused(gate, reply, 'request_invalid');
+      const reply = await env.gate.sendHeaders(headers());
+      expectRefused(env.gate, reply, 'request_invalid');
     });
   });
 
   describe('error bodies', () => {
     it('400, 401 and 403 bodies are the fixed pair of fields, nothing else', async () => {
       const answers: Reply[] = [
-        await gate.sendHeaders({ authorization: 'Bearer' }),
-        await gate.sendHeaders({}),
-        await gate.send(craftJws({ header: esHeader(), payload: claims() }).slice(0, -2)),
-        await gate.sendHeaders({ authorization: `Bearer ${honest()}` }, '/orders/write'),
+        await env.gate.sendHeaders({ authorization: 'Bearer' }),
+        await env.gate.sendHeaders({}),
+        await env.gate.send(craftJws({ header: esHeader(), payload: claims() }).slice(0, -2)),
+        await env.gate.sendHeaders({ authorization: `Bearer ${honest()}` }, '/orders/write'),
       ];
       for (const reply of answers) {
         expect(Object.keys(reply.body as object).sort()).toEqual(['error', 'error_description']);
         expect(reply.headers['content-type']).toMatch(/^application\/json/);
-        expectNoLeak(gate, reply);
+        expectNoLeak(env.gate, reply);
       }
     });
   });
