@@ -10,7 +10,8 @@ export interface ParsedJws {
   header: TokenHeader;
   /** `BASE64URL(header) || '.' || BASE64URL(payload)`, the bytes the signature covers. */
   signingInput: string;
-  payloadSegment: string;
+  /** The decoded payload bytes (not yet parsed: that waits until they are needed). */
+  payload: Buffer;
   signature: Buffer;
 }
 
@@ -26,14 +27,27 @@ export interface ParsedJwe {
  * check is done here, before anything else sees the bytes.
  */
 export function decodeSegment(segment: string): Buffer {
-  if (!B64URL.test(segment) || segment.length % 4 === 1) {
+  const rest = segment.length % 4;
+  if (rest === 1 || !B64URL.test(segment)) {
     throw new VerificationError('token_malformed', { reason: 'not base64url' });
   }
-  const bytes = Buffer.from(segment, 'base64url');
-  if (bytes.toString('base64url') !== segment) {
+  // The last character of a 2- or 3-character group carries 4 or 2 unused bits: they must be
+  // zero, or two spellings would decode to the same bytes.
+  if (
+    rest !== 0 &&
+    (sextet(segment.charCodeAt(segment.length - 1)) & (rest === 2 ? 15 : 3)) !== 0
+  ) {
     throw new VerificationError('token_malformed', { reason: 'non-canonical base64url' });
   }
-  return bytes;
+  return Buffer.from(segment, 'base64url');
+}
+
+/** The 6-bit value of a base64url character (already known to be in the alphabet). */
+function sextet(c: number): number {
+  if (c >= 65 && c <= 90) return c - 65; // A-Z
+  if (c >= 97 && c <= 122) return c - 71; // a-z
+  if (c >= 48 && c <= 57) return c + 4; // 0-9
+  return c === 45 ? 62 : 63; // - _
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -163,17 +177,16 @@ export function parseToken(
     throw new VerificationError('token_malformed', { reason: 'JWS header has "enc"' });
   }
   const signature = decodeSegment(parts[2]!);
-  decodeSegment(parts[1]!);
   return {
     kind: 'jws',
     header,
     signingInput: token.slice(0, parts[0]!.length + 1 + parts[1]!.length),
-    payloadSegment: parts[1]!,
+    payload: decodeSegment(parts[1]!),
     signature,
   };
 }
 
 /** Decodes the claim set of a verified JWS. */
 export function parsePayload(jws: ParsedJws): TokenPayload {
-  return parseJsonObject(decodeSegment(jws.payloadSegment), 'payload') as TokenPayload;
+  return parseJsonObject(jws.payload, 'payload') as TokenPayload;
 }

@@ -64,10 +64,10 @@ export interface KeySelector {
 export interface KeySource {
   /**
    * The keys that may verify a token with this header: the one with the `kid`, or, when the
-   * token names none, those that fit `alg` (bounded). Rejects with VerificationError
-   * `kid_unknown` or `jwks_unavailable`.
+   * token names none, those that fit `alg` (bounded). May answer synchronously (the hot path
+   * awaits nothing then). Rejects with VerificationError `kid_unknown` or `jwks_unavailable`.
    */
-  getKeys(selector: KeySelector): Promise<readonly VerificationKey[]>;
+  getKeys(selector: KeySelector): readonly VerificationKey[] | Promise<readonly VerificationKey[]>;
   /**
    * Synchronous: whether this key object is still in the current set. The token cache asks this
    * on every hit, so a key removed from the JWKS stops verifying cached tokens at once.

@@ -21,10 +21,12 @@ import type {
   Verifier,
 } from './types.js';
 
+// The result is shared by every request that presents the same token: nobody may change it.
 function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
     Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
+    const record = value as Record<string, unknown>;
+    for (const key in record) deepFreeze(record[key]);
   }
   return value;
 }
@@ -64,11 +66,25 @@ async function open(
   return { claims: parseJsonObject(plaintext, 'plaintext') as TokenPayload, encryption };
 }
 
-async function checkSignature(policy: Policy, jws: ParsedJws): Promise<VerificationKey> {
+/** The key that verifies the signature; awaits only when the key source has to. */
+function checkSignature(
+  policy: Policy,
+  jws: ParsedJws,
+): VerificationKey | Promise<VerificationKey> {
   const alg = jws.header.alg;
   if (!policy.o.algorithms.has(alg)) throw new VerificationError('alg_not_allowed');
-  const candidates = await policy.keys.getKeys({ kid: jws.header.kid, alg });
-  for (const key of candidates) {
+  const candidates = policy.keys.getKeys({ kid: jws.header.kid, alg });
+  return candidates instanceof Promise
+    ? candidates.then((keys) => verifyWithAny(alg, keys, jws))
+    : verifyWithAny(alg, candidates, jws);
+}
+
+function verifyWithAny(
+  alg: string,
+  keys: readonly VerificationKey[],
+  jws: ParsedJws,
+): VerificationKey {
+  for (const key of keys) {
     if (verifySignature(alg, key, jws.signingInput, jws.signature)) return key;
   }
   throw new VerificationError('signature_invalid');
@@ -145,7 +161,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
     else if (o.requireEncryption) throw new VerificationError('encryption_required');
     let key: VerificationKey | undefined;
     if (jws) {
-      key = await checkSignature(policy, jws);
+      const checked = checkSignature(policy, jws);
+      key = checked instanceof Promise ? await checked : checked;
     } else if (!o.decryption?.allowUnsignedClaims) {
       // An encrypted token proves nothing about its author: anyone can encrypt to us.
       throw new VerificationError('token_malformed', { reason: 'encrypted token is not signed' });

@@ -75,9 +75,9 @@ export function createLocalKeySet(
   const published = new Set(keys);
   const byKid = indexByKid(keys);
   return {
-    async getKeys(selector) {
+    getKeys(selector) {
       const found = selectKeys(byKid, keys, selector);
-      if (found.length === 0) throw new VerificationError('kid_unknown');
+      if (found.length === 0) return Promise.reject(new VerificationError('kid_unknown'));
       return found;
     },
     isPublished: (key) => published.has(key),

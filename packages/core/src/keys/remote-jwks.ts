@@ -116,7 +116,16 @@ export function remoteJwksFor(uri: string, url: URL, s: RemoteSettings): RemoteJ
     await resource.load().catch(() => {});
   }
 
-  async function getKeys(selector: KeySelector): Promise<readonly VerificationKey[]> {
+  // Synchronous while the set is servable and holds the key: the common case awaits nothing.
+  function getKeys(
+    selector: KeySelector,
+  ): readonly VerificationKey[] | Promise<readonly VerificationKey[]> {
+    const entry = resource.servable();
+    const found = entry && selectKeys(entry.value.byKid, entry.value.keys, selector);
+    return found?.length ? found : getKeysSlowly(selector);
+  }
+
+  async function getKeysSlowly(selector: KeySelector): Promise<readonly VerificationKey[]> {
     const before = resource.entry();
     const entry = await resource.ready();
     const found = selectKeys(entry.value.byKid, entry.value.keys, selector);

@@ -86,6 +86,11 @@ export interface Resource<T> {
   /** Starts one background fetch when the document is stale and no backoff applies. */
   revalidateIfStale(): void;
   /**
+   * Synchronous: the document when one may be served now (revalidating it in the background when
+   * stale), else undefined. The hot path of `ready()`.
+   */
+  servable(): Entry<T> | undefined;
+  /**
    * A servable document: at once when one is held (revalidating it in the background when
    * stale), else after a fetch. Rejects with `jwks_unavailable`, without fetching while
    * backing off.
@@ -325,21 +330,22 @@ export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
       // Already logged and counted in fail(); a background refresh never rejects unhandled.
       resource.load().catch(() => {});
     },
-    async ready() {
+    servable() {
       const entry = resource.usable();
-      if (entry) {
-        const now = o.now();
-        if (now >= entry.freshUntil && o.events.active()) {
-          o.events.emit({
-            type: 'jwks.stale_served',
-            uri: loggableUrl(entry.url),
-            ageSeconds: now - entry.fetchedAt,
-          });
-        }
-        resource.revalidateIfStale();
-        return entry;
+      if (!entry) return undefined;
+      const now = o.now();
+      if (now >= entry.freshUntil && o.events.active()) {
+        o.events.emit({
+          type: 'jwks.stale_served',
+          uri: loggableUrl(entry.url),
+          ageSeconds: now - entry.fetchedAt,
+        });
       }
-      return waitForLoad();
+      resource.revalidateIfStale();
+      return entry;
+    },
+    async ready() {
+      return resource.servable() ?? waitForLoad();
     },
     async refresh() {
       const entry = resource.usable();
