@@ -47,7 +47,7 @@ describe('9. discovery', () => {
   ])('refuses metadata whose issuer differs from the configured one $name', async ({ issuer }) => {
     const server = await serve(publicJwks(es256));
     const { keys, logger } = discover(server, issuer(server));
-    const err = await keys.getKeys(es).catch((e: unknown) => e);
+    const err = await Promise.resolve(keys.getKeys(es)).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'jwks_unavailable', status: 503 });
     expect(((err as Error).cause as Error).message).toBe('metadata "issuer" does not match');
     expect(server.count(JWKS_PATH)).toBe(0);
