@@ -81,7 +81,7 @@ const CODES = {
     description: 'token lacks the required scope',
   },
   jwks_unavailable: { status: 503, description: 'signing keys are temporarily unavailable' },
-  // --- sender-constrained tokens (dpop.ts, mtls.ts, binding.ts) ---
+  // Sender-constrained tokens (dpop.ts, mtls.ts, binding.ts).
   dpop_proof_invalid: {
     status: 401,
     error: 'invalid_dpop_proof',
@@ -101,7 +101,6 @@ const CODES = {
     status: 503,
     description: 'replay protection is temporarily unavailable',
   },
-  // --- end sender-constrained tokens ---
 } as const satisfies Record<string, CodeInfo>;
 
 /** A stable failure code: callers and logs switch on it. */

@@ -109,10 +109,17 @@ export function createGate<Req>(
   if (getToken !== undefined && typeof getToken !== 'function') {
     throw new TypeError('"getToken" must be a function');
   }
+  if (
+    settings.scopeClaims !== undefined &&
+    (!Array.isArray(settings.scopeClaims) ||
+      !settings.scopeClaims.every((c) => typeof c === 'string'))
+  ) {
+    throw new TypeError('"scopeClaims" must be an array of claim names');
+  }
   const logger = settings.logger;
   const loggerFor = (req: Req): Logger => logger ?? defaultLogger?.(req) ?? stderrLogger;
 
-  // --- sender-constrained tokens (binding.ts) ---
+  // Sender-constrained tokens (binding.ts): DPoP proofs and certificate-bound tokens.
   const binding = createSenderConstraint<Req>(
     settings,
     io,
@@ -120,7 +127,6 @@ export function createGate<Req>(
   );
   // Only DPoP requests are recorded: their challenge carries the error on the DPoP scheme.
   const dpopRequests = new WeakSet<object>();
-  // --- end sender-constrained tokens ---
 
   function credentialsOf(req: Req): Credentials | undefined {
     const fromHeader = extractCredentials(io.raw(req), binding.dpop);
@@ -140,13 +146,6 @@ export function createGate<Req>(
     return fromHeader;
   }
 
-  if (
-    settings.scopeClaims !== undefined &&
-    (!Array.isArray(settings.scopeClaims) ||
-      !settings.scopeClaims.every((c) => typeof c === 'string'))
-  ) {
-    throw new TypeError('"scopeClaims" must be an array of claim names');
-  }
   return {
     verifier,
     logger,
