@@ -10,7 +10,7 @@ import type { KeyObject } from 'node:crypto';
 import { CompactSign, compactVerify } from 'jose';
 import type { JWK } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { KeyRejected, importVerificationKey } from '../src/keys/jwk.js';
+import { KeyRejected, SIGNATURE_ALGORITHMS, importVerificationKey } from '../src/keys/jwk.js';
 import { verifySignature } from '../src/signature.js';
 
 // The fast path (node:crypto, issue 6 goal 2) must agree with jose, the reference, case by case:
@@ -301,24 +301,7 @@ describe('verifySignature agrees with jose', () => {
   });
 
   it('covers every algorithm the fast path implements, and each mutation somewhere', () => {
-    expect(new Set(signers.map((s) => s.alg))).toEqual(
-      new Set([
-        'RS256',
-        'RS384',
-        'RS512',
-        'PS256',
-        'PS384',
-        'PS512',
-        'ES256',
-        'ES384',
-        'ES512',
-        'EdDSA',
-        'Ed25519',
-        'HS256',
-        'HS384',
-        'HS512',
-      ]),
-    );
+    expect(new Set(signers.map((s) => s.alg))).toEqual(new Set(SIGNATURE_ALGORITHMS));
     for (const m of mutations)
       expect(
         table.some((row) => row.mutation === m),
