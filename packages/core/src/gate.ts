@@ -76,6 +76,9 @@ export interface Gate<Req> {
   readonly scopeClaims: readonly string[] | undefined;
 }
 
+// The gate checks every `cnf` binding against the request (binding.ts).
+const BINDING_CHECKED = { bindingChecked: true } as const;
+
 function isVerifier(value: unknown): value is Verifier {
   return (
     typeof value === 'object' &&
@@ -159,9 +162,11 @@ export function createGate<Req>(
       if (credentials.scheme === 'dpop') dpopRequests.add(io.raw(req));
       binding.assertScheme(credentials.scheme);
       const { token } = credentials;
-      const hit = verifier.cached(token);
+      const hit = verifier.cached(token, BINDING_CHECKED);
       if (hit) return binding.check(hit, credentials, req);
-      return verifier.verify(token, req).then((auth) => binding.check(auth, credentials, req));
+      return verifier
+        .verify(token, req, BINDING_CHECKED)
+        .then((auth) => binding.check(auth, credentials, req));
     },
     reject(err, req) {
       const raw = io.raw(req);

@@ -76,4 +76,5 @@ export type {
   VerificationKey,
   VerifiedToken,
   Verifier,
+  VerifyOptions,
 } from './types.js';

@@ -84,19 +84,29 @@ export interface Logger {
   info?(obj: object, msg?: string): void;
 }
 
+/** Options of one verification. */
+export interface VerifyOptions {
+  /**
+   * The caller checks a bound token's `cnf` (DPoP key, client certificate) against the request
+   * itself, as `createGate` does. Without it a bound token is refused with
+   * `token_binding_mismatch`: `verify()` alone cannot see the proof.
+   */
+  bindingChecked?: boolean;
+}
+
 /** A configured verifier: what `createVerifier` returns and every adapter calls. */
 export interface Verifier {
   /**
    * Verifies a compact JWS, JWE or nested token. Resolves to the verified token or rejects with
    * a VerificationError (never another error type). `request` is handed to an issuer resolver.
    */
-  verify(token: string, request?: unknown): Promise<VerifiedToken>;
+  verify(token: string, request?: unknown, options?: VerifyOptions): Promise<VerifiedToken>;
   /**
    * Synchronous token-cache lookup: the verified result when this exact token was verified
    * before and is still valid now; `undefined` when it is not cached. Throws a VerificationError
    * when the cached token has since expired or its key was removed.
    */
-  cached(token: string): VerifiedToken | undefined;
+  cached(token: string, options?: VerifyOptions): VerifiedToken | undefined;
   /** Loads remote keys (and discovery metadata) now; resolves when verification can proceed. */
   ready(): Promise<void>;
 }

@@ -19,6 +19,7 @@ import type {
   VerificationKey,
   VerifiedToken,
   Verifier,
+  VerifyOptions,
 } from './types.js';
 
 // The result is shared by every request that presents the same token: nobody may change it.
@@ -88,6 +89,29 @@ function verifyWithAny(
     if (verifySignature(alg, key, jws.signingInput, jws.signature)) return key;
   }
   throw new VerificationError('signature_invalid');
+}
+
+/**
+ * DESIGN: a token bound to a key or certificate (`cnf`) is never accepted as a plain bearer
+ * token. `verify()` alone cannot see the request that would prove the binding, so it refuses
+ * bound tokens unless its caller checks the binding itself (createGate does, for every adapter).
+ */
+function assertUnbound(result: VerifiedToken, options: VerifyOptions | undefined): VerifiedToken {
+  const cnf = result.payload.cnf;
+  if (
+    cnf !== undefined &&
+    !options?.bindingChecked &&
+    typeof cnf === 'object' &&
+    cnf !== null &&
+    (Object.hasOwn(cnf, 'jkt') || Object.hasOwn(cnf, 'x5t#S256'))
+  ) {
+    const err = new VerificationError('token_binding_mismatch', {
+      reason: 'bound token verified without its request',
+    });
+    err.details = { kid: result.header.kid, alg: result.header.alg, iss: result.payload.iss };
+    throw err;
+  }
+  return result;
 }
 
 interface Entry {
@@ -183,9 +207,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   return {
-    cached(token) {
+    cached(token, options) {
       try {
-        return lookup(token);
+        const hit = lookup(token);
+        return hit && assertUnbound(hit, options);
       } catch (err) {
         if (telemetry.active()) {
           telemetry.emit({
@@ -197,13 +222,13 @@ export function createVerifier(options: VerifierOptions): Verifier {
         throw err;
       }
     },
-    async verify(token, request) {
+    async verify(token, request, options) {
       const details: TokenDetails = {};
       const started = telemetry.active() ? performance.now() : 0;
       try {
         const hit = lookup(token);
-        if (hit) return hit;
-        const result = await verifyUncached(token, details, request);
+        if (hit) return assertUnbound(hit, options);
+        const result = assertUnbound(await verifyUncached(token, details, request), options);
         if (started) {
           telemetry.emit({
             type: 'token.verified',

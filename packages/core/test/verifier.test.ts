@@ -604,3 +604,35 @@ describe('telemetry', () => {
     }
   });
 });
+
+describe('sender-constrained tokens through verify() alone', () => {
+  const bound = [
+    { name: 'DPoP-bound (cnf.jkt)', cnf: { jkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs' } },
+    {
+      name: 'certificate-bound (cnf.x5t#S256)',
+      cnf: { 'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2' },
+    },
+  ];
+  it.each(bound)('refuses a $name token: the binding needs the request', async ({ cnf }) => {
+    const v = verifier();
+    const token = await sign(keys.rs256, validClaims({ cnf }));
+    await expect(v.verify(token)).rejects.toMatchObject({ code: 'token_binding_mismatch' });
+    // Verified once and cached; a cache hit is refused the same way.
+    expect(() => v.cached(token)).toThrow(
+      expect.objectContaining({ code: 'token_binding_mismatch' }),
+    );
+  });
+
+  it.each(bound)('accepts a $name token when the caller checks the binding', async ({ cnf }) => {
+    const v = verifier();
+    const token = await sign(keys.rs256, validClaims({ cnf }));
+    const checked = { bindingChecked: true };
+    await expect(v.verify(token, undefined, checked)).resolves.toHaveProperty('payload.cnf', cnf);
+    expect(v.cached(token, checked)).toHaveProperty('payload.cnf', cnf);
+  });
+
+  it('accepts a cnf naming no binding tokengate checks', async () => {
+    const token = await sign(keys.rs256, validClaims({ cnf: { kid: 'some-key' } }));
+    await expect(verifier().verify(token)).resolves.toHaveProperty('payload.cnf.kid', 'some-key');
+  });
+});
