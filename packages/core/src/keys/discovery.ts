@@ -6,7 +6,7 @@ import type { RemoteJwks, RemoteJwksStatus } from './remote-jwks.js';
 import { toRemoteSettings } from './remote-options.js';
 import type { RemoteJwksOptions, RemoteSettings } from './remote-options.js';
 import { createResource } from './resource.js';
-import type { LastError, Resource } from './resource.js';
+import type { LastError, Resource, ResourceState } from './resource.js';
 
 /** The parts of the issuer's metadata tokengate uses. */
 export interface IssuerMetadata {
@@ -24,7 +24,7 @@ export interface DiscoveredJwksStatus {
   metadataUri: string | undefined;
   jwksUri: string | undefined;
   metadata: {
-    state: 'cold' | 'fresh' | 'stale' | 'expired';
+    state: ResourceState;
     fetchedAt: number | undefined;
     freshUntil: number | undefined;
     fetches: number;
@@ -131,19 +131,13 @@ export function discoveredJwksFor(
     },
     status() {
       const entry = meta.entry();
-      const now = s.now();
       const c = meta.counters();
-      let state: DiscoveredJwksStatus['metadata']['state'] = 'cold';
-      if (entry) {
-        if (now < entry.freshUntil) state = 'fresh';
-        else state = meta.usable() ? 'stale' : 'expired';
-      }
       return {
         issuer,
         metadataUri: entry && loggableUrl(entry.url),
         jwksUri: entry?.value.jwksUri,
         metadata: {
-          state,
+          state: meta.state(),
           fetchedAt: entry?.fetchedAt,
           freshUntil: entry?.freshUntil,
           fetches: c.fetches,

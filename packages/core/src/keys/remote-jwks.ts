@@ -7,17 +7,17 @@ import { indexByKid, selectKeys } from './local.js';
 import { toRemoteSettings } from './remote-options.js';
 import type { RemoteJwksOptions, RemoteSettings } from './remote-options.js';
 import { createResource } from './resource.js';
-import type { LastError, Resource } from './resource.js';
+import type { Resource, ResourceCounters, ResourceState } from './resource.js';
 
 export type { RemoteJwksOptions } from './remote-options.js';
 export type { FetchInfo as JwksFetchInfo, LastError as JwksLastError } from './resource.js';
 
 /** What a health check needs to know about a remote key set. Times are epoch seconds. */
-export interface RemoteJwksStatus {
+export interface RemoteJwksStatus extends ResourceCounters {
   /** The JWKS URL (query string removed). */
   uri: string;
   /** `cold`: never loaded; `stale`: past fresh, still served; `expired`: past `maxStale`. */
-  state: 'cold' | 'fresh' | 'stale' | 'expired';
+  state: ResourceState;
   /** The `kid`s of the usable keys, in set order. */
   keys: string[];
   /** Usable keys, with or without `kid`. */
@@ -30,16 +30,6 @@ export interface RemoteJwksStatus {
   age: number | undefined;
   /** True while a fetch is in flight. */
   refreshing: boolean;
-  /** HTTP requests made (each try counts once). */
-  fetches: number;
-  /** `304 Not Modified` answers. */
-  notModified: number;
-  /** Failed fetches, in total and since the last success. */
-  failures: number;
-  consecutiveFailures: number;
-  /** No fetch before this time (backoff after a failure). */
-  retryAt: number | undefined;
-  lastError: LastError | undefined;
 }
 
 /** A remote JWKS: a KeySource with a single-key lookup and observability. */
@@ -161,14 +151,9 @@ export function remoteJwksFor(uri: string, url: URL, s: RemoteSettings): RemoteJ
       const entry = resource.entry();
       const now = s.now();
       const set = resource.usable()?.value;
-      let state: RemoteJwksStatus['state'] = 'cold';
-      if (entry) {
-        if (now < entry.freshUntil) state = 'fresh';
-        else state = set ? 'stale' : 'expired';
-      }
       return {
         uri: loggableUrl(url),
-        state,
+        state: resource.state(),
         keys: (set?.keys ?? []).flatMap((k) => (k.kid === undefined ? [] : [k.kid])),
         keyCount: set?.keys.length ?? 0,
         etag: entry?.etag,

@@ -29,6 +29,23 @@ export interface FetchInfo {
   freshness: FreshnessSource;
 }
 
+/** Where the document stands, as `status()` reports it. */
+export type ResourceState = 'cold' | 'fresh' | 'stale' | 'expired';
+
+/** What the cache counts, as `status()` reports it. */
+export interface ResourceCounters {
+  /** HTTP requests made (each try counts once). */
+  fetches: number;
+  /** `304 Not Modified` answers. */
+  notModified: number;
+  /** Failed fetches, in total and since the last success. */
+  failures: number;
+  consecutiveFailures: number;
+  /** No fetch before this time (backoff after a failure). */
+  retryAt: number | undefined;
+  lastError: LastError | undefined;
+}
+
 /** A document held by the cache. */
 export interface Entry<T> {
   readonly value: T;
@@ -98,14 +115,9 @@ export interface Resource<T> {
   ready(): Promise<Entry<T>>;
   /** Like `ready()`, but a stale document is revalidated first (stale-if-error still applies). */
   refresh(): Promise<Entry<T>>;
-  counters(): {
-    fetches: number;
-    notModified: number;
-    failures: number;
-    consecutiveFailures: number;
-    retryAt: number | undefined;
-    lastError: LastError | undefined;
-  };
+  counters(): ResourceCounters;
+  /** `cold`: never loaded; `stale`: past fresh, still served; `expired`: past `maxStale`. */
+  state(): ResourceState;
 }
 
 /** Creates the cache for one document. Nothing is fetched until asked. */
@@ -355,6 +367,11 @@ export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
         if (stale) return stale;
         throw err;
       });
+    },
+    state() {
+      if (!current) return 'cold';
+      if (o.now() < current.freshUntil) return 'fresh';
+      return resource.usable() ? 'stale' : 'expired';
     },
     counters: () => ({
       fetches,
