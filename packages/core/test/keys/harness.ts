@@ -7,7 +7,11 @@ import type { RemoteJwks, RemoteJwksOptions } from '../../src/keys/remote-jwks.j
 import { createClock } from '../../../../test/fixtures/clock.js';
 import type { FakeClock } from '../../../../test/fixtures/clock.js';
 import { startJwksServer } from '../../../../test/fixtures/jwks-server.js';
-import type { JwksServer, JwksServerOptions } from '../../../../test/fixtures/jwks-server.js';
+import type {
+  Handler,
+  JwksServer,
+  JwksServerOptions,
+} from '../../../../test/fixtures/jwks-server.js';
 import { createCapturingLogger } from '../../../../test/fixtures/logger.js';
 import type { CapturingLogger } from '../../../../test/fixtures/logger.js';
 
@@ -107,3 +111,20 @@ export function gate(): { wait: Promise<void>; release: () => void } {
   const wait = new Promise<void>((resolve) => (release = resolve));
   return { wait, release };
 }
+
+/**
+ * A scripted handler that answers normally, but only once the test calls `hold.release()`;
+ * `received.wait` resolves when the request has arrived.
+ */
+export function heldResponse(): { handler: Handler; received: Gate; hold: Gate } {
+  const received = gate();
+  const hold = gate();
+  const handler: Handler = async (_req, ctx) => {
+    received.release();
+    await hold.wait;
+    return ctx.fallback();
+  };
+  return { handler, received, hold };
+}
+
+type Gate = ReturnType<typeof gate>;

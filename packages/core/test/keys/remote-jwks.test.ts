@@ -6,7 +6,7 @@ import { sharedRemoteJwks } from '../../src/keys/shared.js';
 import { createClock } from '../../../../test/fixtures/clock.js';
 import { createSigningKey, publicJwks, signing } from '../../../../test/fixtures/keys.js';
 import { NOW } from '../../../../test/fixtures/tokens.js';
-import { JWKS_PATH, gate, harness, serve } from './harness.js';
+import { JWKS_PATH, harness, heldResponse, serve } from './harness.js';
 
 const { es256, rs256, eddsa } = signing;
 const es = { kid: es256.kid, alg: 'ES256' };
@@ -114,13 +114,8 @@ describe('3. never block on revalidation', () => {
   it('serves stale keys at once while one background request is still unanswered', async () => {
     const h = await harness(all);
     const key = await h.jwks.getKey(es);
-    const received = gate();
-    const hold = gate();
-    h.server.setHandler(async (_req, ctx) => {
-      received.release();
-      await hold.wait;
-      return ctx.fallback();
-    });
+    const { handler, received, hold } = heldResponse();
+    h.server.setHandler(handler);
     h.clock.advance(301);
     const keys = await Promise.all(Array.from({ length: 100 }, () => h.jwks.getKey(es)));
     expect(keys.every((k) => k === key)).toBe(true);
@@ -133,17 +128,8 @@ describe('3. never block on revalidation', () => {
   });
 
   it('makes a request wait only when the cache is cold', async () => {
-    const received = gate();
-    const hold = gate();
-    const h = await harness(all, {
-      server: {
-        handler: async (_req, ctx) => {
-          received.release();
-          await hold.wait;
-          return ctx.fallback();
-        },
-      },
-    });
+    const { handler, received, hold } = heldResponse();
+    const h = await harness(all, { server: { handler } });
     let done = false;
     const pending = h.jwks.getKey(es).then((k) => ((done = true), k));
     await received.wait;
@@ -156,17 +142,8 @@ describe('3. never block on revalidation', () => {
 
 describe('4. single flight', () => {
   it('answers 1,000 concurrent cold requests with one HTTP request', async () => {
-    const received = gate();
-    const hold = gate();
-    const h = await harness(all, {
-      server: {
-        handler: async (_req, ctx) => {
-          received.release();
-          await hold.wait;
-          return ctx.fallback();
-        },
-      },
-    });
+    const { handler, received, hold } = heldResponse();
+    const h = await harness(all, { server: { handler } });
     const pending = Array.from({ length: 1000 }, (_, i) => h.jwks.getKey(i % 2 ? es : rs));
     await received.wait;
     hold.release();
