@@ -126,7 +126,7 @@ export const requireScopes: GuardFactories<RequestHandler>['requireScopes'] = gu
 /** Like `requireScopes`, but one of `scopes` is enough. */
 export const requireAnyScope: GuardFactories<RequestHandler>['requireAnyScope'] =
   guards.requireAnyScope;
-/** Passes when `predicate(payload)` is true; 403 otherwise, 401 without a token. */
+/** Passes when `predicate(payload)` is (or resolves to) true; 403 otherwise, 401 without a token. */
 export const requireClaims: GuardFactories<RequestHandler>['requireClaims'] = guards.requireClaims;
 
 export type { VerifiedToken, TokenPayload } from '@tokengate/core';
