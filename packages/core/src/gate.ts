@@ -77,6 +77,9 @@ export interface Gate<Req> {
   readonly scopeClaims: readonly string[] | undefined;
 }
 
+// An `Authorization` header naming the DPoP scheme, even one too malformed to parse.
+const DPOP_SCHEME = /^dpop(?: |$)/i;
+
 // The gate checks every `cnf` binding against the request (binding.ts).
 const BINDING_CHECKED = { bindingChecked: true } as const;
 
@@ -131,7 +134,6 @@ export function createGate<Req>(
   );
   // Only DPoP requests are recorded: their challenge carries the error on the DPoP scheme.
   const dpopRequests = new WeakSet<object>();
-  const DPOP_SCHEME = /^dpop(?: |$)/i;
 
   /** After a malformed request: was it meant as DPoP? Then the error goes on that challenge. */
   function recordScheme(req: Req): void {
