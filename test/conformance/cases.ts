@@ -115,8 +115,9 @@ const es256Hints = (iss = ISSUER): LogHints => ({ kid: es256.kid, alg: 'ES256', 
 /** The challenge of an invalid or rejected token (RFC 6750 §3). */
 const invalidToken = (description: string) =>
   `Bearer error="invalid_token", error_description="${description}"`;
-const invalidRequest =
-  'Bearer error="invalid_request", error_description="malformed authorization request"';
+const invalidRequestParams =
+  'error="invalid_request", error_description="malformed authorization request"';
+const invalidRequest = `Bearer ${invalidRequestParams}`;
 const insufficientScope = (scope?: string) =>
   'Bearer error="insufficient_scope", error_description="token lacks the required scope"' +
   (scope ? `, scope="${scope}"` : '');
@@ -459,6 +460,50 @@ const senderConstrainedCases: Case[] = [
     request: async () => bearer(await sign(claims())),
     expect: bindingRefused('dpop only', 'DPoP required', {}),
   },
+  // A proof beside Bearer credentials: a client mixing schemes (RFC 9449 §7.1, RFC 6750 §3.1).
+  {
+    name: 'DPoP: a proof sent with Bearer is 400 invalid_request, on the Bearer challenge',
+    options: () => dpopAllowed(),
+    request: async ({ app }) => {
+      const token = await sign(claims());
+      const { dpop } = (await dpopRequest(app.origin, token)).headers as Record<string, string>;
+      return { headers: { authorization: `Bearer ${token}`, dpop: dpop! }, secret: token };
+    },
+    expect: {
+      ...badRequest,
+      challenge: `${invalidRequest}, DPoP ${ALGS}`,
+      log: { code: 'request_invalid', reason: 'DPoP proof sent with Bearer' },
+    },
+  },
+  {
+    name: 'DPoP not configured: a DPoP header beside a Bearer token is not read',
+    request: async () => {
+      const token = await sign(claims());
+      const { dpop } = (await dpopRequest('http://api.test', token)).headers as Record<
+        string,
+        string
+      >;
+      return { headers: { authorization: `Bearer ${token}`, dpop: dpop! }, secret: token };
+    },
+    expect: ok(),
+  },
+  {
+    name: 'DPoP: a DPoP request also sending the token in a cookie: the error is on the DPoP challenge',
+    options: () => dpopAllowed(),
+    tokenFromCookie: true,
+    request: async ({ app }) => {
+      const out = await dpopRequest(app.origin, await boundToken());
+      const headers = out.headers as Record<string, string>;
+      return { ...out, headers: { ...headers, cookie: `token=${out.secret}` } };
+    },
+    expect: { ...badRequest, challenge: `Bearer, DPoP ${invalidRequestParams}, ${ALGS}` },
+  },
+  {
+    name: 'DPoP: a malformed DPoP Authorization header: the error is on the DPoP challenge',
+    options: () => dpopAllowed(),
+    request: async () => ({ headers: { authorization: 'DPoP' } }),
+    expect: { ...badRequest, challenge: `Bearer, DPoP ${invalidRequestParams}, ${ALGS}` },
+  },
   {
     name: 'DPoP: allowed mode, no token: both challenges',
     options: () => dpopAllowed(),
@@ -518,6 +563,20 @@ const senderConstrainedCases: Case[] = [
     tls: true,
     request: async () => ({ ...bearer(await certBoundToken()), certificate: pki.otherClient }),
     expect: bindingRefused('bearer only', 'client certificate does not match "x5t#S256"'),
+  },
+  {
+    name: 'mTLS required: a plain bearer token is refused, even over a client certificate',
+    tls: true,
+    options: () => ({ mtls: { required: true } }),
+    request: async () => ({ ...bearer(await sign(claims())), certificate: pki.client }),
+    expect: bindingRefused('bearer only', 'certificate-bound token required'),
+  },
+  {
+    name: 'mTLS required: a certificate-bound token with its certificate',
+    tls: true,
+    options: () => ({ mtls: { required: true } }),
+    request: async () => ({ ...bearer(await certBoundToken()), certificate: pki.client }),
+    expect: ok(),
   },
   {
     name: 'mTLS: an unbound token needs no certificate',
@@ -647,6 +706,27 @@ export const cases: Case[] = [
     expect: rejected('token_expired', 'token has expired', es256Hints()),
   },
   {
+    name: 'exp equal to now with clockTolerance 0 (RFC 7519 §4.1.4)',
+    options: () => ({ clockTolerance: 0 }),
+    request: async ({ clock }) => bearer(await sign(claims({ exp: clock.now() }))),
+    expect: rejected('token_expired', 'token has expired', es256Hints()),
+  },
+  {
+    name: 'a clock that reads NaN fails closed (503), not open',
+    options: () => ({ now: () => NaN }),
+    request: async ({ clock }) => bearer(await sign(claims({ exp: clock.now() - 30 }))),
+    expect: {
+      status: 503,
+      headers: { 'retry-after': '30' },
+      body: {
+        error: 'temporarily_unavailable',
+        error_description: 'server clock is temporarily unavailable',
+      },
+      handled: false,
+      log: { code: 'clock_unavailable' },
+    },
+  },
+  {
     name: 'not yet valid (nbf 6 s ahead, tolerance 5 s)',
     request: async ({ clock }) => bearer(await sign(claims({ nbf: clock.now() + 6 }))),
     expect: rejected('token_not_yet_valid', 'token is not yet valid', es256Hints()),
@@ -768,6 +848,30 @@ export const cases: Case[] = [
     expect: ok('write'),
   },
   {
+    name: 'a `scope` array of strings satisfies the scope guard',
+    request: async () =>
+      bearer(await sign(claims({ scope: ['orders:write', 'orders:read'] })), 'write'),
+    expect: ok('write'),
+  },
+  {
+    name: 'a `scope` array passes a route without a scope guard',
+    request: async () => bearer(await sign(claims({ scope: ['orders:read'] }))),
+    expect: ok(),
+  },
+  {
+    name: 'a `scope` that is a number passes a route without a scope guard',
+    request: async () => bearer(await sign(claims({ scope: 7 as never }))),
+    expect: ok(),
+  },
+  {
+    name: 'a `scope` that is a number is claim_invalid where a scope guard reads it',
+    request: async () => bearer(await sign(claims({ scope: 7 as never })), 'write'),
+    expect: rejected('claim_invalid', 'token has an invalid claim', {
+      ...es256Hints(),
+      reason: '"scope" is not a string or strings',
+    }),
+  },
+  {
     name: 'a permissions array satisfies the scope guard when scopeClaims names it',
     options: () => ({ scopeClaims: ['permissions'] }),
     request: async () =>
@@ -805,6 +909,32 @@ export const cases: Case[] = [
     name: 'claims predicate not satisfied (403, no scope=)',
     request: async () => bearer(await sign(claims({ role: 'clerk' })), 'admin'),
     expect: forbidden(),
+  },
+  {
+    name: 'async claims predicate satisfied',
+    request: async () => bearer(await sign(claims({ role: 'admin' })), 'lookup'),
+    expect: ok('lookup'),
+  },
+  {
+    name: 'async claims predicate not satisfied (403)',
+    request: async () => bearer(await sign(claims({ role: 'clerk' })), 'lookup'),
+    expect: forbidden(),
+  },
+  {
+    name: 'async claims predicate that rejects is 403, never 500',
+    request: async () => bearer(await sign(claims({ role: 'unreachable' })), 'lookup'),
+    expect: {
+      ...forbidden(),
+      log: { code: 'scope_insufficient', ...es256Hints(), reason: 'claims check threw' },
+    },
+  },
+  {
+    name: 'async claims predicate on a cached token (the token path stays synchronous)',
+    before: async ({ app }) => {
+      await sendOk(app, bearer(await cachedAdminToken, 'lookup'));
+    },
+    request: async () => bearer(await cachedAdminToken, 'lookup'),
+    expect: ok('lookup'),
   },
 
   // Optional credentials.
@@ -889,3 +1019,4 @@ export const cases: Case[] = [
 
 // One token shared by the cache cases: minted once, at NOW.
 const cachedToken = sign(claims());
+const cachedAdminToken = sign(claims({ role: 'admin' }));

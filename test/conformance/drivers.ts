@@ -1,5 +1,5 @@
 // The only framework-specific code of the conformance suite: one driver per adapter. Each builds
-// the same four routes on a real loopback server. Adding a framework means adding one driver.
+// the same five routes on a real loopback server. Adding a framework means adding one driver.
 import Router from '@koa/router';
 import express from 'express';
 import express4 from 'express4';
@@ -28,6 +28,8 @@ export const ROUTES = {
   any: '/orders/any',
   /** requireClaims((p) => p.role === 'admin'). */
   admin: '/admin',
+  /** requireClaims(isAdminLookup): an async predicate, as a directory lookup is. */
+  lookup: '/lookup',
 } as const;
 
 export type RouteName = keyof typeof ROUTES;
@@ -35,6 +37,15 @@ export type RouteName = keyof typeof ROUTES;
 export const WRITE_SCOPES = ['orders:read', 'orders:write'];
 export const ANY_SCOPES = ['orders:write', 'orders:admin'];
 export const isAdmin = (payload: TokenPayload): boolean => payload.role === 'admin';
+/**
+ * An async claims predicate that answers after a real tick, as a directory lookup would: role
+ * `admin` passes, and role `unreachable` makes the lookup reject.
+ */
+export const isAdminLookup = async (payload: TokenPayload): Promise<boolean> => {
+  await new Promise((resolve) => setImmediate(resolve));
+  if (payload.role === 'unreachable') throw new Error('directory unavailable');
+  return payload.role === 'admin';
+};
 
 /** Framework-neutral options: everything but `getToken`, which reads a framework request. */
 export type NeutralOptions = VerifierOptions &
@@ -116,6 +127,9 @@ const expressDriver = (name: string, createApp: typeof express): Driver => ({
     app.get(ROUTES.admin, requireClaims(isAdmin), (req, res) => {
       res.json(handle('admin', req.auth));
     });
+    app.get(ROUTES.lookup, requireClaims(isAdminLookup), (req, res) => {
+      res.json(handle('lookup', req.auth));
+    });
     return serve(app, tls);
   },
 });
@@ -138,6 +152,9 @@ const koaDriver = (name: string, KoaApp: typeof Koa): Driver => ({
     });
     router.get(ROUTES.admin, requireClaims(isAdmin), (ctx) => {
       ctx.body = handle('admin', ctx.state.auth);
+    });
+    router.get(ROUTES.lookup, requireClaims(isAdminLookup), (ctx) => {
+      ctx.body = handle('lookup', ctx.state.auth);
     });
     app.use(
       tokengate({
@@ -174,6 +191,9 @@ const fastifyDriver: Driver = {
     );
     app.get(ROUTES.admin, { preHandler: requireClaims(isAdmin) }, async (req) =>
       handle('admin', req.auth ?? undefined),
+    );
+    app.get(ROUTES.lookup, { preHandler: requireClaims(isAdminLookup) }, async (req) =>
+      handle('lookup', req.auth ?? undefined),
     );
     await app.listen({ port: 0, host: '127.0.0.1' });
     const server = listening(app.server, () => app.close());

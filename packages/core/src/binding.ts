@@ -10,7 +10,7 @@ import type { CredentialSource, Credentials, PeerSocket } from './http.js';
 import type { RequestFacts } from './log.js';
 import { assertCertificateBinding, normalizeMtls, peerCertificate } from './mtls.js';
 import type { MtlsOptions } from './mtls.js';
-import type { VerifiedToken } from './types.js';
+import type { Logger, VerifiedToken } from './types.js';
 
 /** What the step reads from a request: the adapter's `RequestIo`. */
 export interface BindingIo<Req> {
@@ -24,8 +24,11 @@ export interface SenderConstraint<Req> {
   readonly dpop: boolean;
   /** The schemes to name in challenges. */
   readonly challenge: Pick<ChallengeContext, 'bearer' | 'dpopAlgs'>;
-  /** Before verification: refuses a scheme this receiver does not accept. */
-  assertScheme(scheme: Credentials['scheme']): void;
+  /**
+   * Before verification: refuses a scheme this receiver does not accept, and a `DPoP` proof
+   * sent with `Bearer` credentials.
+   */
+  assertScheme(scheme: Credentials['scheme'], raw: CredentialSource): void;
   /**
    * After verification: the token when its binding holds for this request. Synchronous unless
    * the replay store answers asynchronously; throws (or rejects with) a VerificationError.
@@ -67,13 +70,18 @@ function optionalString(cnf: Record<string, unknown>, name: string): string | un
 
 /** Builds the step from the gate settings `dpop` and `mtls`. Throws TypeError on bad options. */
 export function createSenderConstraint<Req>(
-  settings: { dpop?: DpopOptions<Req> | undefined; mtls?: MtlsOptions<Req> | undefined },
+  settings: {
+    dpop?: DpopOptions<Req> | undefined;
+    mtls?: MtlsOptions<Req> | undefined;
+    logger?: Logger | undefined;
+  },
   io: BindingIo<Req>,
   defaultNow: Clock,
 ): SenderConstraint<Req> {
-  const o: NormalizedDpop<Req> = normalizeDpop(settings.dpop, defaultNow);
+  const o: NormalizedDpop<Req> = normalizeDpop(settings.dpop, defaultNow, settings.logger);
   const mtls = normalizeMtls(settings.mtls);
   const dpop = o.mode !== 'disabled';
+  const mtlsRequired = mtls.required === true;
 
   function urlOf(req: Req, raw: CredentialSource, path: string): string {
     if (o.url) return o.url(req);
@@ -146,6 +154,8 @@ export function createSenderConstraint<Req>(
         ? mtls.certificate(req)
         : peerCertificate(io.raw(req).socket);
       assertCertificateBinding(x5t, certificate);
+    } else if (mtls.required) {
+      throw mismatch('certificate-bound token required');
     }
     if (credentials.scheme === 'bearer') {
       // RFC 9449 §7.2: a DPoP-bound token is never accepted as a bearer token.
@@ -162,12 +172,22 @@ export function createSenderConstraint<Req>(
       bearer: o.mode !== 'required',
       dpopAlgs: dpop ? o.algorithms : undefined,
     },
-    assertScheme(scheme) {
-      if (scheme === 'bearer' && o.mode === 'required') throw mismatch('DPoP required');
+    assertScheme(scheme, raw) {
+      if (scheme !== 'bearer' || !dpop) return;
+      if (o.mode === 'required') throw mismatch('DPoP required');
+      // RFC 9449 §7.1: a proof goes with `Authorization: DPoP`. A proof beside a Bearer token is
+      // a client mixing schemes, and RFC 6750 §3.1 makes a request that sends credentials more
+      // than one way `invalid_request`. Refused, not ignored: the client believes its token is
+      // sender-constrained while it is used as a bearer token.
+      if (raw.headers.dpop !== undefined) {
+        throw new VerificationError('request_invalid', { reason: 'DPoP proof sent with Bearer' });
+      }
     },
     check(auth, credentials, req) {
       // The hot path: an unbound bearer token costs one property read.
-      if (credentials.scheme === 'bearer' && auth.payload.cnf === undefined) return auth;
+      if (credentials.scheme === 'bearer' && auth.payload.cnf === undefined && !mtlsRequired) {
+        return auth;
+      }
       let result: VerifiedToken | Promise<VerifiedToken>;
       try {
         result = bind(auth, credentials, req);

@@ -39,12 +39,15 @@ export function readTimeClaims(payload: TokenPayload): TimeClaims {
 }
 
 /**
- * Checks the time claims against `now`, with the tolerance on each side: exactly at the
- * tolerance passes, past it fails. Runs on every token-cache hit too.
+ * Checks the time claims against `now`, with the tolerance on each side. Runs on every
+ * token-cache hit too. `exp` is exclusive (RFC 7519 §4.1.4: now must be *before* it, so
+ * `exp` equal to now minus the tolerance is expired); `nbf` is inclusive (§4.1.5: now may equal
+ * it), and `iat` is read like `nbf`: a token issued exactly at now plus the tolerance passes,
+ * one issued later does not.
  */
 export function checkTimes(times: TimeClaims, now: number, options: TimeOptions): void {
   const leeway = options.clockTolerance;
-  if (times.exp !== undefined && now - leeway > times.exp) {
+  if (times.exp !== undefined && now - leeway >= times.exp) {
     throw new VerificationError('token_expired');
   }
   if (times.nbf !== undefined && times.nbf > now + leeway) {
@@ -56,6 +59,23 @@ export function checkTimes(times: TimeClaims, now: number, options: TimeOptions)
     }
     if (options.maxTokenAge !== undefined && now - times.iat > options.maxTokenAge + leeway) {
       throw new VerificationError('token_too_old');
+    }
+  }
+}
+
+/**
+ * RFC 7519 §5.3: `iss`, `sub` and `aud` replicated in a JWE's protected header (readable before
+ * decryption, e.g. for routing) must be identical to the claims, so nothing that acted on the
+ * header saw another token than the one verified. Applies to bare claims and nested tokens.
+ */
+export function checkReplicatedClaims(encryption: TokenHeader, payload: TokenPayload): void {
+  for (const name of ['iss', 'sub', 'aud'] as const) {
+    if (!Object.hasOwn(encryption, name)) continue;
+    // Both sides were parsed from JSON: equal values serialise identically.
+    if (JSON.stringify(encryption[name]) !== JSON.stringify(payload[name])) {
+      throw new VerificationError('claim_invalid', {
+        reason: `"${name}" in the JWE header differs from the claim`,
+      });
     }
   }
 }
@@ -87,7 +107,9 @@ export function checkIdentity(payload: TokenPayload, options: IdentityOptions): 
   if (!auds.some((a) => options.audiences.includes(a))) {
     throw new VerificationError('audience_mismatch');
   }
-  for (const name of ['sub', 'jti', 'client_id', 'scope'] as const) {
+  // `scope` may be a string or an array of strings (as `scp`): scopes.ts checks it where a guard
+  // reads it, so a route without a scope guard does not refuse a token for its shape.
+  for (const name of ['sub', 'jti', 'client_id'] as const) {
     if (payload[name] !== undefined && typeof payload[name] !== 'string') {
       throw new VerificationError('claim_invalid', { reason: `"${name}" is not a string` });
     }

@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Clock } from './clock.js';
 import { toSeconds } from './duration.js';
+import { orDefault } from './option-default.js';
 import type { Duration } from './duration.js';
 
 /**
@@ -62,7 +63,10 @@ function createSecretNonces(options: DpopNonceOptions, now: Clock): DpopNonceSou
   if (!(key instanceof Uint8Array) || key.length < 32) {
     throw new TypeError('"dpop.nonce.secret" must be at least 32 bytes');
   }
-  const lifetime = toSeconds(options.lifetime ?? '5m', 'dpop.nonce.lifetime');
+  const lifetime = toSeconds(
+    orDefault(options.lifetime, '5m', 'dpop.nonce.lifetime'),
+    'dpop.nonce.lifetime',
+  );
   if (lifetime < 1) throw new TypeError('"dpop.nonce.lifetime" must be at least 1 s');
   const slotOf = () => Math.floor(now() / lifetime);
   const mac = (slot: Buffer) =>

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { createCheckedClock } from './clock.js';
 import type { Clock } from './clock.js';
 import { createNonceSource } from './dpop-nonce.js';
 import type { DpopNonceOptions, DpopNonceSource } from './dpop-nonce.js';
@@ -11,13 +12,15 @@ import {
   isSymmetricAlg,
   keyFitsAlg,
 } from './keys/jwk.js';
+import { orDefault } from './option-default.js';
 import { normalizeTyp } from './options.js';
 import { createMemoryReplayStore } from './replay-store.js';
 import type { ReplayStore } from './replay-store.js';
 import { verifySignature } from './signature.js';
 import { parsePayload, parseToken } from './token.js';
 import type { ParsedJws } from './token.js';
-import type { TokenHeader, TokenPayload, VerificationKey } from './types.js';
+import type { Logger, TokenHeader, TokenPayload, VerificationKey } from './types.js';
+import { stderrLogger } from './log.js';
 
 /** DPoP (RFC 9449): tokens bound to a key the client proves it holds on every request. */
 export interface DpopOptions<Req = unknown> {
@@ -74,6 +77,7 @@ export interface NormalizedDpop<Req> {
 export function normalizeDpop<Req>(
   options: DpopOptions<Req> | undefined,
   defaultNow: Clock,
+  logger: Logger = stderrLogger,
 ): NormalizedDpop<Req> {
   const o = options ?? { mode: 'disabled' };
   if (typeof o !== 'object' || o === null) throw new TypeError('"dpop" must be an object');
@@ -93,7 +97,7 @@ export function normalizeDpop<Req>(
       );
     }
   }
-  const now = o.now ?? defaultNow;
+  const now = orDefault(o.now, defaultNow, 'dpop.now');
   if (typeof now !== 'function') throw new TypeError('"dpop.now" must be a function');
   if (o.url !== undefined && typeof o.url !== 'function') {
     throw new TypeError('"dpop.url" must be a function');
@@ -118,12 +122,13 @@ export function normalizeDpop<Req>(
   return {
     mode,
     algorithms: [...(algorithms as string[])],
-    iatWindow: toSeconds(o.iatWindow ?? 60, 'dpop.iatWindow'),
+    iatWindow: toSeconds(orDefault(o.iatWindow, 60, 'dpop.iatWindow'), 'dpop.iatWindow'),
     nonce: o.nonce === undefined ? undefined : createNonceSource(o.nonce, now),
     replayStore: store,
     origin,
     url: o.url,
-    now,
+    // The proof's `iat` check fails closed on a broken clock (clock.ts).
+    now: createCheckedClock(now, logger),
   };
 }
 
@@ -211,7 +216,7 @@ export function verifyProof(input: ProofRequest, o: NormalizedDpop<unknown>): Ve
     throw invalid(`proof malformed: ${isVerificationError(err) ? err.reason : 'unreadable'}`);
   }
   const { header } = jws;
-  if (typeof header.typ !== 'string' || normalizeTyp(header.typ) !== 'dpop+jwt') {
+  if (typeof header.typ !== 'string' || normalizeTyp(header.typ) !== 'application/dpop+jwt') {
     throw invalid('"typ" is not dpop+jwt');
   }
   if (!o.algorithms.includes(header.alg)) throw invalid('"alg" not allowed');

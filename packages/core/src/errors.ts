@@ -81,6 +81,8 @@ const CODES = {
     description: 'token lacks the required scope',
   },
   jwks_unavailable: { status: 503, description: 'signing keys are temporarily unavailable' },
+  // The server's clock (the `now` option) read NaN or another non-finite value (clock.ts).
+  clock_unavailable: { status: 503, description: 'server clock is temporarily unavailable' },
   // Sender-constrained tokens (dpop.ts, mtls.ts, binding.ts).
   dpop_proof_invalid: {
     status: 401,

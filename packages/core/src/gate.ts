@@ -35,8 +35,9 @@ export interface GateSettings<Req> {
    */
   dpop?: DpopOptions<Req>;
   /**
-   * Certificate-bound tokens (RFC 8705): where the client certificate comes from. A token with
-   * `cnf["x5t#S256"]` is always checked; by default against the TLS socket's peer certificate.
+   * Certificate-bound tokens (RFC 8705): where the client certificate comes from, and whether
+   * only such tokens are accepted (`required`). A token with `cnf["x5t#S256"]` is always
+   * checked; by default against the TLS socket's peer certificate.
    */
   mtls?: MtlsOptions<Req>;
 }
@@ -75,6 +76,9 @@ export interface Gate<Req> {
   /** The claims scope guards read behind this gate (`scopeClaims` setting). */
   readonly scopeClaims: readonly string[] | undefined;
 }
+
+// An `Authorization` header naming the DPoP scheme, even one too malformed to parse.
+const DPOP_SCHEME = /^dpop(?: |$)/i;
 
 // The gate checks every `cnf` binding against the request (binding.ts).
 const BINDING_CHECKED = { bindingChecked: true } as const;
@@ -131,6 +135,15 @@ export function createGate<Req>(
   // Only DPoP requests are recorded: their challenge carries the error on the DPoP scheme.
   const dpopRequests = new WeakSet<object>();
 
+  /** After a malformed request: was it meant as DPoP? Then the error goes on that challenge. */
+  function recordScheme(req: Req): void {
+    const raw = io.raw(req);
+    const value = raw.headers.authorization;
+    if (binding.dpop && typeof value === 'string' && DPOP_SCHEME.test(value)) {
+      dpopRequests.add(raw);
+    }
+  }
+
   function credentialsOf(req: Req): Credentials | undefined {
     const fromHeader = extractCredentials(io.raw(req), binding.dpop);
     const elsewhere = getToken?.(req);
@@ -154,13 +167,19 @@ export function createGate<Req>(
     logger,
     scopeClaims: settings.scopeClaims,
     authenticate(req) {
-      const credentials = credentialsOf(req);
+      let credentials: Credentials | undefined;
+      try {
+        credentials = credentialsOf(req);
+      } catch (err) {
+        recordScheme(req);
+        throw err;
+      }
       if (credentials === undefined) {
         if (credentialsRequired) throw new VerificationError('token_missing');
         return undefined;
       }
       if (credentials.scheme === 'dpop') dpopRequests.add(io.raw(req));
-      binding.assertScheme(credentials.scheme);
+      binding.assertScheme(credentials.scheme, io.raw(req));
       const { token } = credentials;
       const hit = verifier.cached(token, BINDING_CHECKED);
       if (hit) return binding.check(hit, credentials, req);
@@ -195,22 +214,27 @@ export function createGate<Req>(
   };
 }
 
-/** Runs a guard; returns the error it raised, if it was a VerificationError. Rethrows bugs. */
+/**
+ * Runs a guard; returns the error it raised, if it was a VerificationError. Rethrows bugs.
+ * Synchronous for a synchronous guard (scopes, sync claims predicates): a promise only when the
+ * guard is async, then resolving to the error (or rejecting with a bug).
+ */
 export function runGuard(
   guard: Guard,
   auth: VerifiedToken | null | undefined,
   gate?: Pick<Gate<unknown>, 'scopeClaims'>,
-): VerificationError | undefined {
+): VerificationError | undefined | Promise<VerificationError | undefined> {
+  const refusal = (err: unknown): VerificationError => {
+    if (!isVerificationError(err)) throw err;
+    // A 403's record names the verified token's key and issuer, as a 401's does.
+    if (auth) err.details ??= { kid: auth.header.kid, alg: auth.header.alg, iss: auth.payload.iss };
+    return err;
+  };
+  let outcome: void | Promise<void>;
   try {
-    guard(auth, gate?.scopeClaims);
-    return undefined;
+    outcome = guard(auth, gate?.scopeClaims);
   } catch (err) {
-    if (isVerificationError(err)) {
-      // A 403's record names the verified token's key and issuer, as a 401's does.
-      if (auth)
-        err.details ??= { kid: auth.header.kid, alg: auth.header.alg, iss: auth.payload.iss };
-      return err;
-    }
-    throw err;
+    return refusal(err);
   }
+  return outcome === undefined ? undefined : outcome.then(() => undefined, refusal);
 }

@@ -46,7 +46,7 @@ export type { DpopNonceOptions, DpopNonceSource } from './dpop-nonce.js';
 export type { MtlsOptions } from './mtls.js';
 export type { Gate, GateOptions, GateSettings, RequestIo } from './gate.js';
 export type { Guard, GuardFactories, ScopeGuardOptions } from './scopes.js';
-export type { ClaimCheck } from './claim-checks.js';
+export type { ClaimCheck, ClaimsPredicate, JsonPrimitive } from './claim-checks.js';
 export type { RejectionRecord, RequestFacts } from './log.js';
 export type {
   JwksFetchInfo,

@@ -2,6 +2,7 @@ import { createDecryptor } from './decrypt.js';
 import type { Decryptor } from './decrypt.js';
 import { VerificationError } from './errors.js';
 import { toSeconds } from './duration.js';
+import { orDefault } from './option-default.js';
 import { DEFAULT_CONTENT_ENCRYPTION, DEFAULT_KEY_MANAGEMENT } from './options.js';
 import type { IssuerPolicy, IssuerResolver, VerifierOptions } from './options.js';
 import { createPolicy } from './policy.js';
@@ -82,8 +83,11 @@ function unionDecryptor(
 
 /** Resolver results, cached by issuer on the verifier's clock and bounded in number. */
 function resolverSet(options: VerifierOptions, resolve: IssuerResolver, now: Clock): PolicySet {
-  const max = options.issuerCache?.max ?? 1000;
-  const ttl = toSeconds(options.issuerCache?.ttl ?? '10m', 'issuerCache.ttl');
+  const max = orDefault(options.issuerCache?.max, 1000, 'issuerCache.max');
+  const ttl = toSeconds(
+    orDefault(options.issuerCache?.ttl, '10m', 'issuerCache.ttl'),
+    'issuerCache.ttl',
+  );
   if (!Number.isSafeInteger(max) || max <= 0) {
     throw new TypeError('"issuerCache.max" must be a positive integer');
   }

@@ -11,6 +11,12 @@ export interface MtlsOptions<Req = unknown> {
    * when there is none. Default: the peer certificate of the TLS socket (`requestCert: true`).
    */
   certificate?: (req: Req) => Uint8Array | string | null | undefined;
+  /**
+   * Only certificate-bound tokens (RFC 8705 §3: `cnf["x5t#S256"]`) are accepted: a plain bearer
+   * token, or one bound to a DPoP key only, is refused with `token_binding_mismatch`, as where a
+   * policy mandates certificate-bound tokens. Default false.
+   */
+  required?: boolean;
 }
 
 /** Validates the `mtls` option. */
@@ -19,6 +25,9 @@ export function normalizeMtls<Req>(options: MtlsOptions<Req> | undefined): MtlsO
   if (typeof o !== 'object' || o === null) throw new TypeError('"mtls" must be an object');
   if (o.certificate !== undefined && typeof o.certificate !== 'function') {
     throw new TypeError('"mtls.certificate" must be a function');
+  }
+  if (o.required !== undefined && typeof o.required !== 'boolean') {
+    throw new TypeError('"mtls.required" must be a boolean');
   }
   return o;
 }

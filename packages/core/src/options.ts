@@ -2,6 +2,7 @@ import type { JWK } from 'jose';
 import { systemClock } from './clock.js';
 import type { Clock } from './clock.js';
 import { toSeconds } from './duration.js';
+import { orDefault } from './option-default.js';
 import type { Duration } from './duration.js';
 import { SIGNATURE_ALGORITHMS, isSymmetricAlg } from './keys/jwk.js';
 import type { RemoteJwksOptions } from './keys/remote-jwks.js';
@@ -180,10 +181,14 @@ function allowList(value: unknown, name: string, known: ReadonlySet<string>): st
   return list;
 }
 
-/** A JWK's `typ` comparison form: lower case, `application/` removed (RFC 7515 §4.1.9). */
+/**
+ * The comparison form of a `typ` or `cty` media type: lower case, with `application/` prepended
+ * only when the value has no `/` (RFC 7515 §4.1.9), so `at+jwt` and `application/at+jwt` match
+ * but `text/plain` never matches `application/text/plain`.
+ */
 export function normalizeTyp(typ: string): string {
   const lower = typ.toLowerCase();
-  return lower.startsWith('application/') ? lower.slice('application/'.length) : lower;
+  return lower.includes('/') ? lower : `application/${lower}`;
 }
 
 /** Options shared by every policy of a verifier. */
@@ -198,17 +203,23 @@ export function normalizeShared(options: VerifierOptions): SharedOptions {
   if (cache !== false && (typeof cache !== 'object' || cache === null)) {
     throw new TypeError('"tokenCache" must be an object or false');
   }
-  const now = options.now ?? systemClock;
+  const now = orDefault(options.now, systemClock, 'now');
   if (typeof now !== 'function') throw new TypeError('"now" must be a function');
   return {
     tokenCache:
       cache === false
         ? false
         : {
-            max: positiveInteger(cache.max ?? 100_000, 'tokenCache.max'),
-            maxBytes: positiveInteger(cache.maxBytes ?? 256 * 1024 * 1024, 'tokenCache.maxBytes'),
+            max: positiveInteger(orDefault(cache.max, 100_000, 'tokenCache.max'), 'tokenCache.max'),
+            maxBytes: positiveInteger(
+              orDefault(cache.maxBytes, 256 * 1024 * 1024, 'tokenCache.maxBytes'),
+              'tokenCache.maxBytes',
+            ),
           },
-    maxTokenLength: positiveInteger(options.maxTokenLength ?? 16 * 1024, 'maxTokenLength'),
+    maxTokenLength: positiveInteger(
+      orDefault(options.maxTokenLength, 16 * 1024, 'maxTokenLength'),
+      'maxTokenLength',
+    ),
     now,
   };
 }
@@ -295,7 +306,7 @@ export function normalizeOptions(options: VerifierOptions): NormalizedOptions {
     throw new TypeError('"profile" must be \'at+jwt\'');
   }
   const atJwt = options.profile === 'at+jwt';
-  if (atJwt && options.typ !== undefined && normalizeTyp(options.typ) !== 'at+jwt') {
+  if (atJwt && options.typ !== undefined && normalizeTyp(options.typ) !== 'application/at+jwt') {
     throw new TypeError('"profile: at+jwt" requires typ at+jwt');
   }
   const requiredClaims = new Set([
@@ -320,7 +331,10 @@ export function normalizeOptions(options: VerifierOptions): NormalizedOptions {
     algorithms: new Set(algorithms),
     decryption,
     requireEncryption: options.requireEncryption === true,
-    clockTolerance: toSeconds(options.clockTolerance ?? 5, 'clockTolerance'),
+    clockTolerance: toSeconds(
+      orDefault(options.clockTolerance, 5, 'clockTolerance'),
+      'clockTolerance',
+    ),
     maxTokenAge,
     requiredClaims: [...requiredClaims],
     typ: typ === undefined ? undefined : normalizeTyp(typ),

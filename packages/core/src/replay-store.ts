@@ -2,6 +2,7 @@ import { LRUCache } from 'lru-cache';
 import { systemClock } from './clock.js';
 import type { Clock } from './clock.js';
 import { VerificationError } from './errors.js';
+import { orDefault } from './option-default.js';
 
 /**
  * Remembers single-use values (DPoP proof `jti`s) for a while. Share one store between every
@@ -34,11 +35,11 @@ export interface MemoryReplayStoreOptions {
  * clock. A fleet of receivers needs a shared store instead (`@tokengate/redis`).
  */
 export function createMemoryReplayStore(options: MemoryReplayStoreOptions = {}): ReplayStore {
-  const max = options.max ?? 100_000;
+  const max = orDefault(options.max, 100_000, 'max');
   if (typeof max !== 'number' || !Number.isSafeInteger(max) || max <= 0) {
     throw new TypeError('"max" must be a positive integer');
   }
-  const now = options.now ?? systemClock;
+  const now = orDefault(options.now, systemClock, 'now');
   if (typeof now !== 'function') throw new TypeError('"now" must be a function');
   const seen = new LRUCache<string, true>({
     max,

@@ -1,13 +1,16 @@
-import { VerificationError } from './errors.js';
-import type { ClaimCheck } from './claim-checks.js';
+import { isThenable } from './claim-checks.js';
+import type { ClaimCheck, ClaimsPredicate } from './claim-checks.js';
+import { VerificationError, isVerificationError } from './errors.js';
 import type { TokenPayload, VerifiedToken } from './types.js';
 
 const DEFAULT_SCOPE_CLAIMS = ['scope', 'scp'];
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/; // RFC 6749 §3.3 scope-token
 
 /**
- * The scopes a token grants: `scope` (space-delimited string, RFC 8693/9068) and `scp` (array,
- * or string), plus any extra claims named in `claims` (e.g. `permissions`).
+ * The scopes a token grants: `scope` and `scp`, each a space-delimited string (RFC 8693 §4.2,
+ * RFC 9068 §2.2.3) or an array of strings (as several issuers send), plus any extra claims named
+ * in `claims` (e.g. `permissions`). A claim read here that is neither is `claim_invalid` (401):
+ * the guard refuses a token it cannot read rather than guessing at its scopes.
  */
 export function parseScopes(
   payload: TokenPayload,
@@ -15,11 +18,17 @@ export function parseScopes(
 ): Set<string> {
   const granted = new Set<string>();
   for (const name of claims) {
+    // Own properties only: a claim named "constructor" must not find Object.prototype's.
     const value = Object.hasOwn(payload, name) ? payload[name] : undefined;
+    if (value === undefined) continue;
     if (typeof value === 'string') {
       for (const s of value.split(' ')) if (s) granted.add(s);
-    } else if (Array.isArray(value)) {
-      for (const s of value) if (typeof s === 'string' && s) granted.add(s);
+    } else if (Array.isArray(value) && value.every((s) => typeof s === 'string')) {
+      for (const s of value as string[]) if (s) granted.add(s);
+    } else {
+      throw new VerificationError('claim_invalid', {
+        reason: `"${name}" is not a string or strings`,
+      });
     }
   }
   return granted;
@@ -40,11 +49,14 @@ export interface ScopeGuardOptions {
   claims?: readonly string[];
 }
 
-/** Throws a VerificationError unless the request is authenticated and passes. */
+/**
+ * Throws a VerificationError unless the request is authenticated and passes. Returns a promise
+ * only when the check is async (an async claims predicate); then it rejects instead.
+ */
 export type Guard = (
   auth: VerifiedToken | null | undefined,
   scopeClaims?: readonly string[],
-) => void;
+) => void | Promise<void>;
 
 /**
  * Builds a scope check: `'all'` needs every scope, `'any'` at least one. A missing token is
@@ -74,19 +86,35 @@ export function scopeGuard(
 }
 
 /**
- * Builds a claims check from a predicate. A false result is `scope_insufficient` (403: the token
- * is valid but does not grant this); a missing token is 401.
+ * Builds a claims check from a predicate, sync or async. A result other than `true` is
+ * `scope_insufficient` (403: the token is valid but does not grant this); a missing token is
+ * 401. An async predicate is awaited once; a sync one keeps the check synchronous. A predicate
+ * that throws or rejects with anything but a VerificationError (a failed lookup, a bug) is a
+ * 403 too, with the error kept as `cause` for logs: access is not granted on an answer nobody
+ * gave, and a client never sees a 500 for it.
  */
 export function claimsGuard(
-  predicate: ((payload: TokenPayload) => boolean) | ClaimCheck,
+  predicate: ClaimsPredicate | ClaimCheck,
   description = (predicate as Partial<ClaimCheck>).description ?? 'claims check',
 ): Guard {
   if (typeof predicate !== 'function') throw new TypeError('requireClaims needs a function');
+  const judge = (result: unknown): void => {
+    if (result !== true) throw new VerificationError('scope_insufficient', { reason: description });
+  };
+  const failed = (cause: unknown): never => {
+    if (isVerificationError(cause)) throw cause;
+    throw new VerificationError('scope_insufficient', { reason: `${description} threw`, cause });
+  };
   return function checkClaims(auth) {
     if (!auth) throw new VerificationError('token_missing');
-    if (predicate(auth.payload) !== true) {
-      throw new VerificationError('scope_insufficient', { reason: description });
+    let result: unknown;
+    try {
+      result = predicate(auth.payload);
+    } catch (err) {
+      failed(err);
     }
+    if (isThenable(result)) return Promise.resolve(result).then(judge, failed);
+    return judge(result);
   };
 }
 
@@ -103,12 +131,10 @@ export interface GuardFactories<H> {
   /**
    * Passes when `predicate(payload)` is true (see `claimEquals`, `claimIncludes`,
    * `claimCheck`); 403 otherwise (the token is valid but does not grant this), 401 without a
-   * token.
+   * token. The predicate may be async: it is awaited once per request. One that throws or
+   * rejects is a 403, never a 500.
    */
-  requireClaims(
-    predicate: ((payload: TokenPayload) => boolean) | ClaimCheck,
-    description?: string,
-  ): H;
+  requireClaims(predicate: ClaimsPredicate | ClaimCheck, description?: string): H;
 }
 
 /**

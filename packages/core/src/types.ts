@@ -10,7 +10,8 @@ export interface TokenPayload {
   nbf?: number;
   iat?: number;
   jti?: string;
-  scope?: string;
+  /** Space-delimited string, or an array of strings (the scope guards read both). */
+  scope?: string | string[];
   scp?: string[];
   client_id?: string;
   [claim: string]: unknown;

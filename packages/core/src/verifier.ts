@@ -1,9 +1,17 @@
-import { checkIdentity, checkTimes, checkTyp, readTimeClaims } from './claims.js';
+import {
+  checkIdentity,
+  checkReplicatedClaims,
+  checkTimes,
+  checkTyp,
+  readTimeClaims,
+} from './claims.js';
+import { createCheckedClock } from './clock.js';
 import type { TimeClaims } from './claims.js';
 import type { Decryptor } from './decrypt.js';
 import { VerificationError, fromJoseError } from './errors.js';
 import type { TokenDetails } from './errors.js';
 import { createEmitter } from './events.js';
+import { stderrLogger } from './log.js';
 import { createPolicySet } from './issuers.js';
 import { normalizeShared, normalizeTyp } from './options.js';
 import type { NormalizedOptions, VerifierOptions } from './options.js';
@@ -57,7 +65,7 @@ async function open(
     throw new VerificationError('token_malformed', { reason: 'plaintext is not UTF-8' });
   }
   const cty = encryption.cty === undefined ? undefined : normalizeTyp(encryption.cty);
-  if (cty === 'jwt' || COMPACT_JWS.test(text)) {
+  if (cty === 'application/jwt' || COMPACT_JWS.test(text)) {
     const inner = parseToken(text, maxLength, details);
     if (inner.kind !== 'jws') {
       throw new VerificationError('token_malformed', { reason: 'nested token is not a JWS' });
@@ -140,13 +148,17 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const policies = createPolicySet(options, shared.now);
   const cache = shared.tokenCache ? createTokenCache<Entry>(shared.tokenCache) : undefined;
   const telemetry = createEmitter(options.onEvent);
+  // Every time check reads this one: a broken clock fails closed (503), logged once per outage.
+  const now = createCheckedClock(shared.now, options.logger ?? stderrLogger);
 
   /** Token-cache lookup; throws when a cached token is no longer valid. */
   function lookup(token: string): VerifiedToken | undefined {
     const entry = cache?.get(token);
     if (!entry) return undefined;
+    // Read outside the try: a broken clock says nothing about the cached token.
+    const time = now();
     try {
-      checkTimes(entry.times, shared.now(), entry.o);
+      checkTimes(entry.times, time, entry.o);
       if (entry.key && !entry.policy.keys.isPublished(entry.key)) {
         throw new VerificationError('kid_unknown', { reason: 'key no longer published' });
       }
@@ -165,6 +177,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
     details: TokenDetails,
     request: unknown,
   ): Promise<VerifiedToken> {
+    // First, so a broken clock costs no decryption, key lookup or key-server request.
+    now();
     const parsed = parseToken(token, shared.maxTokenLength, details);
     const opened =
       parsed.kind === 'jwe'
@@ -193,8 +207,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
     }
     const header = jws ? jws.header : opened!.encryption;
     checkTyp(header, o);
+    if (opened) checkReplicatedClaims(opened.encryption, payload);
     const times = readTimeClaims(payload);
-    checkTimes(times, shared.now(), o);
+    checkTimes(times, now(), o);
     checkIdentity(payload, o);
     const result: VerifiedToken = deepFreeze({
       payload,

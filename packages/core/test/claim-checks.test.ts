@@ -60,6 +60,47 @@ describe('claim checks through requireClaims', () => {
       code: 'scope_insufficient',
     },
     {
+      name: 'equals: null matches a null claim',
+      check: claimEquals('manager', null),
+      payload: { manager: null },
+    },
+    {
+      name: 'equals: null does not match an absent claim',
+      check: claimEquals('manager', null),
+      payload: {},
+      code: 'claim_missing',
+    },
+    {
+      name: 'equals: null does not match a string',
+      check: claimEquals('manager', null),
+      payload: { manager: 'null' },
+      code: 'scope_insufficient',
+    },
+    { name: 'equals: false', check: claimEquals('mfa', false), payload: { mfa: false } },
+    { name: 'equals: a number', check: claimEquals('level', 3), payload: { level: 3 } },
+    {
+      name: 'includes: numbers and booleans in an array',
+      check: claimIncludes('flags', 1, true),
+      payload: { flags: [true, 0, 1] },
+    },
+    {
+      name: 'includes: a number is not its string',
+      check: claimIncludes('flags', 1),
+      payload: { flags: ['1'] },
+      code: 'scope_insufficient',
+    },
+    {
+      name: 'includes: null in an array',
+      check: claimIncludes('slots', null),
+      payload: { slots: ['a', null] },
+    },
+    {
+      name: 'includes: a number never matches a space-delimited string',
+      check: claimIncludes('scope', 1),
+      payload: { scope: '1 2' },
+      code: 'scope_insufficient',
+    },
+    {
       name: 'check: predicate true',
       check: claimCheck((p) => p.email_verified === true, 'verified email'),
       payload: { email_verified: true },
@@ -91,8 +132,26 @@ describe('claim checks through requireClaims', () => {
     ['claimEquals without a name', () => claimEquals('', 'x')],
     ['claimEquals with an object', () => claimEquals('a', {} as never)],
     ['claimIncludes without values', () => claimIncludes('a')],
+    ['claimEquals with NaN', () => claimEquals('a', NaN)],
+    ['claimEquals with undefined', () => claimEquals('a', undefined as never)],
+    ['claimIncludes with an array value', () => claimIncludes('a', ['x'] as never)],
+    ['claimIncludes with Infinity', () => claimIncludes('a', Infinity)],
     ['claimCheck without description', () => claimCheck(() => true, '')],
   ])('%s throws at construction', (_name, build) => {
     expect(build).toThrow(TypeError);
+  });
+});
+
+describe('claimCheck with an async predicate', () => {
+  it('resolves to whether the predicate resolved to true', async () => {
+    const check = claimCheck(async (p) => p.tenant === 't1', 'tenant lookup');
+    await expect(check({ tenant: 't1' })).resolves.toBe(true);
+    await expect(check({ tenant: 't2' })).resolves.toBe(false);
+    const guard = claimsGuard(check);
+    await expect(guard(auth({ tenant: 't1' }))).resolves.toBeUndefined();
+    await expect(guard(auth({ tenant: 't2' }))).rejects.toMatchObject({
+      code: 'scope_insufficient',
+      reason: 'tenant lookup',
+    });
   });
 });

@@ -242,6 +242,17 @@ describe('normalizeDpop (configuration mistakes throw at start-up)', () => {
     { name: 'store without add', options: { replayStore: {} }, message: /replayStore/ },
     { name: 'short nonce secret', options: { nonce: { secret: 'short' } }, message: /32 bytes/ },
     { name: 'half a nonce source', options: { nonce: { current: () => 'n' } }, message: /isValid/ },
+    { name: 'now: null', options: { now: null }, message: /"dpop.now" must not be null/ },
+    {
+      name: 'iatWindow: null',
+      options: { iatWindow: null },
+      message: /"dpop.iatWindow" must not be null/,
+    },
+    {
+      name: 'nonce lifetime: null',
+      options: { nonce: { secret: 'a nonce secret of at least 32 bytes!', lifetime: null } },
+      message: /"dpop.nonce.lifetime" must not be null/,
+    },
   ];
   it.each(bad)('$name', ({ options: o, message }) => {
     expect(() => normalizeDpop(o as DpopOptions, () => NOW)).toThrow(
@@ -300,4 +311,22 @@ describe('secret nonces', () => {
     const source = createNonceSource({ current: () => 'a"b', isValid: () => true }, () => NOW);
     expect(() => source.current()).toThrow(/invalid nonce/);
   });
+});
+
+describe('a broken clock', () => {
+  it.each([NaN, undefined, Infinity])(
+    'refuses every proof while now() reads %s (the iat window would pass anything)',
+    async (reading) => {
+      const errors: object[] = [];
+      const logger = { warn: () => {}, error: (obj: object) => void errors.push(obj) };
+      const o = normalizeDpop({}, () => reading as number, logger);
+      const request_ = { ...request, proof: await proof(es256, { ...base, iat: 1 }) };
+      for (let i = 0; i < 2; i++) {
+        expect(() => verifyProof(request_, o)).toThrow(
+          expect.objectContaining({ code: 'clock_unavailable', status: 503 }),
+        );
+      }
+      expect(errors).toEqual([expect.objectContaining({ event: 'clock_invalid' })]);
+    },
+  );
 });

@@ -50,6 +50,11 @@ describe('peerCertificate', () => {
   });
 });
 
+it('"mtls.required" must be a boolean', () => {
+  expect(() => normalizeMtls({ required: 'yes' as never })).toThrow(TypeError);
+  expect(() => normalizeMtls({ required: true })).not.toThrow();
+});
+
 it('"mtls.certificate" must be a function', () => {
   expect(() => normalizeMtls({ certificate: 'x-client-cert' as never })).toThrow(TypeError);
 });

@@ -79,6 +79,49 @@ describe('createVerifier refuses configuration mistakes at construction', () => 
     { name: 'a bad duration', options: { clockTolerance: 'soon' }, message: /"clockTolerance"/ },
     { name: 'a negative duration', options: { maxTokenAge: -1 }, message: /"maxTokenAge"/ },
     { name: 'a zero cache size', options: { tokenCache: { max: 0 } }, message: /tokenCache.max/ },
+    // null is a mistake, never "use the default" (a config loader's missing value).
+    { name: 'now: null', options: { now: null }, message: /"now" must not be null/ },
+    {
+      name: 'clockTolerance: null',
+      options: { clockTolerance: null },
+      message: /"clockTolerance" must not be null/,
+    },
+    {
+      name: 'maxTokenLength: null',
+      options: { maxTokenLength: null },
+      message: /"maxTokenLength" must not be null/,
+    },
+    { name: 'maxTokenAge: null', options: { maxTokenAge: null }, message: /"maxTokenAge"/ },
+    {
+      name: 'tokenCache.max: null',
+      options: { tokenCache: { max: null } },
+      message: /"tokenCache.max" must not be null/,
+    },
+    {
+      name: 'tokenCache.maxBytes: null',
+      options: { tokenCache: { maxBytes: null } },
+      message: /"tokenCache.maxBytes" must not be null/,
+    },
+    {
+      name: 'issuerCache.max: null',
+      options: { issuer: undefined, issuers: () => undefined, issuerCache: { max: null } },
+      message: /"issuerCache.max" must not be null/,
+    },
+    {
+      name: 'issuerCache.ttl: null',
+      options: { issuer: undefined, issuers: () => undefined, issuerCache: { ttl: null } },
+      message: /"issuerCache.ttl" must not be null/,
+    },
+    {
+      name: 'jwks.timeout: null',
+      options: { keys: undefined, jwksUri: 'https://i.example/jwks', jwks: { timeout: null } },
+      message: /"timeout"/,
+    },
+    {
+      name: 'decryption.maxDecompressedBytes: null',
+      options: { decryption: { keys: [keys.rsaOaep.privateJwk], maxDecompressedBytes: null } },
+      message: /maxDecompressedBytes/,
+    },
     {
       name: 'a static key that may not verify (use enc)',
       options: { keys: [keys.rsaOaep.publicJwk] },

@@ -189,6 +189,42 @@ describe('mTLS from a proxy header', () => {
   });
 });
 
+describe('mtls.required', () => {
+  const required = () =>
+    gate({
+      mtls: {
+        required: true,
+        certificate: (req) => decodeURIComponent(String(req.headers['x-client-cert'] ?? '')),
+      },
+      dpop: { mode: 'allowed' },
+    });
+  const cert = { 'x-client-cert': encodeURIComponent(pki.client.cert) };
+
+  it('refuses a plain bearer token, also with a certificate, and a cached one', async () => {
+    const g = required();
+    const token = await sign(claims());
+    const req = request({ authorization: `Bearer ${token}`, ...cert });
+    expect(await outcome(() => g.authenticate(req))).toBe('token_binding_mismatch');
+    // A warm token cache (another gate's verifier) does not skip the requirement.
+    const open = gate({ verifier: g.verifier } as never);
+    expect(await outcome(() => open.authenticate(req))).toBe('ok');
+    expect(await outcome(() => g.authenticate(req))).toBe('token_binding_mismatch');
+  });
+
+  it('refuses a token bound to a DPoP key only', async () => {
+    const token = await bound();
+    const dpop = await proof(key, { htu: `${ORIGIN}/orders`, token });
+    const req = request({ authorization: `DPoP ${token}`, dpop, ...cert });
+    expect(await outcome(() => required().authenticate(req))).toBe('token_binding_mismatch');
+  });
+
+  it('accepts a certificate-bound token with its certificate', async () => {
+    const token = await sign(claims({ cnf: { 'x5t#S256': pki.client.x5tS256 } }));
+    const req = request({ authorization: `Bearer ${token}`, ...cert });
+    expect(await outcome(() => required().authenticate(req))).toBe('ok');
+  });
+});
+
 describe('challenges', () => {
   const ALGS = 'algs="ES256 ES384 PS256 RS256 EdDSA Ed25519"';
   const cases: {

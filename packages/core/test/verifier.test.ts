@@ -82,8 +82,12 @@ describe('accepts', () => {
         make: () => sign(keys.es384, validClaims(), { kid: undefined }),
       },
       {
-        name: 'exp exactly at the tolerance',
-        make: () => sign(keys.rs256, validClaims({ exp: NOW - 60 })),
+        name: 'exp 1 s inside the tolerance',
+        make: () => sign(keys.rs256, validClaims({ exp: NOW - 59 })),
+      },
+      {
+        name: 'iat exactly at the tolerance ahead (read like nbf)',
+        make: () => sign(keys.rs256, validClaims({ iat: NOW + 60 })),
       },
       {
         name: 'nbf exactly at the tolerance',
@@ -101,6 +105,22 @@ describe('accepts', () => {
         name: 'typ with application/ prefix and other case',
         make: () => sign(keys.rs256, validClaims(), { typ: 'application/AT+JWT' }),
         options: { typ: 'at+jwt' },
+      },
+      {
+        name: 'typ with a / compared as the whole media type',
+        make: () => sign(keys.rs256, validClaims(), { typ: 'Application/Example+JWT' }),
+        options: { typ: 'application/example+jwt' },
+      },
+      {
+        name: 'bare claims whose JWE header replicates iss, sub and aud exactly (RFC 7519 §5.3)',
+        make: () =>
+          encrypt(keys.rsaOaep, JSON.stringify(validClaims({ aud: ['x', AUDIENCE] })), {
+            cty: undefined,
+            iss: ISSUER,
+            sub: 'user-1',
+            aud: ['x', AUDIENCE],
+          }),
+        options: { decryption: { keys: [keys.rsaOaep.privateJwk], allowUnsignedClaims: true } },
       },
       {
         name: 'one of several issuers',
@@ -366,6 +386,62 @@ const failures: FailureCase[] = [
     code: 'audience_mismatch',
   },
   {
+    name: 'exp exactly at the tolerance (RFC 7519 §4.1.4: now must be before exp)',
+    make: () => sign(keys.rs256, validClaims({ exp: NOW - 60 })),
+    code: 'token_expired',
+  },
+  {
+    name: 'exp equal to now with clockTolerance 0',
+    make: () => sign(keys.rs256, validClaims({ exp: NOW })),
+    code: 'token_expired',
+    options: { clockTolerance: 0 },
+  },
+  {
+    name: 'iat 1 s past the tolerance ahead',
+    make: () => sign(keys.rs256, validClaims({ iat: NOW + 61 })),
+    code: 'token_not_yet_valid',
+  },
+  {
+    name: 'typ text/plain where application/text/plain is expected (RFC 7515 §4.1.9)',
+    make: () => sign(keys.rs256, validClaims(), { typ: 'text/plain' }),
+    code: 'typ_mismatch',
+    options: { typ: 'application/text/plain' },
+  },
+  ...(['iss', 'sub', 'aud'] as const).map((name): FailureCase => ({
+    name: `bare claims whose JWE header "${name}" differs from the claim (RFC 7519 §5.3)`,
+    make: () =>
+      encrypt(keys.rsaOaep, JSON.stringify(validClaims()), {
+        cty: undefined,
+        [name]: name === 'aud' ? [AUDIENCE, 'api://other'] : 'https://other.example/',
+      }),
+    code: 'claim_invalid',
+    options: { decryption: { keys: [keys.rsaOaep.privateJwk], allowUnsignedClaims: true } },
+  })),
+  {
+    name: 'bare claims whose JWE header aud is the string where the claim is an array',
+    make: () =>
+      encrypt(keys.rsaOaep, JSON.stringify(validClaims({ aud: [AUDIENCE] })), {
+        cty: undefined,
+        aud: AUDIENCE,
+      }),
+    code: 'claim_invalid',
+    options: { decryption: { keys: [keys.rsaOaep.privateJwk], allowUnsignedClaims: true } },
+  },
+  {
+    name: 'nested token whose JWE header iss differs from the inner claim',
+    make: async () =>
+      encrypt(keys.rsaOaep, await sign(keys.rs256, validClaims()), {
+        iss: 'https://other.example/',
+      }),
+    code: 'claim_invalid',
+  },
+  {
+    name: 'a clock that reads NaN (fails closed)',
+    make: () => sign(keys.rs256, validClaims()),
+    code: 'clock_unavailable',
+    options: { now: () => NaN },
+  },
+  {
     name: 'typ JWT where at+jwt is required',
     make: () => sign(keys.rs256, validClaims()),
     code: 'typ_mismatch',
@@ -476,9 +552,9 @@ describe('token cache', () => {
     const v = verifier({ now: clock, clockTolerance: 0 });
     const token = await sign(keys.rs256, validClaims({ exp: NOW + 30 }));
     await v.verify(token);
-    clock.advance(30);
+    clock.advance(29);
     expect(v.cached(token)).toBeDefined();
-    clock.advance(1);
+    clock.advance(1); // now == exp: RFC 7519 §4.1.4 wants now before exp
     expect(() => v.cached(token)).toThrow(expect.objectContaining({ code: 'token_expired' }));
     await expect(v.verify(token)).rejects.toMatchObject({ code: 'token_expired' });
   });
@@ -544,6 +620,67 @@ describe('token cache', () => {
     const token = await sign(keys.rs256, validClaims());
     await v.verify(token);
     expect(v.cached(token)).toBeUndefined();
+  });
+});
+
+describe('a broken clock fails closed', () => {
+  function recordingLogger() {
+    const errors: Record<string, unknown>[] = [];
+    return { errors, warn: () => {}, error: (obj: object) => void errors.push({ ...obj }) };
+  }
+
+  it.each([
+    ['NaN', NaN],
+    ['undefined', undefined],
+    ['Infinity', Infinity],
+    ['-Infinity', -Infinity],
+    ['a numeric string', '1767225600'],
+  ])('refuses every token while now() reads %s (503)', async (_name, reading) => {
+    const token = await sign(keys.rs256, validClaims({ exp: NOW - 30 }));
+    const v = verifier({ now: () => reading as number, logger: recordingLogger() });
+    await expect(v.verify(token)).rejects.toMatchObject({ code: 'clock_unavailable', status: 503 });
+  });
+
+  it('refuses a cached token too, and logs once per outage', async () => {
+    let reading = NOW;
+    const logger = recordingLogger();
+    const v = verifier({ now: () => reading, logger });
+    const token = await sign(keys.rs256, validClaims({ exp: NOW + 30 }));
+    await v.verify(token);
+    reading = NaN;
+    expect(() => v.cached(token)).toThrow(expect.objectContaining({ code: 'clock_unavailable' }));
+    for (let i = 0; i < 3; i++) {
+      await expect(v.verify(token)).rejects.toMatchObject({ code: 'clock_unavailable' });
+    }
+    expect(logger.errors).toEqual([{ event: 'clock_invalid', type: 'number' }]);
+    // The cache entry survived the outage: the clock said nothing about the token.
+    reading = NOW + 1;
+    expect(v.cached(token)).toBeDefined();
+    reading = NaN;
+    await expect(v.verify(token)).rejects.toMatchObject({ code: 'clock_unavailable' });
+    expect(logger.errors).toHaveLength(2);
+  });
+
+  it('asks the key source nothing while the clock is broken', async () => {
+    let calls = 0;
+    const source: KeySource = {
+      getKeys: () => {
+        calls++;
+        return [];
+      },
+      isPublished: () => true,
+      refresh: async () => {},
+    };
+    const v = verifier({
+      keys: undefined,
+      keySource: source,
+      now: () => NaN,
+      logger: recordingLogger(),
+    });
+    await expect(v.verify(await sign(keys.rs256, validClaims()))).rejects.toMatchObject({
+      code: 'clock_unavailable',
+    });
+    expect(calls).toBe(0);
   });
 });
 

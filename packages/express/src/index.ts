@@ -104,8 +104,16 @@ function fail(err: unknown, req: Request, res: Response, next: NextFunction): vo
 
 function guard(check: Guard, name: string): RequestHandler {
   const handler = (req: Request, res: Response, next: NextFunction): void => {
-    const err = runGuard(check, req.auth, mounted.get(req)?.gate);
-    if (err) return fail(err, req, res, next);
+    const outcome = runGuard(check, req.auth, mounted.get(req)?.gate);
+    // Only an async claims predicate answers later: a sync guard never costs a tick.
+    if (isThenable(outcome)) {
+      outcome.then(
+        (err) => (err ? fail(err, req, res, next) : next()),
+        (err: unknown) => next(err),
+      );
+      return;
+    }
+    if (outcome) return fail(outcome, req, res, next);
     next();
   };
   return Object.defineProperty(handler, 'name', { value: name });
@@ -118,7 +126,7 @@ export const requireScopes: GuardFactories<RequestHandler>['requireScopes'] = gu
 /** Like `requireScopes`, but one of `scopes` is enough. */
 export const requireAnyScope: GuardFactories<RequestHandler>['requireAnyScope'] =
   guards.requireAnyScope;
-/** Passes when `predicate(payload)` is true; 403 otherwise, 401 without a token. */
+/** Passes when `predicate(payload)` is (or resolves to) true; 403 otherwise, 401 without a token. */
 export const requireClaims: GuardFactories<RequestHandler>['requireClaims'] = guards.requireClaims;
 
 export type { VerifiedToken, TokenPayload } from '@tokengate/core';

@@ -6,7 +6,7 @@ import { listen } from '../../../test/fixtures/http.js';
 import type { Listening } from '../../../test/fixtures/http.js';
 import { createCapturingLogger } from '../../../test/fixtures/logger.js';
 import { createStubVerifier } from '../../../test/fixtures/stub-verifier.js';
-import { requireScopes, tokengate } from '../src/index.js';
+import { requireClaims, requireScopes, tokengate } from '../src/index.js';
 
 const answers = { good: { sub: 'alice', scope: 'orders:read' }, old: 'token_expired' } as const;
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
@@ -92,6 +92,22 @@ describe('@tokengate/express', () => {
     expect(nextCalls).toBe(1);
     expect(req.auth?.payload.sub).toBe('alice');
     expect(verifier.calls).toEqual({ verify: 0, cached: 1 });
+  });
+
+  it('a sync claims guard calls next() in the same tick; an async one after its promise', async () => {
+    const req = { auth: { payload: { role: 'admin' }, header: { alg: 'ES256' }, token: 't' } };
+    let nextCalls = 0;
+    const next = (() => void nextCalls++) as NextFunction;
+    requireClaims((p) => p.role === 'admin')(req as unknown as Request, {} as Response, next);
+    expect(nextCalls).toBe(1);
+    let settle: (ok: boolean) => void = () => {};
+    const pending = new Promise<boolean>((resolve) => (settle = resolve));
+    requireClaims(() => pending)(req as unknown as Request, {} as Response, next);
+    expect(nextCalls).toBe(1);
+    settle(true);
+    await pending;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(nextCalls).toBe(2);
   });
 
   it('a guard with no tokengate() upstream forwards a 401 that Express answers itself', async () => {

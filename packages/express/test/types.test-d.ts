@@ -32,6 +32,17 @@ app.get(
   },
 );
 
+app.get(
+  '/team',
+  requireClaims(async (payload) => payload.team === 'a'),
+  (_req, res) => {
+    expectTypeOf(_req.auth!.payload.scope).toEqualTypeOf<string | string[] | undefined>();
+    res.end();
+  },
+);
+// @ts-expect-error an async predicate resolves to a boolean
+requireClaims(async (payload) => payload.sub);
+
 // @ts-expect-error passErrors is a boolean
 tokengate({ verifier, passErrors: 'yes' });
 // @ts-expect-error credentialsRequired is a boolean

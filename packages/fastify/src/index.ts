@@ -117,8 +117,16 @@ export { tokengate };
 
 function guard(check: Guard, name: string): preHandlerHookHandler {
   const hook: preHandlerHookHandler = (request, reply, next) => {
-    const err = runGuard(check, request.auth, gates.get(request));
-    if (err) return fail(err, request, reply, next);
+    const outcome = runGuard(check, request.auth, gates.get(request));
+    // Only an async claims predicate answers later: a sync guard never costs a tick.
+    if (isThenable(outcome)) {
+      outcome.then(
+        (err) => (err ? fail(err, request, reply, next) : next()),
+        (err: unknown) => next(err as Error),
+      );
+      return;
+    }
+    if (outcome) return fail(outcome, request, reply, next);
     next();
   };
   return Object.defineProperty(hook, 'name', { value: name });

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCapturingLogger } from '../../../test/fixtures/logger.js';
 import { createStubVerifier } from '../../../test/fixtures/stub-verifier.js';
-import tokengate, { requireScopes } from '../src/index.js';
+import tokengate, { requireClaims, requireScopes } from '../src/index.js';
 
 const answers = { good: { sub: 'alice', scope: 'orders:read' }, old: 'token_expired' } as const;
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
@@ -44,6 +44,28 @@ describe('@tokengate/fastify', () => {
       }),
     ]);
     expect(lines[0]!.requestId).toBe(lines[0]!.reqId);
+  });
+
+  it('a sync claims guard calls next in the same tick; an async one after its promise', async () => {
+    const request = { auth: { payload: { role: 'admin' }, header: { alg: 'ES256' }, token: 't' } };
+    let nextCalls = 0;
+    const next = () => void nextCalls++;
+    const run = (hook: ReturnType<typeof requireClaims>) =>
+      (hook as unknown as (req: unknown, reply: unknown, done: () => void) => void)(
+        request,
+        {},
+        next,
+      );
+    run(requireClaims((p) => p.role === 'admin'));
+    expect(nextCalls).toBe(1);
+    let settle: (ok: boolean) => void = () => {};
+    const pending = new Promise<boolean>((resolve) => (settle = resolve));
+    run(requireClaims(() => pending));
+    expect(nextCalls).toBe(1);
+    settle(true);
+    await pending;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(nextCalls).toBe(2);
   });
 
   it('registered inside a prefixed scope, it protects only that scope', async () => {

@@ -28,6 +28,13 @@ app.get(
   { preHandler: [requireAnyScope('a', 'b'), requireClaims((p) => p.role === 'admin')] },
   async (request) => request.auth?.payload.sub,
 );
+app.get(
+  '/team',
+  { preHandler: requireClaims(async (p) => p.team === 'a') },
+  async (request) => request.auth?.payload.sub,
+);
+// @ts-expect-error an async predicate resolves to a boolean
+requireClaims(async (payload) => payload.sub);
 // A route with typed params still takes the guards.
 app.get<{ Params: { id: string } }>(
   '/items/:id',

@@ -94,8 +94,10 @@ function fail(err: unknown, ctx: AuthContext): void {
 
 function guard(check: Guard, name: string): Middleware<AuthState> {
   const middleware: Middleware<AuthState> = (ctx, next) => {
-    const err = runGuard(check, ctx.state.auth, gates.get(ctx));
-    if (err) return fail(err, ctx);
+    const outcome = runGuard(check, ctx.state.auth, gates.get(ctx));
+    // Only an async claims predicate answers later: a sync guard never costs a tick.
+    if (isThenable(outcome)) return outcome.then((err) => (err ? fail(err, ctx) : next()));
+    if (outcome) return fail(outcome, ctx);
     return next();
   };
   return Object.defineProperty(middleware, 'name', { value: name });

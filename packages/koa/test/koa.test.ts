@@ -5,7 +5,7 @@ import { listen } from '../../../test/fixtures/http.js';
 import type { Listening } from '../../../test/fixtures/http.js';
 import { createCapturingLogger } from '../../../test/fixtures/logger.js';
 import { createStubVerifier } from '../../../test/fixtures/stub-verifier.js';
-import { requireScopes, tokengate } from '../src/index.js';
+import { requireClaims, requireScopes, tokengate } from '../src/index.js';
 import type { AuthContext } from '../src/index.js';
 
 const answers = { good: { sub: 'alice', scope: 'orders:read' }, old: 'token_expired' } as const;
@@ -83,6 +83,23 @@ describe('@tokengate/koa', () => {
     expect(nextCalls).toBe(1);
     expect(ctx.state.auth?.payload.sub).toBe('alice');
     expect(verifier.calls).toEqual({ verify: 0, cached: 1 });
+  });
+
+  it('a sync claims guard calls next() in the same tick; an async one after its promise', async () => {
+    const ctx = {
+      state: { auth: { payload: { role: 'admin' }, header: { alg: 'ES256' }, token: 't' } },
+    } as unknown as AuthContext;
+    let nextCalls = 0;
+    const next: Next = () => (nextCalls++, Promise.resolve());
+    void requireClaims((p) => p.role === 'admin')(ctx, next);
+    expect(nextCalls).toBe(1);
+    let settle: (ok: boolean) => void = () => {};
+    const pending = new Promise<boolean>((resolve) => (settle = resolve));
+    const done = requireClaims(() => pending)(ctx, next);
+    expect(nextCalls).toBe(1);
+    settle(true);
+    await done;
+    expect(nextCalls).toBe(2);
   });
 
   it('a guard with no tokengate() upstream throws a 401 that Koa answers itself', async () => {

@@ -22,6 +22,9 @@ app.use(
 app.use(requireScopes('orders:read'));
 app.use(requireAnyScope('a', 'b'));
 app.use(requireClaims((payload) => payload.role === 'admin'));
+app.use(requireClaims(async (payload) => payload.team === 'a'));
+// @ts-expect-error an async predicate resolves to a boolean
+requireClaims(async (payload) => payload.sub);
 
 // Declaration merging: ctx.state.auth is typed in any middleware, not only Middleware<AuthState>.
 app.use((ctx) => {

@@ -1,0 +1,11 @@
+/**
+ * An option's value, or `fallback` when it is left out. `null` is a configuration mistake (a
+ * TypeError at start-up), never "use the default": a config loader that writes `null` for a
+ * missing `clockTolerance` or `now` must not switch a check to a value nobody chose.
+ */
+export function orDefault<T>(value: T | null | undefined, fallback: T, name: string): T {
+  if (value === null) {
+    throw new TypeError(`"${name}" must not be null (leave it out for the default)`);
+  }
+  return value === undefined ? fallback : value;
+}
