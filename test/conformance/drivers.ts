@@ -5,7 +5,7 @@ import express from 'express';
 import express4 from 'express4';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
-import type { RequestListener } from 'node:http';
+import type { IncomingMessage, RequestListener } from 'node:http';
 import Koa from 'koa';
 import Koa2 from 'koa2';
 import request from 'supertest';
@@ -180,7 +180,9 @@ const fastifyDriver: Driver = {
     // The same request id source as the other drivers, so the log records are identical.
     const app = Fastify({
       requestIdHeader: 'x-request-id',
-      ...(rewritePrefix && { rewriteUrl: (req) => unprefixed(req.url ?? '/', rewritePrefix) }),
+      ...(rewritePrefix && {
+        rewriteUrl: (req: IncomingMessage) => unprefixed(req.url ?? '/', rewritePrefix),
+      }),
       ...(tls && { https: mtlsServerOptions(tls) }),
     }) as unknown as FastifyInstance;
     await app.register(tgFastify, {
