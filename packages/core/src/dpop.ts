@@ -10,6 +10,7 @@ import {
   importVerificationKey,
   isSymmetricAlg,
   keyFitsAlg,
+  privateMaterialOf,
 } from './keys/jwk.js';
 import { normalizeTyp } from './options.js';
 import { createMemoryReplayStore } from './replay-store.js';
@@ -168,9 +169,6 @@ export function accessTokenHash(token: string): string {
   return createHash('sha256').update(token, 'ascii').digest('base64url');
 }
 
-// RFC 7517 §9.2 members that reveal a private key: a proof must carry the public key only.
-const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
-
 /** What the request says the proof must match. */
 export interface ProofRequest {
   /** The `DPoP` header value (exactly one header). */
@@ -219,7 +217,8 @@ export function verifyProof(input: ProofRequest, o: NormalizedDpop<unknown>): Ve
   if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) {
     throw invalid('"jwk" missing');
   }
-  if (PRIVATE_MEMBERS.some((m) => m in jwk)) throw invalid('"jwk" holds a private key');
+  // A proof carries the public key only (RFC 9449 §4.2).
+  if (privateMaterialOf(jwk) !== undefined) throw invalid('"jwk" holds a private key');
   let key: VerificationKey;
   try {
     key = importVerificationKey(jwk);

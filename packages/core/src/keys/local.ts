@@ -1,6 +1,12 @@
 import { VerificationError } from '../errors.js';
 import type { KeySelector, KeySource, VerificationKey } from '../types.js';
-import { KeyRejected, SIGNATURE_ALGORITHMS, importVerificationKey, keyFitsAlg } from './jwk.js';
+import {
+  KeyRejected,
+  SIGNATURE_ALGORITHMS,
+  importVerificationKey,
+  keyFitsAlg,
+  privateMaterialOf,
+} from './jwk.js';
 
 /** How many keys one token may try (bounded work per token). */
 export const MAX_CANDIDATES = 3;
@@ -64,6 +70,12 @@ export function createLocalKeySet(
     throw new TypeError('"keys" must be a JWKS object or a non-empty array of JWKs');
   }
   const keys = list.map((jwk, i) => {
+    const secret = typeof jwk === 'object' && jwk !== null ? privateMaterialOf(jwk) : undefined;
+    if (secret !== undefined && !(allowSymmetric && (jwk as { kty?: unknown }).kty === 'oct')) {
+      // Verification keys are public: a private key in the configuration is a mistake to fix
+      // before it is published anywhere (RFC 7517 §9.2).
+      throw new TypeError(`"keys[${i}]" holds ${secret}: configure the public key only`);
+    }
     try {
       return importVerificationKey(jwk, { allowSymmetric });
     } catch (err) {
