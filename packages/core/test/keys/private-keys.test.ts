@@ -3,6 +3,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import type { JsonWebKey } from 'node:crypto';
 import { importJWK } from 'jose';
+import type { CryptoKey } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { KeyRejected, importVerificationKey } from '../../src/keys/jwk.js';
 import { createVerifier } from '../../src/verifier.js';
