@@ -29,6 +29,7 @@ const INHERITED = [
   'requireExp',
   'typ',
   'profile',
+  'maxCandidateKeys',
   'jwks',
   'tokenCache',
   'maxTokenLength',

@@ -8,12 +8,10 @@ import {
   privateMaterialOf,
 } from './jwk.js';
 
-/** How many keys one token may try (bounded work per token). */
-export const MAX_CANDIDATES = 3;
-
 /**
  * Picks the keys for a header from a list: the keys with that `kid` that fit `alg`, or, without
- * a `kid`, the keys that fit `alg`; at most MAX_CANDIDATES. Shared by local and remote sets.
+ * a `kid`, the keys that fit `alg`, in set order. Shared by local and remote sets; the verifier
+ * tries at most `maxCandidateKeys` of them.
  */
 export function selectKeys(
   byKid: ReadonlyMap<string, readonly VerificationKey[]>,
@@ -21,8 +19,7 @@ export function selectKeys(
   { kid, alg }: KeySelector,
 ): VerificationKey[] {
   const pool = kid === undefined ? all : (byKid.get(kid) ?? []);
-  // Bounded either way: a key server publishing many keys under one kid costs no more.
-  return pool.filter((k) => keyFitsAlg(k, alg)).slice(0, MAX_CANDIDATES);
+  return pool.filter((k) => keyFitsAlg(k, alg));
 }
 
 /** Indexes keys by `kid`; a Map, so a `kid` of `__proto__` is just a string. */
