@@ -46,10 +46,14 @@ export interface DpopOptions<Req = unknown> {
   /**
    * The origin clients call (`'https://api.example.com'`) when the server sits behind a proxy or
    * load balancer; the path and query still come from the request. Default: `http`/`https` from
-   * the socket and the `Host` header.
+   * the socket and the `Host` header, which must be one `host[:port]` (else 400
+   * `request_invalid`); an absolute-form request target is its own URL.
    */
   origin?: string;
-  /** The full URL the client called, for set-ups `origin` cannot describe. Query is ignored. */
+  /**
+   * The full URL the client called, for set-ups `origin` cannot describe. Query is ignored.
+   * Called once the request's `Host` and target passed the checks above.
+   */
   url?: (req: Req) => string;
   /** Clock in epoch seconds. Default: the verifier's `now` (or the system clock). */
   now?: Clock;

@@ -47,8 +47,8 @@ export function toRejectionRecord(err: VerificationError, req: RequestFacts): Re
     status: err.status,
     reason: err.reason ?? err.message,
     method: logSafe(req.method, 16) ?? '?',
-    // The query string may carry secrets (access_token=…), an absolute-form target userinfo:
-    // log the path alone.
+    // The query may carry secrets (access_token=…), an absolute-form target userinfo: only the
+    // path is logged.
     path: logSafe(targetPath(req.path), 256) ?? '?',
   };
   const d = err.details;

@@ -51,10 +51,23 @@ const ABSOLUTE_FORM = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/s;
 
 /** A request target split into what the URL and the log need. */
 export interface RequestTarget {
-  /** `http` / `https` and the authority, when the target is in absolute form. */
-  absolute: { scheme: 'http' | 'https'; authority: string } | undefined;
+  /** The scheme (lower case; `http` or `https` once checked) and authority of an absolute form. */
+  absolute: { scheme: string; authority: string } | undefined;
   /** The path and query (`/orders?page=2`); `/` when an absolute-form target has no path. */
   pathAndQuery: string;
+}
+
+// The two forms a request target to a resource takes, or undefined for any other (`*`, an
+// authority alone, garbage). Nothing is checked here but the shape.
+function splitTarget(target: string): RequestTarget | undefined {
+  if (target.startsWith('/')) return { absolute: undefined, pathAndQuery: target };
+  const match = ABSOLUTE_FORM.exec(target);
+  if (!match) return undefined;
+  const [, scheme, authority, rest] = match as unknown as [string, string, string, string];
+  return {
+    absolute: { scheme: scheme.toLowerCase(), authority },
+    pathAndQuery: rest.startsWith('/') ? rest : `/${rest}`,
+  };
 }
 
 /**
@@ -63,19 +76,13 @@ export interface RequestTarget {
  * (RFC 9110 §4.2.4: a recipient should treat it as an error) is `request_invalid`.
  */
 export function parseTarget(target: string): RequestTarget {
-  if (target.startsWith('/')) return { absolute: undefined, pathAndQuery: target };
-  const match = ABSOLUTE_FORM.exec(target);
-  const scheme = match?.[1]!.toLowerCase();
-  if (!match || (scheme !== 'http' && scheme !== 'https')) {
+  const parts = splitTarget(target);
+  const scheme = parts?.absolute?.scheme;
+  if (!parts || (scheme !== undefined && scheme !== 'http' && scheme !== 'https')) {
     throw invalid('request target is neither a path nor an http(s) URL');
   }
-  const authority = match[2]!;
-  if (authority.includes('@')) throw invalid('request target carries userinfo');
-  const rest = match[3]!;
-  return {
-    absolute: { scheme, authority },
-    pathAndQuery: rest.startsWith('/') ? rest : `/${rest}`,
-  };
+  if (parts.absolute?.authority.includes('@')) throw invalid('request target carries userinfo');
+  return parts;
 }
 
 /**
@@ -83,14 +90,8 @@ export function parseTarget(target: string): RequestTarget {
  * query (it may carry `access_token=…`), no fragment. Never throws: `?` when there is no path.
  */
 export function targetPath(target: string): string {
-  if (typeof target !== 'string') return '?';
-  let rest = target;
-  if (!rest.startsWith('/')) {
-    const match = ABSOLUTE_FORM.exec(rest);
-    if (!match) return '?';
-    rest = match[3]!.startsWith('/') ? match[3]! : `/${match[3]!}`;
-  }
-  return rest.split(/[?#]/, 1)[0]!;
+  const parts = typeof target === 'string' ? splitTarget(target) : undefined;
+  return parts ? parts.pathAndQuery.split(/[?#]/, 1)[0]! : '?';
 }
 
 /** Where the URL comes from besides the request: the `dpop` options `origin` and `url`. */
@@ -133,7 +134,7 @@ export function requestUrl<Req>(
     throw invalid('several Host headers');
   }
   if (hostValue === undefined && authorityValue === undefined) throw invalid('request has no Host');
-  const urlScheme = parts.absolute?.scheme ?? scheme;
+  const urlScheme = (parts.absolute?.scheme ?? scheme) as 'http' | 'https';
   const host = hostValue === undefined ? undefined : parseAuthority(hostValue, urlScheme);
   const authority =
     typeof authorityValue === 'string' ? parseAuthority(authorityValue, urlScheme) : undefined;
@@ -149,7 +150,7 @@ export function requestUrl<Req>(
   const named = (host ?? authority)!;
   if (parts.absolute) {
     const { scheme: targetScheme, authority: targetAuthority } = parts.absolute;
-    const fromTarget = parseAuthority(targetAuthority, targetScheme);
+    const fromTarget = parseAuthority(targetAuthority, targetScheme as 'http' | 'https');
     if (fromTarget === undefined) throw invalid('request target authority is not host[:port]');
     if (fromTarget !== named) throw invalid('Host does not match the request target');
     // The connection is where the scheme comes from unless the configuration says otherwise.
