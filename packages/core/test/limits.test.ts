@@ -6,7 +6,7 @@ import type { JWK } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { MAX_JSON_DEPTH } from '../src/json.js';
 import { createGate, createVerifier } from '../src/index.js';
-import type { VerifierOptions } from '../src/index.js';
+import type { Gate, GateOptions, VerificationError, VerifierOptions } from '../src/index.js';
 import { createClock } from '../../../test/fixtures/clock.js';
 import { createDpopKey, proof } from '../../../test/fixtures/dpop.js';
 import { issuerJwks, signing } from '../../../test/fixtures/keys.js';
@@ -28,6 +28,35 @@ function objects(levels: number): Record<string, unknown> {
 /** The fixture claims with one more member, `nested`, given as JSON text. */
 const claimsWith = (nested: string): string =>
   `${JSON.stringify(claims()).slice(0, -1)},"nested":${nested}}`;
+
+interface FakeRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+}
+
+/** A gate over a stand-in request (the request is its own raw request and facts). */
+function gateWith(options: Partial<GateOptions<FakeRequest>>): Gate<FakeRequest> {
+  return createGate<FakeRequest>(
+    {
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      now: createClock().now,
+      ...options,
+    } as GateOptions<FakeRequest>,
+    { raw: (req) => req, facts: (req) => req },
+  );
+}
+
+/** The VerificationError `gate` refuses `req` with. */
+async function refusal(gate: Gate<FakeRequest>, req: FakeRequest): Promise<VerificationError> {
+  return Promise.resolve()
+    .then(() => gate.authenticate(req))
+    .then(
+      () => Promise.reject(new Error('accepted')),
+      (err: unknown) => err as VerificationError,
+    );
+}
 
 function verifier(extra: Partial<VerifierOptions> = {}) {
   return createVerifier({
@@ -96,26 +125,12 @@ describe(`decoded JSON nests at most ${MAX_JSON_DEPTH} levels`, () => {
       token,
       header: { x: objects(MAX_JSON_DEPTH) },
     });
-    const logger = createCapturingLogger();
-    const gate = createGate<{ method: string; path: string; headers: Record<string, string> }>(
-      {
-        issuer: ISSUER,
-        audience: AUDIENCE,
-        keys: issuerJwks,
-        now: createClock().now,
-        logger,
-        dpop: {},
-      },
-      { raw: (req) => req, facts: (req) => req },
-    );
-    const req = {
+    const gate = gateWith({ keys: issuerJwks, dpop: {} });
+    const err = await refusal(gate, {
       method: 'GET',
       path: '/orders',
       headers: { host: 'api.test', authorization: `DPoP ${token}`, dpop: deep },
-    };
-    const err = await Promise.resolve()
-      .then(() => gate.authenticate(req))
-      .catch((e: unknown) => e);
+    });
     expect(err).toMatchObject({
       code: 'dpop_proof_invalid',
       reason: `proof malformed: header nests deeper than ${MAX_JSON_DEPTH} levels`,
@@ -235,16 +250,10 @@ describe('maxCandidateKeys: how many keys a token without kid may try', () => {
 
   it('the refusal is logged with the reason "too many candidate keys"', async () => {
     const logger = createCapturingLogger();
-    const gate = createGate<{ method: string; path: string; headers: Record<string, string> }>(
-      { issuer: ISSUER, audience: AUDIENCE, keys, now: createClock().now, logger },
-      { raw: (req) => req, facts: (req) => req },
-    );
+    const gate = gateWith({ keys, logger });
     const token = signedBy(pairs[3]!.privateKey);
     const req = { method: 'GET', path: '/orders', headers: { authorization: `Bearer ${token}` } };
-    const err = await Promise.resolve()
-      .then(() => gate.authenticate(req))
-      .catch((e: unknown) => e);
-    gate.reject(err as never, req);
+    gate.reject(await refusal(gate, req), req);
     expect(logger.rejections()).toEqual([
       expect.objectContaining({
         code: 'kid_unknown',
