@@ -32,13 +32,21 @@ interface Answer {
   body: unknown;
 }
 
-/** Sends with supertest; a raw header list (repeated headers) goes through node:http as is. */
+/**
+ * Sends with supertest. A raw header list (repeated headers), a request target other than the
+ * route's path (absolute-form) or chosen Host lines go through node:http as they are.
+ */
 async function send(app: RunningApp, path: string, out: Outgoing): Promise<Answer> {
-  if (Array.isArray(out.headers)) {
+  if (Array.isArray(out.headers) || out.target !== undefined || out.hosts !== undefined) {
     // A raw list replaces Node's defaults, Host included (without it Node's server answers 400).
-    const raw = ['Host', new URL(app.origin).host, ...out.headers, 'X-Request-Id', REQUEST_ID];
+    const hosts = out.hosts ?? [new URL(app.origin).host];
+    const headers = Array.isArray(out.headers)
+      ? out.headers
+      : Object.entries(out.headers ?? {}).flat();
+    const raw = [...hosts.flatMap((h) => ['Host', h]), ...headers, 'X-Request-Id', REQUEST_ID];
     return new Promise((resolve, reject) => {
-      const req = httpRequest(`${app.origin}${path}`, { headers: raw }, (res) => {
+      const options = { path: out.target ?? path, headers: raw };
+      const req = httpRequest(app.origin, options, (res) => {
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => (text += chunk));
@@ -105,6 +113,7 @@ async function run(driver: Driver, c: Case): Promise<void> {
           return handlerBody(route, auth?.payload.sub ?? null, auth?.encryption !== undefined);
         },
         ...(pki && { tls: { key: pki.server.key, cert: pki.server.cert, ca: pki.ca } }),
+        rewritePrefix: c.rewritePrefix,
       });
     app = await start(stores[0]);
     if (instances === 2) other = await start(stores[1]);
@@ -115,7 +124,8 @@ async function run(driver: Driver, c: Case): Promise<void> {
 
     const out = await c.request(env);
     const route = out.route ?? 'open';
-    const res = await send(out.to === 'other' ? other! : app, ROUTES[route], out);
+    const path = `${c.rewritePrefix ?? ''}${ROUTES[route]}`;
+    const res = await send(out.to === 'other' ? other! : app, path, out);
     const want = c.expect;
 
     expect(res.status).toBe(want.status);
@@ -138,7 +148,7 @@ async function run(driver: Driver, c: Case): Promise<void> {
               status: statusOf(code),
               reason: expect.any(String),
               method: 'GET',
-              path: ROUTES[route],
+              path,
               requestId: REQUEST_ID,
               ...hints,
             },

@@ -5,7 +5,7 @@ import express from 'express';
 import express4 from 'express4';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
-import type { RequestListener } from 'node:http';
+import type { IncomingMessage, RequestListener } from 'node:http';
 import Koa from 'koa';
 import Koa2 from 'koa2';
 import request from 'supertest';
@@ -68,6 +68,16 @@ export interface AppOptions {
   handle(route: RouteName, auth: VerifiedToken | undefined): unknown;
   /** Serve HTTPS, asking clients for a certificate (mTLS cases). */
   tls?: TlsServerSettings;
+  /**
+   * Serve the routes under this prefix too, by rewriting `/v1/orders` to `/orders` before the
+   * gate: Express and Koa by setting the URL in a middleware, Fastify with `rewriteUrl`.
+   */
+  rewritePrefix?: string;
+}
+
+/** The URL with `prefix` removed, for the rewriting drivers. */
+function unprefixed(url: string, prefix: string): string {
+  return url.startsWith(`${prefix}/`) ? url.slice(prefix.length) : url;
 }
 
 export interface RunningApp {
@@ -107,9 +117,15 @@ function serve(listener: RequestListener, tls: TlsServerSettings | undefined): P
 
 const expressDriver = (name: string, createApp: typeof express): Driver => ({
   name,
-  start({ gate, tokenFromCookie, tokenFromQuery, handle, tls }) {
+  start({ gate, tokenFromCookie, tokenFromQuery, handle, tls, rewritePrefix }) {
     const { tokengate, requireAnyScope, requireClaims, requireScopes } = tgExpress;
     const app = createApp();
+    if (rewritePrefix) {
+      app.use((req, _res, next) => {
+        req.url = unprefixed(req.url, rewritePrefix); // req.originalUrl keeps what was sent
+        next();
+      });
+    }
     app.use(
       tokengate({
         ...gate,
@@ -136,7 +152,7 @@ const expressDriver = (name: string, createApp: typeof express): Driver => ({
 
 const koaDriver = (name: string, KoaApp: typeof Koa): Driver => ({
   name,
-  start({ gate, tokenFromCookie, tokenFromQuery, handle, tls }) {
+  start({ gate, tokenFromCookie, tokenFromQuery, handle, tls, rewritePrefix }) {
     const { tokengate, requireAnyScope, requireClaims, requireScopes } = tgKoa;
     const app = new KoaApp();
     app.silent = true; // errors are asserted, not printed
@@ -156,6 +172,12 @@ const koaDriver = (name: string, KoaApp: typeof Koa): Driver => ({
     router.get(ROUTES.lookup, requireClaims(isAdminLookup), (ctx) => {
       ctx.body = handle('lookup', ctx.state.auth);
     });
+    if (rewritePrefix) {
+      app.use((ctx, next) => {
+        ctx.url = unprefixed(ctx.url, rewritePrefix); // ctx.originalUrl keeps what was sent
+        return next();
+      });
+    }
     app.use(
       tokengate({
         ...gate,
@@ -170,11 +192,14 @@ const koaDriver = (name: string, KoaApp: typeof Koa): Driver => ({
 
 const fastifyDriver: Driver = {
   name: 'fastify',
-  async start({ gate, tokenFromCookie, tokenFromQuery, handle, tls }) {
+  async start({ gate, tokenFromCookie, tokenFromQuery, handle, tls, rewritePrefix }) {
     const { requireAnyScope, requireClaims, requireScopes } = tgFastifyNamed;
     // The same request id source as the other drivers, so the log records are identical.
     const app = Fastify({
       requestIdHeader: 'x-request-id',
+      ...(rewritePrefix && {
+        rewriteUrl: (req: IncomingMessage) => unprefixed(req.url ?? '/', rewritePrefix),
+      }),
       ...(tls && { https: mtlsServerOptions(tls) }),
     }) as unknown as FastifyInstance;
     await app.register(tgFastify, {

@@ -6,10 +6,11 @@ import type { DpopOptions, NormalizedDpop } from './dpop.js';
 import { VerificationError, isVerificationError } from './errors.js';
 import type { ChallengeContext } from './errors.js';
 import { countHeaders } from './http.js';
-import type { CredentialSource, Credentials, PeerSocket } from './http.js';
+import type { CredentialSource, Credentials } from './http.js';
 import type { RequestFacts } from './log.js';
 import { assertCertificateBinding, normalizeMtls, peerCertificate } from './mtls.js';
 import type { MtlsOptions } from './mtls.js';
+import type { UrlSettings } from './request-url.js';
 import type { Logger, VerifiedToken } from './types.js';
 
 /** What the step reads from a request: the adapter's `RequestIo`. */
@@ -29,14 +30,19 @@ export interface SenderConstraint<Req> {
    * sent with `Bearer` credentials.
    */
   assertScheme(scheme: Credentials['scheme'], raw: CredentialSource): void;
+  /** Where the request URL of a DPoP request comes from besides the request (request-url.ts). */
+  readonly urlSettings: UrlSettings<Req>;
   /**
-   * After verification: the token when its binding holds for this request. Synchronous unless
-   * the replay store answers asynchronously; throws (or rejects with) a VerificationError.
+   * After verification: the token when its binding holds for this request. `url` is the URL
+   * the client called, computed and checked by the gate (request-url.ts); required for DPoP.
+   * Synchronous unless the replay store answers asynchronously; throws (or rejects with) a
+   * VerificationError.
    */
   check(
     auth: VerifiedToken,
     credentials: Credentials,
     req: Req,
+    url: string | undefined,
   ): VerifiedToken | Promise<VerifiedToken>;
 }
 
@@ -83,17 +89,7 @@ export function createSenderConstraint<Req>(
   const dpop = o.mode !== 'disabled';
   const mtlsRequired = mtls.required === true;
 
-  function urlOf(req: Req, raw: CredentialSource, path: string): string {
-    if (o.url) return o.url(req);
-    if (o.origin) return o.origin + path;
-    const host = raw.headers.host ?? raw.headers[':authority'];
-    if (typeof host !== 'string' || host === '') {
-      throw new VerificationError('dpop_proof_invalid', { reason: 'request has no Host' });
-    }
-    return `${(raw.socket as PeerSocket | undefined)?.encrypted ? 'https' : 'http'}://${host}${path}`;
-  }
-
-  function checkProof(auth: VerifiedToken, jkt: string, token: string, req: Req) {
+  function checkProof(auth: VerifiedToken, jkt: string, token: string, req: Req, url: string) {
     const raw = io.raw(req);
     const header = raw.headers.dpop;
     // RFC 9449 §4.3 step 1: exactly one DPoP header.
@@ -103,9 +99,8 @@ export function createSenderConstraint<Req>(
     if (typeof header !== 'string' || countHeaders(raw.rawHeaders, 'dpop') > 1) {
       throw new VerificationError('dpop_proof_invalid', { reason: 'several DPoP headers' });
     }
-    const facts = io.facts(req);
     const proof = verifyProof(
-      { proof: header, method: facts.method, url: urlOf(req, raw, facts.path), accessToken: token },
+      { proof: header, method: io.facts(req).method, url, accessToken: token },
       o as NormalizedDpop<unknown>,
     );
     if (proof.jkt !== jkt) throw mismatch('proof key does not match "cnf.jkt"');
@@ -141,6 +136,7 @@ export function createSenderConstraint<Req>(
     auth: VerifiedToken,
     credentials: Credentials,
     req: Req,
+    url: string | undefined,
   ): VerifiedToken | Promise<VerifiedToken> {
     const cnf = auth.payload.cnf;
     if (cnf !== undefined && (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf))) {
@@ -163,7 +159,9 @@ export function createSenderConstraint<Req>(
       return auth;
     }
     if (jkt === undefined) throw mismatch('token without "cnf.jkt" sent as DPoP');
-    return checkProof(auth, jkt, credentials.token, req);
+    // The gate computes the URL for every DPoP request before the token is verified.
+    if (url === undefined) throw new TypeError('a DPoP request needs its URL');
+    return checkProof(auth, jkt, credentials.token, req, url);
   }
 
   return {
@@ -183,14 +181,15 @@ export function createSenderConstraint<Req>(
         throw new VerificationError('request_invalid', { reason: 'DPoP proof sent with Bearer' });
       }
     },
-    check(auth, credentials, req) {
+    urlSettings: { origin: o.origin, url: o.url },
+    check(auth, credentials, req, url) {
       // The hot path: an unbound bearer token costs one property read.
       if (credentials.scheme === 'bearer' && auth.payload.cnf === undefined && !mtlsRequired) {
         return auth;
       }
       let result: VerifiedToken | Promise<VerifiedToken>;
       try {
-        result = bind(auth, credentials, req);
+        result = bind(auth, credentials, req, url);
       } catch (err) {
         throw withDetails(err, auth);
       }

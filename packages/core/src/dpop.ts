@@ -11,6 +11,7 @@ import {
   importVerificationKey,
   isSymmetricAlg,
   keyFitsAlg,
+  privateMaterialOf,
 } from './keys/jwk.js';
 import { orDefault } from './option-default.js';
 import { normalizeTyp } from './options.js';
@@ -48,10 +49,14 @@ export interface DpopOptions<Req = unknown> {
   /**
    * The origin clients call (`'https://api.example.com'`) when the server sits behind a proxy or
    * load balancer; the path and query still come from the request. Default: `http`/`https` from
-   * the socket and the `Host` header.
+   * the socket and the `Host` header, which must be one `host[:port]` (else 400
+   * `request_invalid`); an absolute-form request target is its own URL.
    */
   origin?: string;
-  /** The full URL the client called, for set-ups `origin` cannot describe. Query is ignored. */
+  /**
+   * The full URL the client called, for set-ups `origin` cannot describe. Query is ignored.
+   * Called once the request's `Host` and target passed the checks above.
+   */
   url?: (req: Req) => string;
   /** Clock in epoch seconds. Default: the verifier's `now` (or the system clock). */
   now?: Clock;
@@ -173,9 +178,6 @@ export function accessTokenHash(token: string): string {
   return createHash('sha256').update(token, 'ascii').digest('base64url');
 }
 
-// RFC 7517 §9.2 members that reveal a private key: a proof must carry the public key only.
-const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
-
 /** What the request says the proof must match. */
 export interface ProofRequest {
   /** The `DPoP` header value (exactly one header). */
@@ -224,7 +226,8 @@ export function verifyProof(input: ProofRequest, o: NormalizedDpop<unknown>): Ve
   if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) {
     throw invalid('"jwk" missing');
   }
-  if (PRIVATE_MEMBERS.some((m) => m in jwk)) throw invalid('"jwk" holds a private key');
+  // A proof carries the public key only (RFC 9449 §4.2).
+  if (privateMaterialOf(jwk) !== undefined) throw invalid('"jwk" holds a private key');
   let key: VerificationKey;
   try {
     key = importVerificationKey(jwk);

@@ -7,6 +7,7 @@ import type { CredentialSource, Credentials, HttpError } from './http.js';
 import type { MtlsOptions } from './mtls.js';
 import { stderrLogger, toRejectionRecord } from './log.js';
 import type { RequestFacts } from './log.js';
+import { requestUrl } from './request-url.js';
 import type { Guard } from './scopes.js';
 import type { Logger, VerifiedToken, Verifier } from './types.js';
 import { createVerifier } from './verifier.js';
@@ -54,8 +55,10 @@ export interface RequestIo<Req> {
   /** The Node request (IncomingMessage) behind the framework's request. */
   raw(req: Req): CredentialSource;
   /**
-   * Method, path and request id for the log record. `path` is the request target as received
-   * (path and query, before any router rewrote it): DPoP's `htu` check reads it.
+   * Method, target and request id. `path` is the request target as received, before any router
+   * or `rewriteUrl` changed it: origin-form (`/v1/orders?page=2`) or absolute-form
+   * (`http://api.example/v1/orders`). Core checks it and derives DPoP's URL from it; the log
+   * record keeps only its path.
    */
   facts(req: Req): RequestFacts;
 }
@@ -178,14 +181,21 @@ export function createGate<Req>(
         if (credentialsRequired) throw new VerificationError('token_missing');
         return undefined;
       }
-      if (credentials.scheme === 'dpop') dpopRequests.add(io.raw(req));
+      let url: string | undefined;
+      if (credentials.scheme === 'dpop') {
+        const raw = io.raw(req);
+        dpopRequests.add(raw);
+        // Computed once, from a checked Host and target, before any token or proof work: a
+        // forged Host must not move the URL the proof is compared with (RFC 9449 §4.3 step 9).
+        url = requestUrl(req, raw, io.facts(req).path, binding.urlSettings);
+      }
       binding.assertScheme(credentials.scheme, io.raw(req));
       const { token } = credentials;
       const hit = verifier.cached(token, BINDING_CHECKED);
-      if (hit) return binding.check(hit, credentials, req);
+      if (hit) return binding.check(hit, credentials, req, url);
       return verifier
         .verify(token, req, BINDING_CHECKED)
-        .then((auth) => binding.check(auth, credentials, req));
+        .then((auth) => binding.check(auth, credentials, req, url));
     },
     reject(err, req) {
       const raw = io.raw(req);

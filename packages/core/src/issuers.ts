@@ -30,6 +30,7 @@ const INHERITED = [
   'requireExp',
   'typ',
   'profile',
+  'maxCandidateKeys',
   'jwks',
   'tokenCache',
   'maxTokenLength',

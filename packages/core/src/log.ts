@@ -1,9 +1,14 @@
 import type { VerificationError } from './errors.js';
+import { targetPath } from './request-url.js';
 import type { Logger } from './types.js';
 
 /** Request facts an adapter adds to the rejection record. */
 export interface RequestFacts {
   method: string;
+  /**
+   * The request target as received (before any rewrite): `/orders?page=2`, or an absolute-form
+   * `http://api.example/orders`. The record keeps its path alone.
+   */
   path: string;
   requestId?: string | undefined;
 }
@@ -42,8 +47,9 @@ export function toRejectionRecord(err: VerificationError, req: RequestFacts): Re
     status: err.status,
     reason: err.reason ?? err.message,
     method: logSafe(req.method, 16) ?? '?',
-    // The query string may carry secrets (access_token=…): log the path alone.
-    path: logSafe(req.path.split('?')[0], 256) ?? '?',
+    // The query may carry secrets (access_token=…), an absolute-form target userinfo: only the
+    // path is logged.
+    path: logSafe(targetPath(req.path), 256) ?? '?',
   };
   const d = err.details;
   const kid = logSafe(d?.kid);

@@ -69,6 +69,14 @@ export interface PolicyOptions {
    * nested), and `exp`, `iss`, `aud`, `sub`, `client_id`, `iat`, `jti` must be present.
    */
   profile?: 'at+jwt';
+  /**
+   * How many keys one token may try when its header does not pick one key (no `kid`, or a `kid`
+   * several keys share): the keys that fit its `alg`, in set order. Each try is a signature
+   * verification, so the bound keeps the work per token fixed. Past it, a token that none of
+   * the tried keys verifies is refused with `kid_unknown` (logged reason `too many candidate
+   * keys`). Default 3.
+   */
+  maxCandidateKeys?: number;
 }
 
 /** One trusted issuer in a multi-issuer set-up. Unset fields fall back to the top level. */
@@ -106,6 +114,8 @@ export interface VerifierOptions extends Partial<PolicyOptions> {
 }
 
 export const DEFAULT_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA', 'Ed25519'] as const;
+/** Default `maxCandidateKeys`. */
+export const DEFAULT_MAX_CANDIDATE_KEYS = 3;
 export const DEFAULT_KEY_MANAGEMENT = [
   'RSA-OAEP-256',
   'ECDH-ES',
@@ -160,6 +170,7 @@ export interface NormalizedOptions {
   maxTokenAge: number | undefined;
   requiredClaims: readonly string[];
   typ: string | undefined;
+  maxCandidateKeys: number;
   tokenCache: { max: number; maxBytes: number } | false;
   maxTokenLength: number;
   now: Clock;
@@ -338,6 +349,10 @@ export function normalizeOptions(options: VerifierOptions): NormalizedOptions {
     maxTokenAge,
     requiredClaims: [...requiredClaims],
     typ: typ === undefined ? undefined : normalizeTyp(typ),
+    maxCandidateKeys: positiveInteger(
+      options.maxCandidateKeys ?? DEFAULT_MAX_CANDIDATE_KEYS,
+      'maxCandidateKeys',
+    ),
   };
 }
 

@@ -1,5 +1,6 @@
 import { VerificationError } from './errors.js';
 import type { TokenDetails } from './errors.js';
+import { MAX_JSON_DEPTH, jsonStructureProblem } from './json.js';
 import type { TokenHeader, TokenPayload } from './types.js';
 
 const B64URL = /^[A-Za-z0-9_-]*$/;
@@ -53,52 +54,8 @@ function sextet(c: number): number {
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
- * True when some JSON object in `text` names a member twice (names compared after unescaping,
- * so `"alg"` and `"\u0061lg"` are the same). Only for text JSON.parse has already accepted: it
- * follows the structure, nothing else.
- */
-function hasDuplicateMember(text: string): boolean {
-  // One entry per open object (its member names) or array (undefined).
-  const open: (Set<string> | undefined)[] = [];
-  let atName = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x22) {
-      let end = i + 1;
-      let escaped = false;
-      for (; text.charCodeAt(end) !== 0x22; end++) {
-        if (text.charCodeAt(end) === 0x5c) {
-          end++;
-          escaped = true;
-        }
-      }
-      const names = open[open.length - 1];
-      if (atName && names) {
-        const name = escaped
-          ? (JSON.parse(text.slice(i, end + 1)) as string)
-          : text.slice(i + 1, end);
-        if (names.has(name)) return true;
-        names.add(name);
-        atName = false;
-      }
-      i = end;
-    } else if (c === 0x7b) {
-      open.push(new Set());
-      atName = true;
-    } else if (c === 0x5b) {
-      open.push(undefined);
-    } else if (c === 0x7d || c === 0x5d) {
-      open.pop();
-    } else if (c === 0x2c) {
-      atName = open[open.length - 1] !== undefined;
-    }
-  }
-  return false;
-}
-
-/**
- * Parses a JSON object (a JOSE header or a claim set) from bytes; anything else is malformed.
- * Duplicate member names are refused (RFC 7515 §4, RFC 7519 §4 allow "reject or use the last"):
+ * Parses a JSON object (a JOSE header or a claim set) from bytes; anything else is malformed,
+ * and so is nesting deeper than MAX_JSON_DEPTH. Duplicate member names are refused (RFC 7515 §4, RFC 7519 §4 allow "reject or use the last"):
  * JSON.parse keeps the last, another parser on the path may keep the first, and a token must
  * not mean two things.
  */
@@ -114,7 +71,13 @@ export function parseJsonObject(bytes: Uint8Array, what: string): Record<string,
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new VerificationError('token_malformed', { reason: `${what} is not a JSON object` });
   }
-  if (hasDuplicateMember(text)) {
+  const problem = jsonStructureProblem(text, { duplicates: true });
+  if (problem === 'too deep') {
+    throw new VerificationError('token_malformed', {
+      reason: `${what} nests deeper than ${MAX_JSON_DEPTH} levels`,
+    });
+  }
+  if (problem === 'duplicate member') {
     throw new VerificationError('token_malformed', { reason: `${what} repeats a member name` });
   }
   return value as Record<string, unknown>;

@@ -65,8 +65,9 @@ export interface KeySelector {
 export interface KeySource {
   /**
    * The keys that may verify a token with this header: the one with the `kid`, or, when the
-   * token names none, those that fit `alg` (bounded). May answer synchronously (the hot path
-   * awaits nothing then). Rejects with VerificationError `kid_unknown` or `jwks_unavailable`.
+   * token names none, those that fit `alg` (the verifier tries at most `maxCandidateKeys` of
+   * them). May answer synchronously (the hot path awaits nothing then). Rejects with
+   * VerificationError `kid_unknown` or `jwks_unavailable`.
    */
   getKeys(selector: KeySelector): readonly VerificationKey[] | Promise<readonly VerificationKey[]>;
   /**

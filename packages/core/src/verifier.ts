@@ -31,11 +31,15 @@ import type {
 } from './types.js';
 
 // The result is shared by every request that presents the same token: nobody may change it.
+// Iterative, so its cost is bounded by the size of the value, never by the call stack (decoded
+// JSON is at most MAX_JSON_DEPTH deep anyway).
 function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    const record = value as Record<string, unknown>;
-    for (const key in record) deepFreeze(record[key]);
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const next = pending.pop();
+    if (typeof next !== 'object' || next === null || Object.isFrozen(next)) continue;
+    Object.freeze(next);
+    for (const key in next) pending.push((next as Record<string, unknown>)[key]);
   }
   return value;
 }
@@ -83,18 +87,27 @@ function checkSignature(
   const alg = jws.header.alg;
   if (!policy.o.algorithms.has(alg)) throw new VerificationError('alg_not_allowed');
   const candidates = policy.keys.getKeys({ kid: jws.header.kid, alg });
+  const max = policy.o.maxCandidateKeys;
   return candidates instanceof Promise
-    ? candidates.then((keys) => verifyWithAny(alg, keys, jws))
-    : verifyWithAny(alg, candidates, jws);
+    ? candidates.then((keys) => verifyWithAny(alg, keys, jws, max))
+    : verifyWithAny(alg, candidates, jws, max);
 }
 
+// Bounded work per token: at most `max` signature checks, however many keys fit the header.
 function verifyWithAny(
   alg: string,
   keys: readonly VerificationKey[],
   jws: ParsedJws,
+  max: number,
 ): VerificationKey {
-  for (const key of keys) {
+  const tries = Math.min(keys.length, max);
+  for (let i = 0; i < tries; i++) {
+    const key = keys[i]!;
     if (verifySignature(alg, key, jws.signingInput, jws.signature)) return key;
+  }
+  if (keys.length > max) {
+    // The right key may be among those not tried: the token did not say which one it is.
+    throw new VerificationError('kid_unknown', { reason: 'too many candidate keys' });
   }
   throw new VerificationError('signature_invalid');
 }

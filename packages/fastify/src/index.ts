@@ -40,7 +40,13 @@ const plugin: FastifyPluginCallback<TokengateOptions> = (app, options, done) => 
       options,
       {
         raw: (request) => request.raw,
-        facts: (request) => ({ method: request.method, path: request.url, requestId: request.id }),
+        // The URL as received: `request.url` is what `rewriteUrl` made of it, not what the
+        // client called (and what a DPoP proof names).
+        facts: (request) => ({
+          method: request.method,
+          path: request.originalUrl,
+          requestId: request.id,
+        }),
       },
       // Unless a logger is configured, records go where the rest of the request's logs go.
       (request) => request.log,

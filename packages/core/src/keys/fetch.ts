@@ -1,5 +1,6 @@
 // The only place the key sources touch the network: one bounded GET of a JSON document.
 import { createHash } from 'node:crypto';
+import { MAX_JSON_DEPTH, jsonStructureProblem } from '../json.js';
 
 /** Why a fetch failed. The message is safe to log: no URL query, no body, no credentials. */
 export class FetchFailed extends Error {
@@ -116,10 +117,15 @@ export async function fetchJson(
       }
       const bytes = await readBounded(res, limits.maxBodyBytes, controller);
       let body: unknown;
+      let text: string;
       try {
-        body = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+        text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+        body = JSON.parse(text);
       } catch (cause) {
         throw new FetchFailed('body is not JSON', { cause });
+      }
+      if (jsonStructureProblem(text, {}) === 'too deep') {
+        throw new FetchFailed(`body nests deeper than ${MAX_JSON_DEPTH} levels`);
       }
       const digest = createHash('sha256').update(bytes).digest('base64url');
       return { status: 200, url, headers: res.headers, body, digest };

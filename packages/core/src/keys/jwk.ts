@@ -44,6 +44,21 @@ const PUBLIC_MEMBERS: Record<string, readonly string[]> = {
   OKP: ['kty', 'crv', 'x'],
 };
 
+// RFC 7518 §6.2.2, §6.3.2, §6.4: the members that hold private (EC, RSA, OKP) or secret (`oct`)
+// key material. A key set is public by definition: a key carrying one of them leaked.
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
+
+/**
+ * Why a JWK must not be taken from a public key set: it is an `oct` key (a shared secret) or
+ * carries private key material. Undefined for a public key. jose refuses such sets outright;
+ * tokengate skips the key (remote sets, discovery, DPoP proofs) or refuses to start (static keys).
+ */
+export function privateMaterialOf(jwk: object): string | undefined {
+  if ((jwk as { kty?: unknown }).kty === 'oct') return 'symmetric key (a shared secret)';
+  const member = PRIVATE_MEMBERS.find((name) => Object.hasOwn(jwk, name));
+  return member === undefined ? undefined : `private key material ("${member}")`;
+}
+
 function base64urlBytes(value: unknown, name: string): Buffer {
   if (typeof value !== 'string' || !/^[A-Za-z0-9_-]+$/.test(value)) {
     throw new KeyRejected(`"${name}" is not base64url`);
@@ -54,8 +69,9 @@ function base64urlBytes(value: unknown, name: string): Buffer {
 /**
  * Imports one JWK as a signature verification key, checking what RFC 7517 and RFC 8725 ask:
  * `use` must be `sig` (when present), `key_ops` must allow `verify`, RSA at least 2048 bits with
- * an odd exponent above 1, and a known curve. Private members are dropped: only the public part
- * is kept. `oct` keys are accepted only when `allowSymmetric` is set (static keys, never a JWKS).
+ * an odd exponent above 1, a known curve, and no private key material (`d`, `p`, … see
+ * `privateMaterialOf`). `oct` keys are accepted only when `allowSymmetric` is set (static keys,
+ * never a JWKS).
  */
 export function importVerificationKey(
   input: unknown,
@@ -67,14 +83,23 @@ export function importVerificationKey(
   const jwk = input as JWK & Record<string, unknown>;
   const { kty, kid, alg, use } = jwk;
   const keyOps = jwk.key_ops;
+  // A verification key is public: one that carries its private half is never trusted (its
+  // private members used to be dropped silently, so a leaked key still verified).
+  const secret = kty === 'oct' ? undefined : privateMaterialOf(jwk);
+  if (secret !== undefined) throw new KeyRejected(secret);
   if (kid !== undefined && typeof kid !== 'string') throw new KeyRejected('"kid" is not a string');
   if (alg !== undefined && typeof alg !== 'string') throw new KeyRejected('"alg" is not a string');
   if (alg !== undefined && !(SIGNATURE_ALGORITHMS as readonly string[]).includes(alg)) {
     throw new KeyRejected('"alg" is not a signature algorithm');
   }
   if (use !== undefined && use !== 'sig') throw new KeyRejected('"use" is not "sig"');
-  if (keyOps !== undefined && (!Array.isArray(keyOps) || !keyOps.includes('verify'))) {
-    throw new KeyRejected('"key_ops" does not allow "verify"');
+  if (keyOps !== undefined) {
+    // RFC 7517 §4.3: an array of strings, no value twice.
+    if (!Array.isArray(keyOps) || !keyOps.every((op) => typeof op === 'string')) {
+      throw new KeyRejected('"key_ops" is not an array of strings');
+    }
+    if (new Set(keyOps).size !== keyOps.length) throw new KeyRejected('"key_ops" repeats a value');
+    if (!keyOps.includes('verify')) throw new KeyRejected('"key_ops" does not allow "verify"');
   }
   if (kty === 'oct') {
     if (!allowSymmetric) throw new KeyRejected('symmetric keys are not accepted here');

@@ -1,13 +1,17 @@
 import { VerificationError } from '../errors.js';
 import type { KeySelector, KeySource, VerificationKey } from '../types.js';
-import { KeyRejected, SIGNATURE_ALGORITHMS, importVerificationKey, keyFitsAlg } from './jwk.js';
-
-/** How many keys one token may try (bounded work per token). */
-export const MAX_CANDIDATES = 3;
+import {
+  KeyRejected,
+  SIGNATURE_ALGORITHMS,
+  importVerificationKey,
+  keyFitsAlg,
+  privateMaterialOf,
+} from './jwk.js';
 
 /**
  * Picks the keys for a header from a list: the keys with that `kid` that fit `alg`, or, without
- * a `kid`, the keys that fit `alg`; at most MAX_CANDIDATES. Shared by local and remote sets.
+ * a `kid`, the keys that fit `alg`, in set order. Shared by local and remote sets; the verifier
+ * tries at most `maxCandidateKeys` of them.
  */
 export function selectKeys(
   byKid: ReadonlyMap<string, readonly VerificationKey[]>,
@@ -15,8 +19,7 @@ export function selectKeys(
   { kid, alg }: KeySelector,
 ): VerificationKey[] {
   const pool = kid === undefined ? all : (byKid.get(kid) ?? []);
-  // Bounded either way: a key server publishing many keys under one kid costs no more.
-  return pool.filter((k) => keyFitsAlg(k, alg)).slice(0, MAX_CANDIDATES);
+  return pool.filter((k) => keyFitsAlg(k, alg));
 }
 
 /** Indexes keys by `kid`; a Map, so a `kid` of `__proto__` is just a string. */
@@ -64,6 +67,12 @@ export function createLocalKeySet(
     throw new TypeError('"keys" must be a JWKS object or a non-empty array of JWKs');
   }
   const keys = list.map((jwk, i) => {
+    const secret = typeof jwk === 'object' && jwk !== null ? privateMaterialOf(jwk) : undefined;
+    if (secret !== undefined && !(allowSymmetric && (jwk as { kty?: unknown }).kty === 'oct')) {
+      // Verification keys are public: a private key in the configuration is a mistake to fix
+      // before it is published anywhere (RFC 7517 §9.2).
+      throw new TypeError(`"keys[${i}]" holds ${secret}: configure the public key only`);
+    }
     try {
       return importVerificationKey(jwk, { allowSymmetric });
     } catch (err) {

@@ -2,7 +2,7 @@ import { VerificationError } from '../errors.js';
 import { logSafe } from '../log.js';
 import type { KeySelector, KeySource, VerificationKey } from '../types.js';
 import { checkKeyServerUrl, loggableUrl } from './fetch.js';
-import { KeyRejected, importVerificationKey } from './jwk.js';
+import { KeyRejected, importVerificationKey, privateMaterialOf } from './jwk.js';
 import { indexByKid, selectKeys } from './local.js';
 import { toRemoteSettings } from './remote-options.js';
 import type { RemoteJwksOptions, RemoteSettings } from './remote-options.js';
@@ -186,10 +186,18 @@ function parseKeySet(
   const keys: VerificationKey[] = [];
   const byJson = new Map<string, VerificationKey>();
   const skipped: { kid?: string; reason: string }[] = [];
+  const leaked: { kid?: string; reason: string }[] = [];
   for (const [index, jwk] of body.keys.entries()) {
     const kid = logSafe(isObject(jwk) ? jwk.kid : undefined);
     if (index >= s.maxKeys) {
       skipped.push({ reason: `more than ${s.maxKeys} keys`, ...(kid ? { kid } : {}) });
+      continue;
+    }
+    // A private or secret key in a public set: whoever fetched the set can sign with it. Never
+    // used, whatever its `use`, and reported on its own: the issuer has a key to revoke.
+    const secret = isObject(jwk) ? privateMaterialOf(jwk) : undefined;
+    if (secret !== undefined) {
+      leaked.push({ reason: secret, ...(kid ? { kid } : {}) });
       continue;
     }
     // Encryption keys share JWKS documents with signing keys; they are not an error.
@@ -216,6 +224,16 @@ function parseKeySet(
       s.logger.warn(
         { event: 'jwks_keys_skipped', uri, skipped: skipped.length, keys: skipped.slice(0, 10) },
         'key server published keys that cannot verify signatures',
+      );
+    } catch {
+      // A failing log transport must not make a usable key set unusable.
+    }
+  }
+  for (const key of leaked) {
+    try {
+      s.logger.error(
+        { event: 'jwks_key_skipped', uri, ...key },
+        'key server published a private or secret key: it is never used',
       );
     } catch {
       // A failing log transport must not make a usable key set unusable.

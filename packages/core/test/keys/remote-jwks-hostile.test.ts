@@ -46,7 +46,9 @@ const failures: {
   { name: 'an empty set', handler: () => ({ body: { keys: [] } }), reason: /no usable/ },
   {
     name: 'a set of unusable keys',
-    handler: () => ({ body: { keys: [{ kty: 'oct', k: 'a'.repeat(43) }, weakRsaJwk('weak')] } }),
+    handler: () => ({
+      body: { keys: [{ kty: 'EC', crv: 'P-256', x: 'AAAA', y: 'AAAA' }, weakRsaJwk('weak')] },
+    }),
     reason: /no usable/,
   },
   { name: 'a redirect loop', handler: () => ({ redirect: JWKS_PATH }), reason: /too many/ },
@@ -244,13 +246,13 @@ describe('7. hostile or broken server', () => {
   it('skips unusable keys and logs them once per set version', async () => {
     const bad = [
       weakRsaJwk('weak-rsa'),
-      { kty: 'oct', kid: 'hmac', k: 'a'.repeat(43) },
+      { ...es256.publicJwk, kid: 'ops-twice', key_ops: ['verify', 'verify'] },
       { kty: 'EC', crv: 'P-256', kid: 'off-curve', x: 'AAAA', y: 'AAAA' },
       { ...es256.publicJwk, kid: 'no-verify', key_ops: ['sign'] },
     ];
     const h = await harness({ keys: [...bad, es256.publicJwk] }, { server: { etag: false } });
     expect((await h.jwks.getKey(es)).kid).toBe(es256.kid);
-    for (const kid of ['weak-rsa', 'hmac', 'off-curve', 'no-verify']) {
+    for (const kid of ['weak-rsa', 'ops-twice', 'off-curve', 'no-verify']) {
       await expect(h.jwks.getKeys({ kid, alg: 'ES256' })).rejects.toMatchObject({
         code: 'kid_unknown',
       });
@@ -260,7 +262,7 @@ describe('7. hostile or broken server', () => {
     expect(warns[0]!.obj).toMatchObject({ event: 'jwks_keys_skipped', skipped: 4 });
     expect((warns[0]!.obj.keys as { kid: string }[]).map((k) => k.kid)).toEqual([
       'weak-rsa',
-      'hmac',
+      'ops-twice',
       'off-curve',
       'no-verify',
     ]);

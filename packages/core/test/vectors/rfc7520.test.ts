@@ -118,7 +118,9 @@ describe('RFC 7520 compact JWS through the signature layer', () => {
     const [h, p, s] = example.output.compact.split('.') as [string, string, string];
     const sig = Buffer.from(s, 'base64url');
     sig[0]! ^= 0x01;
-    const outcome = viaSignatureLayer(`${h}.${p}.${sig.toString('base64url')}`, example.input.key);
+    // The public half, as a key set publishes it (a key with its private half is refused).
+    const key = publicPart(example.input.key);
+    const outcome = viaSignatureLayer(`${h}.${p}.${sig.toString('base64url')}`, key);
     expect(outcome).toBe('signature_invalid');
   });
 });
