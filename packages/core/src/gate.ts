@@ -5,8 +5,8 @@ import { VerificationError, isVerificationError } from './errors.js';
 import { extractCredentials, toHttpError } from './http.js';
 import type { CredentialSource, Credentials, HttpError } from './http.js';
 import type { MtlsOptions } from './mtls.js';
-import { stderrLogger, toRejectionRecord } from './log.js';
-import type { RequestFacts } from './log.js';
+import { stderrLogger, toLogger, toRejectionRecord } from './log.js';
+import type { LoggerOption, RequestFacts } from './log.js';
 import type { Guard } from './scopes.js';
 import type { Logger, VerifiedToken, Verifier } from './types.js';
 import { createVerifier } from './verifier.js';
@@ -18,8 +18,11 @@ export interface GateSettings<Req> {
   credentialsRequired?: boolean;
   /** Reads the token from elsewhere (a cookie, say). A token there *and* in the header is 400. */
   getToken?: (req: Req) => string | undefined;
-  /** pino-compatible logger for rejection records. Default: one JSON line on stderr. */
-  logger?: Logger;
+  /**
+   * pino-compatible logger for rejection records (and, with verifier options, JWKS failures).
+   * Default: one JSON line on stderr; `false` logs nothing at all.
+   */
+  logger?: LoggerOption;
   /** Called once per rejection, after logging. Errors it throws are ignored. */
   onRejected?: (err: VerificationError, req: Req) => void;
   /** RFC 6750 `realm` in the challenge. */
@@ -119,7 +122,7 @@ export function createGate<Req>(
   ) {
     throw new TypeError('"scopeClaims" must be an array of claim names');
   }
-  const logger = settings.logger;
+  const logger = toLogger(settings.logger);
   const loggerFor = (req: Req): Logger => logger ?? defaultLogger?.(req) ?? stderrLogger;
 
   // Sender-constrained tokens (binding.ts): DPoP proofs and certificate-bound tokens.

@@ -57,6 +57,23 @@ export function toRejectionRecord(err: VerificationError, req: RequestFacts): Re
   return record;
 }
 
+/** A logger that drops every record: what `logger: false` stands for. */
+export const silentLogger: Logger = {
+  warn: () => {},
+  error: () => {},
+  info: () => {},
+};
+
+/** The `logger` option: a pino-compatible logger, or `false` to log nothing at all. */
+export type LoggerOption = Logger | false;
+
+/** The logger a `logger` option stands for: `false` is silent, `undefined` is `fallback`. */
+export function toLogger(option: LoggerOption | undefined, fallback: Logger): Logger;
+export function toLogger(option: LoggerOption | undefined, fallback?: Logger): Logger | undefined;
+export function toLogger(option: LoggerOption | undefined, fallback?: Logger): Logger | undefined {
+  return option === false ? silentLogger : (option ?? fallback);
+}
+
 /** The default logger: one JSON line on stderr per record. */
 export const stderrLogger: Logger = {
   warn: (obj, msg) => writeLine('warn', obj, msg),

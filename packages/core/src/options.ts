@@ -6,7 +6,8 @@ import type { Duration } from './duration.js';
 import { SIGNATURE_ALGORITHMS, isSymmetricAlg } from './keys/jwk.js';
 import type { RemoteJwksOptions } from './keys/remote-jwks.js';
 import type { EventSink } from './events.js';
-import type { KeySource, Logger } from './types.js';
+import type { LoggerOption } from './log.js';
+import type { KeySource } from './types.js';
 
 /** The receiver's own private keys, to decrypt JWE tokens. */
 export interface DecryptionOptions {
@@ -98,8 +99,11 @@ export interface VerifierOptions extends Partial<PolicyOptions> {
   maxTokenLength?: number;
   /** Clock in epoch seconds; drives claims, the token cache and JWKS freshness. */
   now?: Clock;
-  /** Receives JWKS failures (error level). Default: one JSON line on stderr. */
-  logger?: Logger;
+  /**
+   * Receives JWKS failures (error level). Default: one JSON line on stderr; `false` logs nothing
+   * (behind an adapter: no rejection records either).
+   */
+  logger?: LoggerOption;
   /** Telemetry: every event of this verifier and its JWKS caches (also on diagnostics_channel 'tokengate'). */
   onEvent?: EventSink;
 }
