@@ -10,6 +10,7 @@ import type { LoggerOption, RequestFacts } from './log.js';
 import type { Guard } from './scopes.js';
 import type { Logger, VerifiedToken, Verifier } from './types.js';
 import { createVerifier } from './verifier.js';
+import { assertKnownOptions, verifierOptionsOf } from './option-names.js';
 import type { VerifierOptions } from './options.js';
 
 /** Options every adapter accepts on top of the verifier's. */
@@ -107,9 +108,13 @@ export function createGate<Req>(
   let verifier: Verifier;
   if (isVerifier(options)) verifier = options;
   else if ('verifier' in options) {
+    assertKnownOptions(options, ['adapter']);
     if (!isVerifier(options.verifier)) throw new TypeError('"verifier" must be a Verifier');
     verifier = options.verifier;
-  } else verifier = createVerifier(options);
+  } else {
+    assertKnownOptions(options, ['top', 'adapter']);
+    verifier = createVerifier(verifierOptionsOf(options));
+  }
   const credentialsRequired = settings.credentialsRequired ?? true;
   const { getToken, onRejected, realm } = settings;
   if (getToken !== undefined && typeof getToken !== 'function') {

@@ -244,6 +244,19 @@ export function normalizeOptions(options: VerifierOptions): NormalizedOptions {
   if (options.discovery && issuers.length !== 1) {
     throw new TypeError('"discovery" needs exactly one "issuer"');
   }
+  if (typeof options.keys === 'string' || options.keys instanceof Uint8Array) {
+    throw new TypeError(
+      '"keys" takes JWKs, not a secret: pass `keys: [{ kty: \'oct\', k: <the secret in base64url> }]` ' +
+        "with `algorithms: ['HS256']`",
+    );
+  }
+  if (options.algorithms === undefined && holdsSymmetricKey(options.keys)) {
+    // The default allow-list is asymmetric only: say how to opt in rather than refuse the key.
+    throw new TypeError(
+      '"keys" holds a symmetric (oct) key but "algorithms" is not set: add `algorithms: [\'HS256\']` ' +
+        '(or HS384 / HS512) to verify HMAC tokens with it',
+    );
+  }
   const algorithms = allowList(
     options.algorithms ?? DEFAULT_ALGORITHMS,
     'algorithms',
@@ -329,6 +342,12 @@ export function normalizeOptions(options: VerifierOptions): NormalizedOptions {
     requiredClaims: [...requiredClaims],
     typ: typ === undefined ? undefined : normalizeTyp(typ),
   };
+}
+
+/** True when static `keys` (a JWKS object or a JWK list) include a shared secret. */
+function holdsSymmetricKey(keys: unknown): boolean {
+  const list = Array.isArray(keys) ? keys : (keys as { keys?: unknown } | undefined)?.keys;
+  return Array.isArray(list) && list.some((k) => (k as { kty?: unknown } | null)?.kty === 'oct');
 }
 
 function positiveInteger(value: unknown, name: string): number {

@@ -5,6 +5,7 @@ import { VerificationError, fromJoseError } from './errors.js';
 import type { TokenDetails } from './errors.js';
 import { createEmitter } from './events.js';
 import { createPolicySet } from './issuers.js';
+import { assertKnownOptions } from './option-names.js';
 import { normalizeShared, normalizeTyp } from './options.js';
 import type { NormalizedOptions, VerifierOptions } from './options.js';
 import { assertEncryptionAllowed } from './policy.js';
@@ -136,6 +137,7 @@ interface Entry {
  * const { payload } = await verifier.verify(token);
  */
 export function createVerifier(options: VerifierOptions): Verifier {
+  assertKnownOptions(options, ['top']);
   const shared = normalizeShared(options);
   const policies = createPolicySet(options, shared.now);
   const cache = shared.tokenCache ? createTokenCache<Entry>(shared.tokenCache) : undefined;
