@@ -67,11 +67,25 @@ export const silentLogger: Logger = {
 /** The `logger` option: a pino-compatible logger, or `false` to log nothing at all. */
 export type LoggerOption = Logger | false;
 
-/** The logger a `logger` option stands for: `false` is silent, `undefined` is `fallback`. */
+/**
+ * The logger a `logger` option stands for: `false` is silent, `undefined` is `fallback`.
+ * Anything else that is not a logger is a TypeError (construction time).
+ */
 export function toLogger(option: LoggerOption | undefined, fallback: Logger): Logger;
 export function toLogger(option: LoggerOption | undefined, fallback?: Logger): Logger | undefined;
 export function toLogger(option: LoggerOption | undefined, fallback?: Logger): Logger | undefined {
-  return option === false ? silentLogger : (option ?? fallback);
+  if (option === false) return silentLogger;
+  if (option === undefined) return fallback;
+  const o = option as Partial<Logger> | null;
+  if (
+    typeof o !== 'object' ||
+    o === null ||
+    typeof o.warn !== 'function' ||
+    typeof o.error !== 'function'
+  ) {
+    throw new TypeError('"logger" must be a logger (warn(obj, msg) and error(obj, msg)) or false');
+  }
+  return option;
 }
 
 /** The default logger: one JSON line on stderr per record. */

@@ -6,6 +6,7 @@ import type { Duration } from './duration.js';
 import { SIGNATURE_ALGORITHMS, isSymmetricAlg } from './keys/jwk.js';
 import type { RemoteJwksOptions } from './keys/remote-jwks.js';
 import type { EventSink } from './events.js';
+import { toLogger } from './log.js';
 import type { LoggerOption } from './log.js';
 import type { KeySource } from './types.js';
 
@@ -204,6 +205,7 @@ export function normalizeShared(options: VerifierOptions): SharedOptions {
   }
   const now = options.now ?? systemClock;
   if (typeof now !== 'function') throw new TypeError('"now" must be a function');
+  toLogger(options.logger); // validated here: a verifier with static keys never logs through it
   return {
     tokenCache:
       cache === false

@@ -37,7 +37,7 @@ const plugin: FastifyPluginCallback<TokengateOptions> = (app, options, done) => 
   try {
     // Built once: a configuration mistake fails registration, not the first request.
     gate = createGate<FastifyRequest>(
-      options,
+      withoutRegisterOptions(options),
       {
         raw: (request) => request.raw,
         facts: (request) => ({ method: request.method, path: request.url, requestId: request.id }),
@@ -74,6 +74,16 @@ const plugin: FastifyPluginCallback<TokengateOptions> = (app, options, done) => 
   });
   done();
 };
+
+// Fastify hands its own register options to the plugin; they are Fastify's, not tokengate's.
+const REGISTER_OPTIONS = ['prefix', 'logLevel', 'logSerializers'];
+
+function withoutRegisterOptions(options: TokengateOptions): TokengateOptions {
+  if (!REGISTER_OPTIONS.some((name) => Object.hasOwn(options, name))) return options;
+  const copy: Record<string, unknown> = { ...options };
+  for (const name of REGISTER_OPTIONS) delete copy[name];
+  return copy as TokengateOptions;
+}
 
 function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof (value as { then?: unknown } | undefined)?.then === 'function';
