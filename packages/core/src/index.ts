@@ -24,6 +24,7 @@ export { createFileStore, createMemoryStore } from './keys/store.js';
 export { createLocalKeySet } from './keys/local.js';
 export { importVerificationKey, KeyRejected } from './keys/jwk.js';
 export { systemClock } from './clock.js';
+export { isPromiseLike } from './promise.js';
 export { EVENT_CHANNEL } from './events.js';
 export { toSeconds } from './duration.js';
 // Sender-constrained tokens: DPoP (RFC 9449) and mTLS (RFC 8705).
@@ -65,6 +66,7 @@ export type {
   VerifierOptions,
 } from './options.js';
 export type { Clock } from './clock.js';
+export type { MaybePromise } from './promise.js';
 export type { EventSink, TokengateEvent } from './events.js';
 export type { Duration } from './duration.js';
 export type {

@@ -6,6 +6,7 @@ import type { TokenDetails } from './errors.js';
 import { createEmitter } from './events.js';
 import { createPolicySet } from './issuers.js';
 import { assertKnownOptions } from './option-names.js';
+import { isPromiseLike } from './promise.js';
 import { normalizeShared, normalizeTyp } from './options.js';
 import type { NormalizedOptions, VerifierOptions } from './options.js';
 import { assertEncryptionAllowed } from './policy.js';
@@ -76,8 +77,9 @@ function checkSignature(
   const alg = jws.header.alg;
   if (!policy.o.algorithms.has(alg)) throw new VerificationError('alg_not_allowed');
   const candidates = policy.keys.getKeys({ kid: jws.header.kid, alg });
-  return candidates instanceof Promise
-    ? candidates.then((keys) => verifyWithAny(alg, keys, jws))
+  // Promise.resolve adopts any thenable a custom key source returns.
+  return isPromiseLike(candidates)
+    ? Promise.resolve(candidates).then((keys) => verifyWithAny(alg, keys, jws))
     : verifyWithAny(alg, candidates, jws);
 }
 
@@ -177,7 +179,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const payload = jws ? parsePayload(jws) : (opened as { claims: TokenPayload }).claims;
     details.iss = payload.iss;
     const chosen = policies.choose(payload.iss, request);
-    const policy = chosen instanceof Promise ? await chosen : chosen;
+    const policy = isPromiseLike(chosen) ? await chosen : chosen;
     const o = policy.o;
     // An untrusted issuer costs no key lookup (and so no JWKS request).
     if (typeof payload.iss !== 'string' || !o.issuers.includes(payload.iss)) {
@@ -188,7 +190,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     let key: VerificationKey | undefined;
     if (jws) {
       const checked = checkSignature(policy, jws);
-      key = checked instanceof Promise ? await checked : checked;
+      key = isPromiseLike(checked) ? await checked : checked;
     } else if (!o.decryption?.allowUnsignedClaims) {
       // An encrypted token proves nothing about its author: anyone can encrypt to us.
       throw new VerificationError('token_malformed', { reason: 'encrypted token is not signed' });

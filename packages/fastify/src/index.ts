@@ -6,7 +6,13 @@ import type {
   preHandlerHookHandler,
 } from 'fastify';
 import fp from 'fastify-plugin';
-import { createGate, createGuards, isVerificationError, runGuard } from '@tokengate/core';
+import {
+  createGate,
+  createGuards,
+  isPromiseLike,
+  isVerificationError,
+  runGuard,
+} from '@tokengate/core';
 import type { Gate, GateOptions, Guard, GuardFactories, VerifiedToken } from '@tokengate/core';
 
 declare module 'fastify' {
@@ -63,7 +69,7 @@ const plugin: FastifyPluginCallback<TokengateOptions> = (app, options, done) => 
       return fail(err, request, reply, next);
     }
     // A token-cache hit is synchronous: awaiting it anyway would cost every request a tick.
-    if (isThenable(result)) {
+    if (isPromiseLike(result)) {
       result.then(
         (auth) => pass(auth, request, next),
         (err: unknown) => fail(err, request, reply, next),
@@ -83,10 +89,6 @@ function withoutRegisterOptions(options: TokengateOptions): TokengateOptions {
   const copy: Record<string, unknown> = { ...options };
   for (const name of REGISTER_OPTIONS) delete copy[name];
   return copy as TokengateOptions;
-}
-
-function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return typeof (value as { then?: unknown } | undefined)?.then === 'function';
 }
 
 function pass(
