@@ -34,8 +34,11 @@ export { certificateThumbprint } from './mtls.js';
 
 export type { VerificationErrorCode, VerificationErrorOptions, TokenDetails } from './errors.js';
 export type {
+  BearerSource,
   CredentialSource,
   Credentials,
+  HeadersLike,
+  PlainHeaders,
   HttpError,
   HttpErrorOptions,
   PeerSocket,

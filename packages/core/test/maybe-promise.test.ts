@@ -69,6 +69,6 @@ describe('isPromiseLike', () => {
     [undefined, false],
     ['then', false],
   ])('%o → %s', (value, expected) => {
-    expect(isPromiseLike(value)).toBe(expected);
+    expect(isPromiseLike(value as unknown)).toBe(expected);
   });
 });
