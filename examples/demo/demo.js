@@ -40,7 +40,8 @@ function later(seconds, title) {
   const span = seconds >= 60 && seconds % 60 === 0 ? `${seconds / 60} min` : `${seconds} s`;
   section(title.replace('{later}', `${span} later`));
 }
-const short = (etag) => (etag && etag.length > 10 ? `${etag.slice(0, 7)}…"` : etag);
+const short = (etag) =>
+  etag && etag.length > 12 ? `${etag.slice(0, etag.startsWith('W/') ? 9 : 7)}…"` : etag;
 const pause = () => new Promise((resolve) => setTimeout(resolve, 5));
 
 const watchdog = setTimeout(() => {
@@ -111,11 +112,15 @@ async function run() {
   const etag = first.headers.get('etag') ?? '';
   const cacheControl = first.headers.get('cache-control');
   check(
-    first.status === 200 && /^"[^"]+"$/.test(etag) && cacheControl?.includes('max-age='),
-    `K /.well-known/jwks.json → ${first.status}, strong ETag ${short(etag)}, ` +
+    first.status === 200 && /^W\/"[^"]+"$/.test(etag) && cacheControl?.includes('max-age='),
+    `K /.well-known/jwks.json (Express res.json) → ${first.status}, weak ETag ${short(etag)}, ` +
       `Cache-Control: ${cacheControl}`,
   );
-  const again = await fetch(k.jwksUri, { headers: { 'if-none-match': etag } });
+  // What curl sends: no Cache-Control. (fetch adds `no-cache` to conditional requests unless
+  // told otherwise, and Express answers that with 200: tokengate sends `max-age=0`.)
+  const again = await fetch(k.jwksUri, {
+    headers: { 'if-none-match': etag, 'cache-control': 'max-age=0' },
+  });
   check(again.status === 304, `K If-None-Match: ${short(etag)} → ${again.status}`);
 
   // ---- helpers bound to K -----------------------------------------------------------------------

@@ -1,6 +1,8 @@
-// The issuer A and its key server K in one small node:http server.
+// The issuer A and its key server K in one small Express app.
 //
-// K: GET /.well-known/jwks.json (strong ETag, Cache-Control: max-age, 304 on If-None-Match)
+// K: GET /.well-known/jwks.json served as most Node key servers are, with Express `res.json`:
+//    Express's own weak ETag and its own 304 on If-None-Match (the `fresh` module), plus
+//    Cache-Control: max-age
 //    GET /.well-known/openid-configuration
 // A: POST /token   { sub, scope, aud, expiresIn, nested, encryptTo } -> { access_token, … }
 //    POST /rotate  publish a new key and sign with it; the old one stays published
@@ -9,10 +11,11 @@
 //
 // A demo, not an authorization server: anyone who can reach it can mint tokens, so it listens
 // on 127.0.0.1 unless told otherwise.
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
+import express from 'express';
 import { CompactEncrypt, SignJWT, exportJWK, generateKeyPair, importJWK } from 'jose';
 
 /** @typedef {import('jose').JWK} Jwk */
@@ -71,7 +74,8 @@ export async function startIssuer(options = {}) {
   /** @type {Map<string, CryptoKey | Uint8Array>} */ const signers = new Map();
   /** @type {RequestRecord[]} */ const requests = [];
   let available = true;
-  let jwks = { body: '', etag: '' };
+  /** The published set, and the ETag Express last sent for it ('' until K has served it). */
+  let jwks = { set: /** @type {{ keys: Jwk[] }} */ ({ keys: [] }), etag: '' };
 
   const file = keysDir && join(keysDir, 'keys.json');
   if (file) {
@@ -107,9 +111,7 @@ export async function startIssuer(options = {}) {
   }
 
   function publish() {
-    const body = JSON.stringify({ keys: keys.map((k) => publicJwk(k.jwk)) });
-    const hash = createHash('sha256').update(body).digest('base64url').slice(0, 22);
-    jwks = { body, etag: `"${hash}"` };
+    jwks = { set: { keys: keys.map((k) => publicJwk(k.jwk)) }, etag: '' };
   }
 
   async function save() {
@@ -195,13 +197,6 @@ export async function startIssuer(options = {}) {
     );
   }
 
-  /** @param {string | undefined} header RFC 9110 §13.1.2: weak comparison, list or `*` */
-  function matches(header) {
-    if (!header) return false;
-    const strip = (/** @type {string} */ t) => t.trim().replace(/^W\//, '');
-    return header.split(',').some((t) => t.trim() === '*' || strip(t) === jwks.etag);
-  }
-
   /** @param {import('node:http').IncomingMessage} req */
   async function readJson(req) {
     let size = 0;
@@ -219,12 +214,6 @@ export async function startIssuer(options = {}) {
   async function route(req, res) {
     const path = new URL(req.url ?? '/', url).pathname;
     const key = `${req.method} ${path}`;
-    if (key === 'GET /.well-known/jwks.json') {
-      if (!available) return send(res, 503, { error: 'unavailable' }, { 'Retry-After': '30' });
-      const cache = { ETag: jwks.etag, 'Cache-Control': `public, max-age=${maxAge}` };
-      if (matches(req.headers['if-none-match'])) return send(res, 304, undefined, cache);
-      return send(res, 200, jwks.body, cache);
-    }
     if (key === 'GET /.well-known/openid-configuration') {
       return send(res, 200, { issuer: url, jwks_uri: `${url}/.well-known/jwks.json` });
     }
@@ -254,10 +243,31 @@ export async function startIssuer(options = {}) {
     return send(res, 404, { error: 'not_found' });
   }
 
+  const app = express();
+  app.disable('x-powered-by');
+  // K: Express decides 304 or 200 itself (res.json → weak ETag → `fresh` against the request).
+  app.get('/.well-known/jwks.json', (req, res) => {
+    if (!available) return send(res, 503, { error: 'unavailable' }, { 'Retry-After': '30' });
+    res.sendDate = false;
+    res.set('Date', new Date(now() * 1000).toUTCString());
+    res.set('Cache-Control', `public, max-age=${maxAge}`);
+    res.json(jwks.set);
+  });
+  app.use((req, res) => {
+    route(req, res).catch((err) => {
+      const status = err instanceof TypeError || err instanceof SyntaxError ? 400 : 500;
+      if (!res.headersSent) send(res, status, { error: String(err.message ?? err) });
+      else res.destroy();
+    });
+  });
+
   const server = createServer((req, res) => {
     res.on('finish', () => {
       const path = new URL(req.url ?? '/', url).pathname;
       const etag = res.getHeader('etag');
+      if (path === '/.well-known/jwks.json' && res.statusCode === 200 && typeof etag === 'string') {
+        jwks.etag = etag;
+      }
       if (requests.length >= 10_000) requests.splice(0, 1000); // bounded, for long runs
       requests.push({
         at: now(),
@@ -268,11 +278,7 @@ export async function startIssuer(options = {}) {
         etag: typeof etag === 'string' ? etag : undefined,
       });
     });
-    route(req, res).catch((err) => {
-      const status = err instanceof TypeError || err instanceof SyntaxError ? 400 : 500;
-      if (!res.headersSent) send(res, status, { error: String(err.message ?? err) });
-      else res.destroy();
-    });
+    app(req, res);
   });
   await new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -296,7 +302,7 @@ export async function startIssuer(options = {}) {
     get published() {
       return keys.map((k) => String(k.jwk.kid));
     },
-    /** The ETag of the current JWKS. */
+    /** The ETag Express sent for the current JWKS ('' until K has served it). */
     get etag() {
       return jwks.etag;
     },

@@ -1,5 +1,6 @@
 // The gate's sender-constraint step (RFC 9449 DPoP, RFC 8705 mTLS): after the token verifies,
 // check it against the key or certificate it is bound to (`cnf`) and the request it came with.
+import { isPromiseLike } from './promise.js';
 import type { Clock } from './clock.js';
 import { normalizeDpop, replayKey, replayTtl, verifyProof } from './dpop.js';
 import type { DpopOptions, NormalizedDpop } from './dpop.js';
@@ -193,8 +194,8 @@ export function createSenderConstraint<Req>(
       } catch (err) {
         throw withDetails(err, auth);
       }
-      if (result instanceof Promise) {
-        return result.catch((err: unknown) => {
+      if (isPromiseLike(result)) {
+        return Promise.resolve(result).catch((err: unknown) => {
           throw withDetails(err, auth);
         });
       }

@@ -1,4 +1,5 @@
 import { VerificationError } from './errors.js';
+import { isPromiseLike } from './promise.js';
 import type { TokenPayload } from './types.js';
 
 /** A JSON primitive: what `claimEquals` and `claimIncludes` compare claims with. */
@@ -20,15 +21,6 @@ export interface ClaimCheck<R extends boolean | Promise<boolean> = boolean | Pro
   (payload: TokenPayload): R;
   /** Fixed, token-free text for logs. */
   readonly description: string;
-}
-
-/** True for a promise or any other thenable (what an async predicate returns). */
-export function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    (typeof value === 'object' || typeof value === 'function') &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
 }
 
 function claimName(name: unknown): string {
@@ -72,7 +64,7 @@ export function claimCheck(predicate: ClaimsPredicate, description: string): Cla
   }
   const check = (payload: TokenPayload): boolean | Promise<boolean> => {
     const result = predicate(payload);
-    return isThenable(result)
+    return isPromiseLike(result)
       ? Promise.resolve(result).then((value) => value === true)
       : result === true;
   };

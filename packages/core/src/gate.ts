@@ -5,12 +5,13 @@ import { VerificationError, isVerificationError } from './errors.js';
 import { extractCredentials, toHttpError } from './http.js';
 import type { CredentialSource, Credentials, HttpError } from './http.js';
 import type { MtlsOptions } from './mtls.js';
-import { stderrLogger, toRejectionRecord } from './log.js';
-import type { RequestFacts } from './log.js';
+import { stderrLogger, toLogger, toRejectionRecord } from './log.js';
+import type { LoggerOption, RequestFacts } from './log.js';
 import { requestUrl } from './request-url.js';
 import type { Guard } from './scopes.js';
 import type { Logger, VerifiedToken, Verifier } from './types.js';
 import { createVerifier } from './verifier.js';
+import { assertKnownOptions, verifierOptionsOf } from './option-names.js';
 import type { VerifierOptions } from './options.js';
 
 /** Options every adapter accepts on top of the verifier's. */
@@ -19,8 +20,11 @@ export interface GateSettings<Req> {
   credentialsRequired?: boolean;
   /** Reads the token from elsewhere (a cookie, say). A token there *and* in the header is 400. */
   getToken?: (req: Req) => string | undefined;
-  /** pino-compatible logger for rejection records. Default: one JSON line on stderr. */
-  logger?: Logger;
+  /**
+   * pino-compatible logger for rejection records (and, with verifier options, JWKS failures).
+   * Default: one JSON line on stderr; `false` logs nothing at all.
+   */
+  logger?: LoggerOption;
   /** Called once per rejection, after logging. Errors it throws are ignored. */
   onRejected?: (err: VerificationError, req: Req) => void;
   /** RFC 6750 `realm` in the challenge. */
@@ -111,9 +115,13 @@ export function createGate<Req>(
   let verifier: Verifier;
   if (isVerifier(options)) verifier = options;
   else if ('verifier' in options) {
+    assertKnownOptions(options, ['adapter']);
     if (!isVerifier(options.verifier)) throw new TypeError('"verifier" must be a Verifier');
     verifier = options.verifier;
-  } else verifier = createVerifier(options);
+  } else {
+    assertKnownOptions(options, ['top', 'adapter']);
+    verifier = createVerifier(verifierOptionsOf(options));
+  }
   const credentialsRequired = settings.credentialsRequired ?? true;
   const { getToken, onRejected, realm } = settings;
   if (getToken !== undefined && typeof getToken !== 'function') {
@@ -126,12 +134,12 @@ export function createGate<Req>(
   ) {
     throw new TypeError('"scopeClaims" must be an array of claim names');
   }
-  const logger = settings.logger;
+  const logger = toLogger(settings.logger);
   const loggerFor = (req: Req): Logger => logger ?? defaultLogger?.(req) ?? stderrLogger;
 
   // Sender-constrained tokens (binding.ts): DPoP proofs and certificate-bound tokens.
   const binding = createSenderConstraint<Req>(
-    settings,
+    { dpop: settings.dpop, mtls: settings.mtls, logger },
     io,
     (!isVerifier(options) && !('verifier' in options) && options.now) || systemClock,
   );

@@ -40,14 +40,68 @@ export function countHeaders(raw: readonly string[] | undefined, name: string): 
   return n;
 }
 
+/** A WHATWG `Headers` (fetch, Next.js, Undici), or anything with the same `get`. */
+export interface HeadersLike {
+  get(name: string): string | null;
+}
+
+/** A plain headers object: Lambda events, Next.js `req.headers`, hand-written node:http code. */
+export type PlainHeaders = Readonly<Record<string, string | readonly string[] | undefined>>;
+
 /**
- * Reads the bearer token from `Authorization: Bearer <token>` (scheme case-insensitive).
- * Returns `undefined` when the request carries no bearer credentials (no header, or another
- * scheme such as Basic). A malformed header, or two `Authorization` headers, is
- * `request_invalid` (400, RFC 6750 §3.1). The token itself is checked later by the verifier.
+ * What `extractBearer` reads: a Node request (or anything with `headers`), a WHATWG `Request`,
+ * a WHATWG `Headers`, or a plain headers object (names in any case).
  */
-export function extractBearer(req: CredentialSource): string | undefined {
-  return extractCredentials(req, false)?.token;
+export type BearerSource = CredentialSource | { headers: HeadersLike } | HeadersLike | PlainHeaders;
+
+function isHeadersLike(value: unknown): value is HeadersLike {
+  return typeof (value as { get?: unknown }).get === 'function';
+}
+
+/** Reads any BearerSource as the CredentialSource extractCredentials takes. */
+function toCredentialSource(input: BearerSource): CredentialSource {
+  if (isHeadersLike(input)) {
+    // Headers joins repeated fields with ", ", which no valid credentials contain.
+    return { headers: { authorization: input.get('authorization') ?? undefined } };
+  }
+  const headers: unknown = (input as { headers?: unknown }).headers;
+  if (typeof headers === 'object' && headers !== null) {
+    return isHeadersLike(headers) ? toCredentialSource(headers) : (input as CredentialSource);
+  }
+  // A plain headers object: the name may come in any case (API Gateway keeps the client's), and
+  // the same header twice (two spellings, or a list of two) is two Authorization headers.
+  const values = Object.entries(input as PlainHeaders)
+    .filter(([name]) => name.toLowerCase() === 'authorization')
+    .flatMap(([, value]) =>
+      value === undefined ? [] : typeof value === 'string' ? [value] : value,
+    );
+  return {
+    headers: { authorization: values[0] },
+    rawHeaders: values.flatMap((value) => ['authorization', value]),
+  };
+}
+
+/**
+ * Reads the bearer token from `Authorization: Bearer <token>` (scheme case-insensitive) of a
+ * Node request, a WHATWG `Request` or `Headers`, or a plain headers object; `null` or
+ * `undefined` headers are no credentials. Returns `undefined` when the request carries no
+ * bearer credentials (no header, or another scheme such as Basic). A malformed header, or two
+ * `Authorization` headers, is `request_invalid` (400, RFC 6750 §3.1). The token itself is
+ * checked later by the verifier.
+ *
+ * @example
+ * extractBearer(req);                          // node:http, Express, Koa's ctx.req
+ * extractBearer(request.headers);              // fetch / Next.js route handler (Headers)
+ * extractBearer(event.headers);                // AWS Lambda (plain object, any case)
+ */
+export function extractBearer(input: BearerSource | null | undefined): string | undefined {
+  if (input === null || input === undefined) return undefined;
+  if (typeof input !== 'object' && typeof input !== 'function') {
+    throw new TypeError(
+      'extractBearer needs a request, a Headers object or a plain headers object',
+    );
+  }
+  return extractCredentials(toCredentialSource(input), false)?.token;
 }
 
 /**

@@ -16,7 +16,7 @@ export {
   hasAnyScope,
 } from './scopes.js';
 export { claimCheck, claimEquals, claimIncludes } from './claim-checks.js';
-export { toRejectionRecord, logSafe, stderrLogger } from './log.js';
+export { toRejectionRecord, logSafe, stderrLogger, silentLogger } from './log.js';
 export { createRemoteJwks } from './keys/remote-jwks.js';
 export { createDiscoveredJwks, discoveryUrls } from './keys/discovery.js';
 export { sharedRemoteJwks, sharedDiscoveredJwks } from './keys/shared.js';
@@ -24,6 +24,7 @@ export { createFileStore, createMemoryStore } from './keys/store.js';
 export { createLocalKeySet } from './keys/local.js';
 export { importVerificationKey, KeyRejected } from './keys/jwk.js';
 export { systemClock } from './clock.js';
+export { isPromiseLike } from './promise.js';
 export { EVENT_CHANNEL } from './events.js';
 export { toSeconds } from './duration.js';
 // Sender-constrained tokens: DPoP (RFC 9449) and mTLS (RFC 8705).
@@ -33,8 +34,11 @@ export { certificateThumbprint } from './mtls.js';
 
 export type { VerificationErrorCode, VerificationErrorOptions, TokenDetails } from './errors.js';
 export type {
+  BearerSource,
   CredentialSource,
   Credentials,
+  HeadersLike,
+  PlainHeaders,
   HttpError,
   HttpErrorOptions,
   PeerSocket,
@@ -47,7 +51,7 @@ export type { MtlsOptions } from './mtls.js';
 export type { Gate, GateOptions, GateSettings, RequestIo } from './gate.js';
 export type { Guard, GuardFactories, ScopeGuardOptions } from './scopes.js';
 export type { ClaimCheck, ClaimsPredicate, JsonPrimitive } from './claim-checks.js';
-export type { RejectionRecord, RequestFacts } from './log.js';
+export type { LoggerOption, RejectionRecord, RequestFacts } from './log.js';
 export type {
   JwksFetchInfo,
   JwksLastError,
@@ -65,6 +69,7 @@ export type {
   VerifierOptions,
 } from './options.js';
 export type { Clock } from './clock.js';
+export type { MaybePromise } from './promise.js';
 export type { EventSink, TokengateEvent } from './events.js';
 export type { Duration } from './duration.js';
 export type {

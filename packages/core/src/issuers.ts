@@ -5,6 +5,7 @@ import { toSeconds } from './duration.js';
 import { orDefault } from './option-default.js';
 import { DEFAULT_CONTENT_ENCRYPTION, DEFAULT_KEY_MANAGEMENT } from './options.js';
 import type { IssuerPolicy, IssuerResolver, VerifierOptions } from './options.js';
+import { assertKnownOptions } from './option-names.js';
 import { createPolicy } from './policy.js';
 import type { Policy } from './policy.js';
 import type { Clock } from './clock.js';
@@ -99,6 +100,7 @@ function resolverSet(options: VerifierOptions, resolve: IssuerResolver, now: Clo
     const entry = await resolve(iss, request);
     if (entry === undefined || entry === null) return undefined;
     if (entry.issuer !== iss) throw new TypeError('the issuer resolver returned another issuer');
+    assertKnownOptions(entry, ['issuers[]'], 'issuers() result');
     return policyFor(options, entry);
   }
 

@@ -63,6 +63,37 @@ export function toRejectionRecord(err: VerificationError, req: RequestFacts): Re
   return record;
 }
 
+/** A logger that drops every record: what `logger: false` stands for. */
+export const silentLogger: Logger = {
+  warn: () => {},
+  error: () => {},
+  info: () => {},
+};
+
+/** The `logger` option: a pino-compatible logger, or `false` to log nothing at all. */
+export type LoggerOption = Logger | false;
+
+/**
+ * The logger a `logger` option stands for: `false` is silent, `undefined` is `fallback`.
+ * Anything else that is not a logger is a TypeError (construction time).
+ */
+export function toLogger(option: LoggerOption | undefined, fallback: Logger): Logger;
+export function toLogger(option: LoggerOption | undefined, fallback?: Logger): Logger | undefined;
+export function toLogger(option: LoggerOption | undefined, fallback?: Logger): Logger | undefined {
+  if (option === false) return silentLogger;
+  if (option === undefined) return fallback;
+  const o = option as Partial<Logger> | null;
+  if (
+    typeof o !== 'object' ||
+    o === null ||
+    typeof o.warn !== 'function' ||
+    typeof o.error !== 'function'
+  ) {
+    throw new TypeError('"logger" must be a logger (warn(obj, msg) and error(obj, msg)) or false');
+  }
+  return option;
+}
+
 /** The default logger: one JSON line on stderr per record. */
 export const stderrLogger: Logger = {
   warn: (obj, msg) => writeLine('warn', obj, msg),

@@ -7,7 +7,9 @@ import type { Duration } from './duration.js';
 import { SIGNATURE_ALGORITHMS, isSymmetricAlg } from './keys/jwk.js';
 import type { RemoteJwksOptions } from './keys/remote-jwks.js';
 import type { EventSink } from './events.js';
-import type { KeySource, Logger } from './types.js';
+import { toLogger } from './log.js';
+import type { LoggerOption } from './log.js';
+import type { KeySource } from './types.js';
 
 /** The receiver's own private keys, to decrypt JWE tokens. */
 export interface DecryptionOptions {
@@ -107,8 +109,11 @@ export interface VerifierOptions extends Partial<PolicyOptions> {
   maxTokenLength?: number;
   /** Clock in epoch seconds; drives claims, the token cache and JWKS freshness. */
   now?: Clock;
-  /** Receives JWKS failures (error level). Default: one JSON line on stderr. */
-  logger?: Logger;
+  /**
+   * Receives JWKS failures (error level). Default: one JSON line on stderr; `false` logs nothing
+   * (behind an adapter: no rejection records either).
+   */
+  logger?: LoggerOption;
   /** Telemetry: every event of this verifier and its JWKS caches (also on diagnostics_channel 'tokengate'). */
   onEvent?: EventSink;
 }
@@ -216,6 +221,7 @@ export function normalizeShared(options: VerifierOptions): SharedOptions {
   }
   const now = orDefault(options.now, systemClock, 'now');
   if (typeof now !== 'function') throw new TypeError('"now" must be a function');
+  toLogger(options.logger); // validated here: a verifier with static keys never logs through it
   return {
     tokenCache:
       cache === false
@@ -261,6 +267,19 @@ export function normalizeOptions(options: VerifierOptions): NormalizedOptions {
   }
   if (options.discovery && issuers.length !== 1) {
     throw new TypeError('"discovery" needs exactly one "issuer"');
+  }
+  if (typeof options.keys === 'string' || options.keys instanceof Uint8Array) {
+    throw new TypeError(
+      '"keys" takes JWKs, not a secret: pass `keys: [{ kty: \'oct\', k: <the secret in base64url> }]` ' +
+        "with `algorithms: ['HS256']`",
+    );
+  }
+  if (options.algorithms === undefined && holdsSymmetricKey(options.keys)) {
+    // The default allow-list is asymmetric only: say how to opt in rather than refuse the key.
+    throw new TypeError(
+      '"keys" holds a symmetric (oct) key but "algorithms" is not set: add `algorithms: [\'HS256\']` ' +
+        '(or HS384 / HS512) to verify HMAC tokens with it',
+    );
   }
   const algorithms = allowList(
     options.algorithms ?? DEFAULT_ALGORITHMS,
@@ -354,6 +373,12 @@ export function normalizeOptions(options: VerifierOptions): NormalizedOptions {
       'maxCandidateKeys',
     ),
   };
+}
+
+/** True when static `keys` (a JWKS object or a JWK list) include a shared secret. */
+function holdsSymmetricKey(keys: unknown): boolean {
+  const list = Array.isArray(keys) ? keys : (keys as { keys?: unknown } | undefined)?.keys;
+  return Array.isArray(list) && list.some((k) => (k as { kty?: unknown } | null)?.kty === 'oct');
 }
 
 function positiveInteger(value: unknown, name: string): number {

@@ -30,7 +30,7 @@ function createKeySource(options: VerifierOptions, o: NormalizedOptions): KeySou
     ...jwks,
     // The clock's identity keys the shared registry: pass it unwrapped.
     now: o.now,
-    ...(options.logger && { logger: options.logger }),
+    ...(options.logger !== undefined && { logger: options.logger }),
     ...(options.onEvent && { onEvent: options.onEvent }),
   };
   if (options.jwksUri !== undefined) {

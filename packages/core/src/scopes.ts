@@ -1,6 +1,6 @@
-import { isThenable } from './claim-checks.js';
 import type { ClaimCheck, ClaimsPredicate } from './claim-checks.js';
 import { VerificationError, isVerificationError } from './errors.js';
+import { isPromiseLike } from './promise.js';
 import type { TokenPayload, VerifiedToken } from './types.js';
 
 const DEFAULT_SCOPE_CLAIMS = ['scope', 'scp'];
@@ -113,7 +113,7 @@ export function claimsGuard(
     } catch (err) {
       failed(err);
     }
-    if (isThenable(result)) return Promise.resolve(result).then(judge, failed);
+    if (isPromiseLike(result)) return Promise.resolve(result).then(judge, failed);
     return judge(result);
   };
 }

@@ -1,3 +1,4 @@
+import type { MaybePromise } from './promise.js';
 import type { KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
 
@@ -69,7 +70,7 @@ export interface KeySource {
    * them). May answer synchronously (the hot path awaits nothing then). Rejects with
    * VerificationError `kid_unknown` or `jwks_unavailable`.
    */
-  getKeys(selector: KeySelector): readonly VerificationKey[] | Promise<readonly VerificationKey[]>;
+  getKeys(selector: KeySelector): MaybePromise<readonly VerificationKey[]>;
   /**
    * Synchronous: whether this key object is still in the current set. The token cache asks this
    * on every hit, so a key removed from the JWKS stops verifying cached tokens at once.

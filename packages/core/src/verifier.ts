@@ -11,8 +11,10 @@ import type { Decryptor } from './decrypt.js';
 import { VerificationError, fromJoseError } from './errors.js';
 import type { TokenDetails } from './errors.js';
 import { createEmitter } from './events.js';
-import { stderrLogger } from './log.js';
+import { stderrLogger, toLogger } from './log.js';
 import { createPolicySet } from './issuers.js';
+import { assertKnownOptions } from './option-names.js';
+import { isPromiseLike } from './promise.js';
 import { normalizeShared, normalizeTyp } from './options.js';
 import type { NormalizedOptions, VerifierOptions } from './options.js';
 import { assertEncryptionAllowed } from './policy.js';
@@ -88,8 +90,9 @@ function checkSignature(
   if (!policy.o.algorithms.has(alg)) throw new VerificationError('alg_not_allowed');
   const candidates = policy.keys.getKeys({ kid: jws.header.kid, alg });
   const max = policy.o.maxCandidateKeys;
-  return candidates instanceof Promise
-    ? candidates.then((keys) => verifyWithAny(alg, keys, jws, max))
+  // Promise.resolve adopts any thenable a custom key source returns.
+  return isPromiseLike(candidates)
+    ? Promise.resolve(candidates).then((keys) => verifyWithAny(alg, keys, jws, max))
     : verifyWithAny(alg, candidates, jws, max);
 }
 
@@ -157,12 +160,13 @@ interface Entry {
  * const { payload } = await verifier.verify(token);
  */
 export function createVerifier(options: VerifierOptions): Verifier {
+  assertKnownOptions(options, ['top']);
   const shared = normalizeShared(options);
   const policies = createPolicySet(options, shared.now);
   const cache = shared.tokenCache ? createTokenCache<Entry>(shared.tokenCache) : undefined;
   const telemetry = createEmitter(options.onEvent);
   // Every time check reads this one: a broken clock fails closed (503), logged once per outage.
-  const now = createCheckedClock(shared.now, options.logger ?? stderrLogger);
+  const now = createCheckedClock(shared.now, toLogger(options.logger, stderrLogger));
 
   /** Token-cache lookup; throws when a cached token is no longer valid. */
   function lookup(token: string): VerifiedToken | undefined {
@@ -202,7 +206,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const payload = jws ? parsePayload(jws) : (opened as { claims: TokenPayload }).claims;
     details.iss = payload.iss;
     const chosen = policies.choose(payload.iss, request);
-    const policy = chosen instanceof Promise ? await chosen : chosen;
+    const policy = isPromiseLike(chosen) ? await chosen : chosen;
     const o = policy.o;
     // An untrusted issuer costs no key lookup (and so no JWKS request).
     if (typeof payload.iss !== 'string' || !o.issuers.includes(payload.iss)) {
@@ -213,7 +217,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     let key: VerificationKey | undefined;
     if (jws) {
       const checked = checkSignature(policy, jws);
-      key = checked instanceof Promise ? await checked : checked;
+      key = isPromiseLike(checked) ? await checked : checked;
     } else if (!o.decryption?.allowUnsignedClaims) {
       // An encrypted token proves nothing about its author: anyone can encrypt to us.
       throw new VerificationError('token_malformed', { reason: 'encrypted token is not signed' });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { VerificationError, extractBearer, toHttpError } from '../src/index.js';
 import type { VerificationErrorCode } from '../src/index.js';
+import { listen } from '../../../test/fixtures/http.js';
 
 describe('extractBearer', () => {
   const ok: { name: string; authorization: string | undefined; token: string | undefined }[] = [
@@ -37,6 +38,71 @@ describe('extractBearer', () => {
       rawHeaders: ['Authorization', 'Bearer a', 'authorization', 'Bearer b'],
     };
     expect(() => extractBearer(req)).toThrow(expect.objectContaining({ code: 'request_invalid' }));
+  });
+});
+
+describe('extractBearer takes every common request shape (issue 12)', () => {
+  const token = 'abc.def.ghi';
+  it.each([
+    ['a plain headers object', { authorization: `Bearer ${token}` }],
+    [
+      'a plain headers object, name capitalised (API Gateway)',
+      { Authorization: `Bearer ${token}` },
+    ],
+    ['a plain headers object with a one-element list', { authorization: [`Bearer ${token}`] }],
+    ['a WHATWG Headers', new Headers({ Authorization: `Bearer ${token}` })],
+    [
+      'a WHATWG Request',
+      new Request('https://api.test/', { headers: { authorization: `Bearer ${token}` } }),
+    ],
+    ['a Node-style request', { headers: { authorization: `Bearer ${token}` }, rawHeaders: [] }],
+  ])('%s', (_name, input) => {
+    expect(extractBearer(input)).toBe(token);
+  });
+
+  it.each([
+    ['an empty plain object', {}],
+    ['a plain object with other headers', { 'content-type': 'application/json' }],
+    ['an empty Headers', new Headers()],
+    ['null (a Lambda event without headers)', null],
+    ['undefined', undefined],
+  ])('%s carries no credentials', (_name, input) => {
+    expect(extractBearer(input)).toBeUndefined();
+  });
+
+  it.each([
+    ['two spellings in a plain object', { authorization: 'Bearer a', Authorization: 'Bearer b' }],
+    ['a list of two in a plain object', { authorization: ['Bearer a', 'Bearer b'] }],
+    [
+      'Headers holding two values',
+      new Headers([
+        ['authorization', 'Bearer a'],
+        ['authorization', 'Bearer b'],
+      ]),
+    ],
+  ])('%s is request_invalid', (_name, input) => {
+    expect(() => extractBearer(input)).toThrow(
+      expect.objectContaining({ code: 'request_invalid' }),
+    );
+  });
+
+  it('a real node:http request, over loopback', async () => {
+    const seen: (string | undefined)[] = [];
+    const server = await listen((req, res) => {
+      seen.push(extractBearer(req));
+      res.end();
+    });
+    try {
+      await (await fetch(server.origin, { headers: { authorization: `Bearer ${token}` } })).text();
+      await (await fetch(server.origin)).text();
+    } finally {
+      await server.close();
+    }
+    expect(seen).toEqual([token, undefined]);
+  });
+
+  it('refuses what is not a request or headers', () => {
+    expect(() => extractBearer('Bearer abc' as never)).toThrow(TypeError);
   });
 });
 

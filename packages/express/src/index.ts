@@ -1,5 +1,11 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { createGate, createGuards, isVerificationError, runGuard } from '@tokengate/core';
+import {
+  createGate,
+  createGuards,
+  isPromiseLike,
+  isVerificationError,
+  runGuard,
+} from '@tokengate/core';
 import type { Gate, GateOptions, Guard, GuardFactories, VerifiedToken } from '@tokengate/core';
 
 declare global {
@@ -73,7 +79,7 @@ export function tokengate(options: TokengateOptions): RequestHandler {
       return fail(err, req, res, next);
     }
     // A token-cache hit is synchronous: awaiting it anyway would cost every request a tick.
-    if (isThenable(result)) {
+    if (isPromiseLike(result)) {
       result.then(
         (auth) => pass(auth, req, next),
         (err: unknown) => fail(err, req, res, next),
@@ -82,10 +88,6 @@ export function tokengate(options: TokengateOptions): RequestHandler {
     }
     pass(result, req, next);
   };
-}
-
-function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return typeof (value as { then?: unknown } | undefined)?.then === 'function';
 }
 
 function pass(auth: VerifiedToken | undefined, req: Request, next: NextFunction): void {
@@ -106,7 +108,7 @@ function guard(check: Guard, name: string): RequestHandler {
   const handler = (req: Request, res: Response, next: NextFunction): void => {
     const outcome = runGuard(check, req.auth, mounted.get(req)?.gate);
     // Only an async claims predicate answers later: a sync guard never costs a tick.
-    if (isThenable(outcome)) {
+    if (isPromiseLike(outcome)) {
       outcome.then(
         (err) => (err ? fail(err, req, res, next) : next()),
         (err: unknown) => next(err),

@@ -6,7 +6,13 @@ import type {
   preHandlerHookHandler,
 } from 'fastify';
 import fp from 'fastify-plugin';
-import { createGate, createGuards, isVerificationError, runGuard } from '@tokengate/core';
+import {
+  createGate,
+  createGuards,
+  isPromiseLike,
+  isVerificationError,
+  runGuard,
+} from '@tokengate/core';
 import type { Gate, GateOptions, Guard, GuardFactories, VerifiedToken } from '@tokengate/core';
 
 declare module 'fastify' {
@@ -37,7 +43,7 @@ const plugin: FastifyPluginCallback<TokengateOptions> = (app, options, done) => 
   try {
     // Built once: a configuration mistake fails registration, not the first request.
     gate = createGate<FastifyRequest>(
-      options,
+      withoutRegisterOptions(options),
       {
         raw: (request) => request.raw,
         // The URL as received: `request.url` is what `rewriteUrl` made of it, not what the
@@ -69,7 +75,7 @@ const plugin: FastifyPluginCallback<TokengateOptions> = (app, options, done) => 
       return fail(err, request, reply, next);
     }
     // A token-cache hit is synchronous: awaiting it anyway would cost every request a tick.
-    if (isThenable(result)) {
+    if (isPromiseLike(result)) {
       result.then(
         (auth) => pass(auth, request, next),
         (err: unknown) => fail(err, request, reply, next),
@@ -81,8 +87,14 @@ const plugin: FastifyPluginCallback<TokengateOptions> = (app, options, done) => 
   done();
 };
 
-function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return typeof (value as { then?: unknown } | undefined)?.then === 'function';
+// Fastify hands its own register options to the plugin; they are Fastify's, not tokengate's.
+const REGISTER_OPTIONS = ['prefix', 'logLevel', 'logSerializers'];
+
+function withoutRegisterOptions(options: TokengateOptions): TokengateOptions {
+  if (!REGISTER_OPTIONS.some((name) => Object.hasOwn(options, name))) return options;
+  const copy: Record<string, unknown> = { ...options };
+  for (const name of REGISTER_OPTIONS) delete copy[name];
+  return copy as TokengateOptions;
 }
 
 function pass(
@@ -125,7 +137,7 @@ function guard(check: Guard, name: string): preHandlerHookHandler {
   const hook: preHandlerHookHandler = (request, reply, next) => {
     const outcome = runGuard(check, request.auth, gates.get(request));
     // Only an async claims predicate answers later: a sync guard never costs a tick.
-    if (isThenable(outcome)) {
+    if (isPromiseLike(outcome)) {
       outcome.then(
         (err) => (err ? fail(err, request, reply, next) : next()),
         (err: unknown) => next(err as Error),

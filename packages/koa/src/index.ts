@@ -1,5 +1,11 @@
 import type { Middleware, Next, ParameterizedContext } from 'koa';
-import { createGate, createGuards, isVerificationError, runGuard } from '@tokengate/core';
+import {
+  createGate,
+  createGuards,
+  isPromiseLike,
+  isVerificationError,
+  runGuard,
+} from '@tokengate/core';
 import type { Gate, GateOptions, Guard, GuardFactories, VerifiedToken } from '@tokengate/core';
 
 /** What `tokengate()` adds to `ctx.state`. */
@@ -63,7 +69,7 @@ export function tokengate(options: TokengateOptions): Middleware<AuthState> {
       return fail(err, ctx);
     }
     // A token-cache hit is synchronous: awaiting it anyway would cost every request a tick.
-    if (isThenable(result)) {
+    if (isPromiseLike(result)) {
       return result.then(
         (auth) => pass(auth, ctx, next),
         (err: unknown) => fail(err, ctx),
@@ -71,10 +77,6 @@ export function tokengate(options: TokengateOptions): Middleware<AuthState> {
     }
     return pass(result, ctx, next);
   };
-}
-
-function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return typeof (value as { then?: unknown } | undefined)?.then === 'function';
 }
 
 function pass(auth: VerifiedToken | undefined, ctx: AuthContext, next: Next): Promise<unknown> {
@@ -96,7 +98,7 @@ function guard(check: Guard, name: string): Middleware<AuthState> {
   const middleware: Middleware<AuthState> = (ctx, next) => {
     const outcome = runGuard(check, ctx.state.auth, gates.get(ctx));
     // Only an async claims predicate answers later: a sync guard never costs a tick.
-    if (isThenable(outcome)) return outcome.then((err) => (err ? fail(err, ctx) : next()));
+    if (isPromiseLike(outcome)) return outcome.then((err) => (err ? fail(err, ctx) : next()));
     if (outcome) return fail(outcome, ctx);
     return next();
   };

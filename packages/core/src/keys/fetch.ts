@@ -75,6 +75,15 @@ export function loggableUrl(url: URL): string {
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 /**
+ * Sent on every key-server request. `max-age=0` (RFC 9111 §5.2.1.1) makes caches on the way
+ * revalidate and still lets the origin answer 304. Without it, fetch turns a request carrying
+ * If-None-Match / If-Modified-Since into cache mode "no-store" (Fetch §4.5, HTTP-network-or-cache
+ * fetch) and adds `Cache-Control: no-cache` + `Pragma: no-cache`, which the `fresh` module behind
+ * Express, `express.static` and Koa answers with a full 200, never a 304.
+ */
+const REVALIDATE = { 'cache-control': 'max-age=0' } as const;
+
+/**
  * GETs a JSON document with `redirect: 'manual'`, following at most `maxRedirects` same-origin
  * redirects. One timer covers the whole exchange, so a server that trickles bytes times out,
  * and the body is read as a stream and abandoned past `maxBodyBytes`. Rejects with FetchFailed.
@@ -91,11 +100,18 @@ export async function fetchJson(
   let url = start;
   try {
     for (let hop = 0; ; hop++) {
-      const res = await fetch(url, {
-        headers: { accept: 'application/json, application/jwk-set+json', ...requestHeaders },
+      const init: RequestInit & { cache: 'no-cache' } = {
+        headers: {
+          accept: 'application/json, application/jwk-set+json',
+          ...requestHeaders,
+          ...REVALIDATE,
+        },
+        // Cache mode "no-cache" (Fetch §4.5) adds no `Pragma: no-cache` (@types/node 20 lacks it).
+        cache: 'no-cache',
         redirect: 'manual',
         signal: controller.signal,
-      });
+      };
+      const res = await fetch(url, init);
       if (REDIRECTS.has(res.status)) {
         await res.body?.cancel().catch(() => {});
         const location = res.headers.get('location');

@@ -3,7 +3,8 @@ import { systemClock } from '../clock.js';
 import type { Clock } from '../clock.js';
 import { toSeconds } from '../duration.js';
 import type { Duration } from '../duration.js';
-import { stderrLogger } from '../log.js';
+import { stderrLogger, toLogger } from '../log.js';
+import type { LoggerOption } from '../log.js';
 import type { Logger } from '../types.js';
 import type { FetchLimits } from './fetch.js';
 import type { FreshnessPolicy } from './http-cache.js';
@@ -16,8 +17,11 @@ import type { JwksStore } from './store.js';
 export interface RemoteJwksOptions {
   /** Clock in epoch seconds: drives freshness, cooldown and backoff. Default `systemClock`. */
   now?: Clock;
-  /** Receives one `error` record per failed fetch, and one `warn` per set with skipped keys. */
-  logger?: Logger;
+  /**
+   * Receives one `error` record per failed fetch, and one `warn` per set with skipped keys.
+   * Default: one JSON line on stderr; `false` logs nothing.
+   */
+  logger?: LoggerOption;
   /** Limit for one fetch, body included (a trickling server times out). Default 5 s. */
   timeout?: Duration;
   /** Largest accepted body in bytes, enforced while streaming. Default 512 KiB. */
@@ -113,7 +117,7 @@ export function toRemoteSettings(options: RemoteJwksOptions): RemoteSettings {
   }
   return {
     now: options.now ?? systemClock,
-    logger: options.logger ?? stderrLogger,
+    logger: toLogger(options.logger, stderrLogger),
     limits: {
       timeoutMs: Math.ceil(timeout * 1000),
       maxBodyBytes: positiveInteger(options.maxBodyBytes, 512 * 1024, 'maxBodyBytes'),

@@ -1,10 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
  * The repository root: the nearest folder above this file holding `pnpm-workspace.yaml`. Found by
- * walking up, so it works wherever the repository is cloned (/work/main here, another folder in CI).
+ * walking up, so it works wherever the repository is cloned (any folder a clone sits in).
  */
 function findRepoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -19,18 +19,18 @@ function findRepoRoot(): string {
 
 export const REPO_ROOT = findRepoRoot();
 
-/** `shared/` sits beside the repository: /work/shared locally, `<clone>/../shared` in CI. */
-export const VECTORS_DIR = resolve(REPO_ROOT, '..', 'shared', 'vectors');
+/** The vectors are copied into the repository (`test/vectors/`, see its README for sources). */
+export const VECTORS_DIR = join(REPO_ROOT, 'test', 'vectors');
 
 // Fail loudly at import: a missing copy must never look like a passing (empty) suite.
 if (!existsSync(join(VECTORS_DIR, 'README.md'))) {
   throw new Error(
-    `vectors: ${VECTORS_DIR} is missing. The security vectors live in shared/vectors beside the ` +
-      'repository (copy shared/ next to the clone); these tests refuse to skip.',
+    `vectors: ${VECTORS_DIR} is missing. The security vectors live in test/vectors inside the ` +
+      'repository; these tests refuse to skip.',
   );
 }
 
-/** Reads and parses one JSON file below shared/vectors (a missing file throws). */
+/** Reads and parses one JSON file below test/vectors (a missing file throws). */
 export function readVector<T>(relative: string): T {
   const file = join(VECTORS_DIR, relative);
   if (!existsSync(file)) throw new Error(`vectors: ${file} is missing`);

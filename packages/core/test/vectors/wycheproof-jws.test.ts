@@ -18,7 +18,7 @@ interface Departure {
 
 /**
  * Deliberate departures from the file's `result`, each with its reason (see
- * shared/vectors/README.md). Every entry must contradict the file: a departure that the file
+ * test/vectors/README.md). Every entry must contradict the file: a departure that the file
  * agrees with is stale and fails the table check below.
  */
 const DEPARTURES: Record<number, Departure> = {
