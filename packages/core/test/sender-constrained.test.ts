@@ -206,7 +206,10 @@ describe('mtls.required', () => {
     const req = request({ authorization: `Bearer ${token}`, ...cert });
     expect(await outcome(() => g.authenticate(req))).toBe('token_binding_mismatch');
     // A warm token cache (another gate's verifier) does not skip the requirement.
-    const open = gate({ verifier: g.verifier } as never);
+    const open = createGate<FakeRequest>(
+      { verifier: g.verifier, logger: silent },
+      { raw: (r) => r, facts: (r) => ({ method: r.method, path: r.path }) },
+    );
     expect(await outcome(() => open.authenticate(req))).toBe('ok');
     expect(await outcome(() => g.authenticate(req))).toBe('token_binding_mismatch');
   });
