@@ -18,7 +18,7 @@ import {
   unsecured,
   withHeaderSegment,
 } from '../fixtures/tokens.js';
-import { ROUTES } from './drivers.js';
+import { ROUTES, reshapedBody } from './drivers.js';
 import type { NeutralOptions, RouteName, RunningApp } from './drivers.js';
 
 /** What a case can touch: its own clock, key server and running app. */
@@ -65,6 +65,8 @@ export interface Expected {
     iss?: string;
     /** The exact log reason, when it tells two rejections with one code apart. */
     reason?: string;
+    /** The record's level. Default `info` for `token_missing`, `warn` for every other code. */
+    level?: 'info' | 'warn' | 'error';
   };
 }
 
@@ -79,6 +81,8 @@ export interface Case {
   /** Give each receiver a replay store on one shared redis-server (`env.replayStore`). */
   redis?: boolean;
   tokenFromCookie?: boolean;
+  /** The framework's error handling upstream of tokengate (with `passErrors`, see drivers.ts). */
+  upstreamErrorHandler?: boolean;
   /** Runs before the request (warm caches, take the key server down, move the clock). */
   before?: (env: CaseEnv) => Promise<void>;
   request: (env: CaseEnv) => Promise<Outgoing>;
@@ -883,9 +887,94 @@ export const cases: Case[] = [
     expect: { ...missing, challenge: 'Bearer realm="orders"' },
   },
 
+  // Log levels.
+  {
+    name: 'logLevels: token_missing silenced',
+    options: () => ({ logLevels: { token_missing: 'silent' } }),
+    request: async () => ({}),
+    expect: { ...missing, log: undefined },
+  },
+  {
+    name: 'logLevels: token_missing raised to warn',
+    options: () => ({ logLevels: { token_missing: 'warn' } }),
+    request: async () => ({}),
+    expect: { ...missing, log: { code: 'token_missing', level: 'warn' } },
+  },
+  {
+    name: 'logLevels: token_expired at error',
+    options: () => ({ logLevels: { token_expired: 'error' } }),
+    request: async ({ clock }) => bearer(await sign(claims({ exp: clock.now() - 6 }))),
+    expect: (({ log, ...rest }) => ({ ...rest, log: { ...log!, level: 'error' as const } }))(
+      rejected('token_expired', 'token has expired', es256Hints()),
+    ),
+  },
+  {
+    name: 'scope_insufficient logs the missing scope',
+    request: async () => bearer(await sign(claims({ scope: 'orders:read' })), 'write'),
+    expect: (({ log, ...rest }) => ({
+      ...rest,
+      log: { ...log!, reason: 'token lacks the scope orders:write' },
+    }))(forbidden('orders:read orders:write')),
+  },
+
+  // passErrors: the framework's error handling answers; status and challenge survive.
+  ...passedErrorCases(),
+
   // Sender-constrained tokens (DPoP, mTLS): defined above.
   ...senderConstrainedCases,
 ];
+
+/**
+ * The same rejections with `passErrors` and an upstream error handler that reshapes the body:
+ * the status, `WWW-Authenticate` (realm and scope included) and `Retry-After` reach the client
+ * unchanged, the body is the handler's, and the rejection is still logged once.
+ */
+function passedErrorCases(): Case[] {
+  const passed = (expected: Expected): Expected => ({
+    ...expected,
+    body: reshapedBody(expected.log!.code),
+  });
+  const base = { upstreamErrorHandler: true };
+  return [
+    {
+      ...base,
+      name: 'passErrors: missing token (realm in the challenge)',
+      options: () => ({ passErrors: true, realm: 'orders' }),
+      request: async () => ({}),
+      expect: passed({ ...missing, challenge: 'Bearer realm="orders"' }),
+    },
+    {
+      ...base,
+      name: 'passErrors: expired token',
+      options: () => ({ passErrors: true }),
+      request: async ({ clock }) => bearer(await sign(claims({ exp: clock.now() - 6 }))),
+      expect: passed(rejected('token_expired', 'token has expired', es256Hints())),
+    },
+    {
+      ...base,
+      name: 'passErrors: a scope guard refuses (403, scope= in the challenge)',
+      options: () => ({ passErrors: true }),
+      request: async () => bearer(await sign(claims({ scope: 'orders:read' })), 'write'),
+      expect: passed(forbidden('orders:read orders:write')),
+    },
+    {
+      ...base,
+      name: 'passErrors: key server down and nothing cached (503, Retry-After)',
+      options: () => ({ ...shortLivedKeys, passErrors: true }),
+      before: async ({ jwks }) => {
+        jwks.down();
+      },
+      request: async () => bearer(await sign(claims())),
+      expect: passed({
+        status: 503,
+        headers: { 'retry-after': '30' },
+        body: undefined,
+        handled: false,
+        log: { code: 'jwks_unavailable', ...es256Hints() },
+      }),
+    },
+  ];
+}
 
 // One token shared by the cache cases: minted once, at NOW.
 const cachedToken = sign(claims());

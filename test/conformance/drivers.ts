@@ -2,6 +2,7 @@
 // the same four routes on a real loopback server. Adding a framework means adding one driver.
 import Router from '@koa/router';
 import express from 'express';
+import type { NextFunction, Request, Response } from 'express';
 import express4 from 'express4';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
@@ -40,8 +41,27 @@ export const isAdmin = (payload: TokenPayload): boolean => payload.role === 'adm
 export type NeutralOptions = VerifierOptions &
   Pick<
     GateSettings<unknown>,
-    'credentialsRequired' | 'logger' | 'realm' | 'scopeClaims' | 'dpop' | 'mtls'
+    | 'credentialsRequired'
+    | 'logger'
+    | 'logLevels'
+    | 'passErrors'
+    | 'realm'
+    | 'scopeClaims'
+    | 'dpop'
+    | 'mtls'
   >;
+
+/** What the upstream error handler answers with (`upstreamErrorHandler`): the body reshaped. */
+export function reshapedBody(code: unknown) {
+  return { problem: code, reshapedBy: 'upstream error handler' };
+}
+
+/** The fields of a `VerificationError` an error handler reads (as the README tells users to). */
+interface PassedError {
+  status: number;
+  headers: Record<string, string>;
+  code: string;
+}
 
 export interface AppOptions {
   gate: NeutralOptions;
@@ -57,6 +77,12 @@ export interface AppOptions {
   handle(route: RouteName, auth: VerifiedToken | undefined): unknown;
   /** Serve HTTPS, asking clients for a certificate (mTLS cases). */
   tls?: TlsServerSettings;
+  /**
+   * Install the framework's own error handling upstream of tokengate (Express error middleware,
+   * a Koa middleware around `await next()`, Fastify's `setErrorHandler`): it answers with the
+   * error's `status` and `headers` and a reshaped body (`reshapedBody`). For `passErrors` cases.
+   */
+  upstreamErrorHandler?: boolean;
 }
 
 export interface RunningApp {
@@ -96,7 +122,7 @@ function serve(listener: RequestListener, tls: TlsServerSettings | undefined): P
 
 const expressDriver = (name: string, createApp: typeof express): Driver => ({
   name,
-  start({ gate, tokenFromCookie, tokenFromQuery, handle, tls }) {
+  start({ gate, tokenFromCookie, tokenFromQuery, handle, tls, upstreamErrorHandler }) {
     const { tokengate, requireAnyScope, requireClaims, requireScopes } = tgExpress;
     const app = createApp();
     app.use(
@@ -116,16 +142,33 @@ const expressDriver = (name: string, createApp: typeof express): Driver => ({
     app.get(ROUTES.admin, requireClaims(isAdmin), (req, res) => {
       res.json(handle('admin', req.auth));
     });
+    if (upstreamErrorHandler) {
+      app.use((err: PassedError, _req: Request, res: Response, _next: NextFunction) => {
+        res.status(err.status).set(err.headers).json(reshapedBody(err.code));
+      });
+    }
     return serve(app, tls);
   },
 });
 
 const koaDriver = (name: string, KoaApp: typeof Koa): Driver => ({
   name,
-  start({ gate, tokenFromCookie, tokenFromQuery, handle, tls }) {
+  start({ gate, tokenFromCookie, tokenFromQuery, handle, tls, upstreamErrorHandler }) {
     const { tokengate, requireAnyScope, requireClaims, requireScopes } = tgKoa;
     const app = new KoaApp();
     app.silent = true; // errors are asserted, not printed
+    if (upstreamErrorHandler) {
+      app.use(async (ctx, next) => {
+        try {
+          await next();
+        } catch (caught) {
+          const err = caught as PassedError;
+          ctx.status = err.status;
+          ctx.set(err.headers);
+          ctx.body = reshapedBody(err.code);
+        }
+      });
+    }
     const router = new Router();
     router.get(ROUTES.open, (ctx) => {
       ctx.body = handle('open', ctx.state.auth);
@@ -153,13 +196,18 @@ const koaDriver = (name: string, KoaApp: typeof Koa): Driver => ({
 
 const fastifyDriver: Driver = {
   name: 'fastify',
-  async start({ gate, tokenFromCookie, tokenFromQuery, handle, tls }) {
+  async start({ gate, tokenFromCookie, tokenFromQuery, handle, tls, upstreamErrorHandler }) {
     const { requireAnyScope, requireClaims, requireScopes } = tgFastifyNamed;
     // The same request id source as the other drivers, so the log records are identical.
     const app = Fastify({
       requestIdHeader: 'x-request-id',
       ...(tls && { https: mtlsServerOptions(tls) }),
     }) as unknown as FastifyInstance;
+    if (upstreamErrorHandler) {
+      app.setErrorHandler((err: PassedError, _request, reply) =>
+        reply.code(err.status).headers(err.headers).send(reshapedBody(err.code)),
+      );
+    }
     await app.register(tgFastify, {
       ...gate,
       ...(tokenFromCookie && { getToken: (req) => cookieToken(req.headers.cookie) }),

@@ -5,8 +5,8 @@ import { VerificationError, isVerificationError } from './errors.js';
 import { extractCredentials, toHttpError } from './http.js';
 import type { CredentialSource, Credentials, HttpError } from './http.js';
 import type { MtlsOptions } from './mtls.js';
-import { stderrLogger, toRejectionRecord } from './log.js';
-import type { RequestFacts } from './log.js';
+import { logAt, stderrLogger, toLogLevels, toRejectionRecord } from './log.js';
+import type { LogLevels, RequestFacts } from './log.js';
 import type { Guard } from './scopes.js';
 import type { Logger, VerifiedToken, Verifier } from './types.js';
 import { createVerifier } from './verifier.js';
@@ -20,6 +20,20 @@ export interface GateSettings<Req> {
   getToken?: (req: Req) => string | undefined;
   /** pino-compatible logger for rejection records. Default: one JSON line on stderr. */
   logger?: Logger;
+  /**
+   * The level each code's rejection record is logged at (`'info'`, `'warn'`, `'error'` or
+   * `'silent'`). Default: `token_missing` at `'info'` (health checks and scanners send no token),
+   * every other code at `'warn'`. Example: `{ token_missing: 'silent', jwks_unavailable: 'error' }`.
+   */
+  logLevels?: LogLevels;
+  /**
+   * Hand rejections to the framework's error handling instead of answering them: Express
+   * `next(err)`, Koa throws to upstream middleware, Fastify calls `setErrorHandler`'s handler.
+   * The error is a `VerificationError` whose `status`, `headers` (`WWW-Authenticate`, with the
+   * realm and DPoP challenge) and `code` are those of the answer tokengate would have sent. It is
+   * logged once either way. Default false.
+   */
+  passErrors?: boolean;
   /** Called once per rejection, after logging. Errors it throws are ignored. */
   onRejected?: (err: VerificationError, req: Req) => void;
   /** RFC 6750 `realm` in the challenge. */
@@ -74,6 +88,8 @@ export interface Gate<Req> {
   readonly logger: Logger | undefined;
   /** The claims scope guards read behind this gate (`scopeClaims` setting). */
   readonly scopeClaims: readonly string[] | undefined;
+  /** Rejections go to the framework's error handling (`passErrors` setting). */
+  readonly passErrors: boolean;
 }
 
 // The gate checks every `cnf` binding against the request (binding.ts).
@@ -120,6 +136,10 @@ export function createGate<Req>(
     throw new TypeError('"scopeClaims" must be an array of claim names');
   }
   const logger = settings.logger;
+  const logLevels = toLogLevels(settings.logLevels);
+  if (settings.passErrors !== undefined && typeof settings.passErrors !== 'boolean') {
+    throw new TypeError('"passErrors" must be a boolean');
+  }
   const loggerFor = (req: Req): Logger => logger ?? defaultLogger?.(req) ?? stderrLogger;
 
   // Sender-constrained tokens (binding.ts): DPoP proofs and certificate-bound tokens.
@@ -153,6 +173,7 @@ export function createGate<Req>(
     verifier,
     logger,
     scopeClaims: settings.scopeClaims,
+    passErrors: settings.passErrors ?? false,
     authenticate(req) {
       const credentials = credentialsOf(req);
       if (credentials === undefined) {
@@ -179,7 +200,7 @@ export function createGate<Req>(
       Object.assign(err.headers, http.headers);
       const record = toRejectionRecord(err, io.facts(req));
       try {
-        loggerFor(req).warn(record, 'token rejected');
+        logAt(loggerFor(req), logLevels[err.code], record, 'token rejected');
       } catch {
         // A failing log transport must not turn a 401 into a 500 or a request never answered.
       }
@@ -193,6 +214,18 @@ export function createGate<Req>(
       return http;
     },
   };
+}
+
+/**
+ * The verified token of a request that passed the gate, for strict TypeScript: adapters wrap it
+ * as `getAuth(req)`. Throws `token_missing` (401) when there is none: the gate did not run on this
+ * route, or `credentialsRequired: false` let a request without a token through.
+ */
+export function requireAuth(auth: VerifiedToken | null | undefined): VerifiedToken {
+  if (auth) return auth;
+  throw new VerificationError('token_missing', {
+    reason: 'getAuth() found no verified token: tokengate() did not run or let the request through',
+  });
 }
 
 /** Runs a guard; returns the error it raised, if it was a VerificationError. Rethrows bugs. */

@@ -160,7 +160,10 @@ export function parseToken(
   if (token.length > maxLength) throw new VerificationError('token_too_large');
   const parts = token.split('.');
   if (parts.length !== 3 && parts.length !== 5) {
-    throw new VerificationError('token_malformed', { reason: `${parts.length} parts` });
+    const n = parts.length;
+    throw new VerificationError('token_malformed', {
+      reason: `token has ${n} part${n === 1 ? '' : 's'}; a JWS has 3, a JWE 5`,
+    });
   }
   const header = parseHeader(parts[0]!);
   details.alg = header.alg;
