@@ -307,7 +307,7 @@ const senderConstrainedCases: Case[] = [
       await sendOk(app, carried.out!);
     },
     request: async () => carried.out!,
-    expect: proofRejected('"jti" replayed'),
+    expect: proofRejected('proof "jti" was seen before (a replay)'),
   },
   {
     name: 'DPoP: replay at a second receiver sharing Redis is refused',
@@ -319,7 +319,7 @@ const senderConstrainedCases: Case[] = [
       await sendOk(app, carried.out!);
     },
     request: async () => ({ ...carried.out!, to: 'other' }),
-    expect: proofRejected('"jti" replayed'),
+    expect: proofRejected('proof "jti" was seen before (a replay)'),
   },
   {
     name: 'DPoP: a fresh proof at a second receiver sharing Redis passes',
@@ -352,42 +352,42 @@ const senderConstrainedCases: Case[] = [
     name: 'DPoP: wrong htm (POST proof on a GET)',
     options: () => dpopAllowed(),
     request: async ({ app }) => dpopRequest(app.origin, await boundToken(), { htm: 'POST' }),
-    expect: proofRejected('"htm" does not match'),
+    expect: proofRejected('"htm" does not match the request method'),
   },
   {
     name: 'DPoP: wrong htu (another path)',
     options: () => dpopAllowed(),
     request: async ({ app }) =>
       dpopRequest(app.origin, await boundToken(), { htu: `${app.origin}${ROUTES.admin}` }),
-    expect: proofRejected('"htu" does not match'),
+    expect: proofRejected('"htu" does not match the request URL'),
   },
   {
     name: 'DPoP: wrong htu (another origin)',
     options: () => dpopAllowed(),
     request: async ({ app }) =>
       dpopRequest(app.origin, await boundToken(), { htu: `http://evil.test${ROUTES.open}` }),
-    expect: proofRejected('"htu" does not match'),
+    expect: proofRejected('"htu" does not match the request URL'),
   },
   {
     name: 'DPoP: wrong ath (proof made for another token)',
     options: () => dpopAllowed(),
     request: async ({ app }) =>
       dpopRequest(app.origin, await boundToken(), { token: await cachedBoundToken }),
-    expect: proofRejected('"ath" does not match'),
+    expect: proofRejected('"ath" does not match the access token'),
   },
   {
     name: 'DPoP: stale iat (61 s old, window 60 s)',
     options: () => dpopAllowed(),
     request: async ({ app, clock }) =>
       dpopRequest(app.origin, await boundToken(), { iat: clock.now() - 61 }),
-    expect: proofRejected('"iat" outside the window'),
+    expect: proofRejected('proof "iat" is outside the window'),
   },
   {
     name: 'DPoP: proof signed by another key than the jwk it names',
     options: () => dpopAllowed(),
     request: async ({ app }) =>
       dpopRequest(app.origin, await boundToken(), { signWith: strangerKey.privateKey }),
-    expect: proofRejected('signature invalid'),
+    expect: proofRejected('proof signature is invalid'),
   },
   {
     name: 'DPoP: no DPoP header',
@@ -396,7 +396,7 @@ const senderConstrainedCases: Case[] = [
       const token = await boundToken();
       return { headers: { authorization: `DPoP ${token}` }, secret: token };
     },
-    expect: proofRejected('no DPoP header'),
+    expect: proofRejected('request has no DPoP header'),
   },
   {
     name: 'DPoP: two DPoP headers',
@@ -409,7 +409,7 @@ const senderConstrainedCases: Case[] = [
         secret: token,
       };
     },
-    expect: proofRejected('several DPoP headers'),
+    expect: proofRejected('request has several DPoP headers'),
   },
   {
     name: 'DPoP: proof key is not the one in cnf.jkt',
@@ -435,7 +435,7 @@ const senderConstrainedCases: Case[] = [
     name: 'DPoP: a bound token sent as Bearer is refused',
     options: () => dpopAllowed(),
     request: async () => bearer(await boundToken()),
-    expect: bindingRefused('bearer', 'DPoP-bound token sent as Bearer'),
+    expect: bindingRefused('bearer', 'DPoP-bound token was sent as Bearer'),
   },
   {
     name: 'DPoP: a cached bound token sent as Bearer is refused',
@@ -444,24 +444,24 @@ const senderConstrainedCases: Case[] = [
       await sendOk(app, await dpopRequest(app.origin, await cachedBoundToken));
     },
     request: async () => bearer(await cachedBoundToken),
-    expect: bindingRefused('bearer', 'DPoP-bound token sent as Bearer'),
+    expect: bindingRefused('bearer', 'DPoP-bound token was sent as Bearer'),
   },
   {
     name: 'DPoP: a bound token sent as Bearer is refused when DPoP is not configured',
     request: async () => bearer(await boundToken()),
-    expect: bindingRefused('bearer only', 'DPoP-bound token sent as Bearer'),
+    expect: bindingRefused('bearer only', 'DPoP-bound token was sent as Bearer'),
   },
   {
     name: 'DPoP: a plain token sent as DPoP is refused',
     options: () => dpopAllowed(),
     request: async ({ app }) => dpopRequest(app.origin, await sign(claims())),
-    expect: bindingRefused('dpop', 'token without "cnf.jkt" sent as DPoP'),
+    expect: bindingRefused('dpop', 'token without "cnf.jkt" was sent as DPoP'),
   },
   {
     name: 'DPoP: required mode refuses Bearer',
     options: () => ({ dpop: { mode: 'required' } }),
     request: async () => bearer(await sign(claims())),
-    expect: bindingRefused('dpop only', 'DPoP required', {}),
+    expect: bindingRefused('dpop only', 'DPoP is required and the request used Bearer', {}),
   },
   {
     name: 'DPoP: allowed mode, no token: both challenges',
@@ -481,13 +481,13 @@ const senderConstrainedCases: Case[] = [
     name: 'DPoP: nonce required, proof without one (use_dpop_nonce + DPoP-Nonce)',
     options: () => dpopAllowed({ nonce: fixedNonce }),
     request: async ({ app }) => dpopRequest(app.origin, await boundToken()),
-    expect: nonceRequired('nonce-1', 'nonce missing'),
+    expect: nonceRequired('nonce-1', 'proof has no nonce'),
   },
   {
     name: 'DPoP: nonce required, proof with a stale nonce',
     options: () => dpopAllowed({ nonce: fixedNonce }),
     request: async ({ app }) => dpopRequest(app.origin, await boundToken(), { nonce: 'nonce-0' }),
-    expect: nonceRequired('nonce-1', 'nonce invalid or stale'),
+    expect: nonceRequired('nonce-1', 'proof nonce is invalid or stale'),
   },
   {
     name: 'DPoP: the nonce from a 401 makes the retry pass (secret-based nonces)',
@@ -515,7 +515,10 @@ const senderConstrainedCases: Case[] = [
     name: 'mTLS: certificate-bound token without a client certificate',
     tls: true,
     request: async () => bearer(await certBoundToken()),
-    expect: bindingRefused('bearer only', 'certificate-bound token without a client certificate'),
+    expect: bindingRefused(
+      'bearer only',
+      'certificate-bound token came without a client certificate',
+    ),
   },
   {
     name: 'mTLS: certificate-bound token with another client certificate',

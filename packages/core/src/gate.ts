@@ -157,7 +157,9 @@ export function createGate<Req>(
     if (elsewhere !== undefined && elsewhere !== null && elsewhere !== '') {
       if (fromHeader !== undefined) {
         // RFC 6750 §3.1: more than one method of sending the token is invalid_request.
-        throw new VerificationError('request_invalid', { reason: 'token sent twice' });
+        throw new VerificationError('request_invalid', {
+          reason: 'token was sent twice (header and getToken)',
+        });
       }
       if (typeof elsewhere !== 'string') {
         throw new VerificationError('request_invalid', {
