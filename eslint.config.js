@@ -18,4 +18,10 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  {
+    // CommonJS on purpose (the packaging test's require() app).
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs' },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
 );

@@ -18,7 +18,7 @@ import {
   unsecured,
   withHeaderSegment,
 } from '../fixtures/tokens.js';
-import { ROUTES } from './drivers.js';
+import { ROUTES, reshapedBody } from './drivers.js';
 import type { NeutralOptions, RouteName, RunningApp } from './drivers.js';
 
 /** What a case can touch: its own clock, key server and running app. */
@@ -72,6 +72,8 @@ export interface Expected {
     iss?: string;
     /** The exact log reason, when it tells two rejections with one code apart. */
     reason?: string;
+    /** The record's level. Default `info` for `token_missing`, `warn` for every other code. */
+    level?: 'info' | 'warn' | 'error';
   };
 }
 
@@ -88,6 +90,8 @@ export interface Case {
   /** Give each receiver a replay store on one shared redis-server (`env.replayStore`). */
   redis?: boolean;
   tokenFromCookie?: boolean;
+  /** The framework's error handling upstream of tokengate (with `passErrors`, see drivers.ts). */
+  upstreamErrorHandler?: boolean;
   /** Runs before the request (warm caches, take the key server down, move the clock). */
   before?: (env: CaseEnv) => Promise<void>;
   request: (env: CaseEnv) => Promise<Outgoing>;
@@ -313,7 +317,7 @@ const senderConstrainedCases: Case[] = [
       await sendOk(app, carried.out!);
     },
     request: async () => carried.out!,
-    expect: proofRejected('"jti" replayed'),
+    expect: proofRejected('proof "jti" was seen before (a replay)'),
   },
   {
     name: 'DPoP: replay at a second receiver sharing Redis is refused',
@@ -325,7 +329,7 @@ const senderConstrainedCases: Case[] = [
       await sendOk(app, carried.out!);
     },
     request: async () => ({ ...carried.out!, to: 'other' }),
-    expect: proofRejected('"jti" replayed'),
+    expect: proofRejected('proof "jti" was seen before (a replay)'),
   },
   {
     name: 'DPoP: a fresh proof at a second receiver sharing Redis passes',
@@ -358,42 +362,42 @@ const senderConstrainedCases: Case[] = [
     name: 'DPoP: wrong htm (POST proof on a GET)',
     options: () => dpopAllowed(),
     request: async ({ app }) => dpopRequest(app.origin, await boundToken(), { htm: 'POST' }),
-    expect: proofRejected('"htm" does not match'),
+    expect: proofRejected('"htm" does not match the request method'),
   },
   {
     name: 'DPoP: wrong htu (another path)',
     options: () => dpopAllowed(),
     request: async ({ app }) =>
       dpopRequest(app.origin, await boundToken(), { htu: `${app.origin}${ROUTES.admin}` }),
-    expect: proofRejected('"htu" does not match'),
+    expect: proofRejected('"htu" does not match the request URL'),
   },
   {
     name: 'DPoP: wrong htu (another origin)',
     options: () => dpopAllowed(),
     request: async ({ app }) =>
       dpopRequest(app.origin, await boundToken(), { htu: `http://evil.test${ROUTES.open}` }),
-    expect: proofRejected('"htu" does not match'),
+    expect: proofRejected('"htu" does not match the request URL'),
   },
   {
     name: 'DPoP: wrong ath (proof made for another token)',
     options: () => dpopAllowed(),
     request: async ({ app }) =>
       dpopRequest(app.origin, await boundToken(), { token: await cachedBoundToken }),
-    expect: proofRejected('"ath" does not match'),
+    expect: proofRejected('"ath" does not match the access token'),
   },
   {
     name: 'DPoP: stale iat (61 s old, window 60 s)',
     options: () => dpopAllowed(),
     request: async ({ app, clock }) =>
       dpopRequest(app.origin, await boundToken(), { iat: clock.now() - 61 }),
-    expect: proofRejected('"iat" outside the window'),
+    expect: proofRejected('proof "iat" is outside the window'),
   },
   {
     name: 'DPoP: proof signed by another key than the jwk it names',
     options: () => dpopAllowed(),
     request: async ({ app }) =>
       dpopRequest(app.origin, await boundToken(), { signWith: strangerKey.privateKey }),
-    expect: proofRejected('signature invalid'),
+    expect: proofRejected('proof signature is invalid'),
   },
   {
     name: 'DPoP: no DPoP header',
@@ -402,7 +406,7 @@ const senderConstrainedCases: Case[] = [
       const token = await boundToken();
       return { headers: { authorization: `DPoP ${token}` }, secret: token };
     },
-    expect: proofRejected('no DPoP header'),
+    expect: proofRejected('request has no DPoP header'),
   },
   {
     name: 'DPoP: two DPoP headers',
@@ -415,7 +419,7 @@ const senderConstrainedCases: Case[] = [
         secret: token,
       };
     },
-    expect: proofRejected('several DPoP headers'),
+    expect: proofRejected('request has several DPoP headers'),
   },
   {
     name: 'DPoP: proof key is not the one in cnf.jkt',
@@ -441,7 +445,7 @@ const senderConstrainedCases: Case[] = [
     name: 'DPoP: a bound token sent as Bearer is refused',
     options: () => dpopAllowed(),
     request: async () => bearer(await boundToken()),
-    expect: bindingRefused('bearer', 'DPoP-bound token sent as Bearer'),
+    expect: bindingRefused('bearer', 'DPoP-bound token was sent as Bearer'),
   },
   {
     name: 'DPoP: a cached bound token sent as Bearer is refused',
@@ -450,24 +454,24 @@ const senderConstrainedCases: Case[] = [
       await sendOk(app, await dpopRequest(app.origin, await cachedBoundToken));
     },
     request: async () => bearer(await cachedBoundToken),
-    expect: bindingRefused('bearer', 'DPoP-bound token sent as Bearer'),
+    expect: bindingRefused('bearer', 'DPoP-bound token was sent as Bearer'),
   },
   {
     name: 'DPoP: a bound token sent as Bearer is refused when DPoP is not configured',
     request: async () => bearer(await boundToken()),
-    expect: bindingRefused('bearer only', 'DPoP-bound token sent as Bearer'),
+    expect: bindingRefused('bearer only', 'DPoP-bound token was sent as Bearer'),
   },
   {
     name: 'DPoP: a plain token sent as DPoP is refused',
     options: () => dpopAllowed(),
     request: async ({ app }) => dpopRequest(app.origin, await sign(claims())),
-    expect: bindingRefused('dpop', 'token without "cnf.jkt" sent as DPoP'),
+    expect: bindingRefused('dpop', 'token without "cnf.jkt" was sent as DPoP'),
   },
   {
     name: 'DPoP: required mode refuses Bearer',
     options: () => ({ dpop: { mode: 'required' } }),
     request: async () => bearer(await sign(claims())),
-    expect: bindingRefused('dpop only', 'DPoP required', {}),
+    expect: bindingRefused('dpop only', 'DPoP is required and the request used Bearer', {}),
   },
   // A proof beside Bearer credentials: a client mixing schemes (RFC 9449 §7.1, RFC 6750 §3.1).
   {
@@ -531,13 +535,13 @@ const senderConstrainedCases: Case[] = [
     name: 'DPoP: nonce required, proof without one (use_dpop_nonce + DPoP-Nonce)',
     options: () => dpopAllowed({ nonce: fixedNonce }),
     request: async ({ app }) => dpopRequest(app.origin, await boundToken()),
-    expect: nonceRequired('nonce-1', 'nonce missing'),
+    expect: nonceRequired('nonce-1', 'proof has no nonce'),
   },
   {
     name: 'DPoP: nonce required, proof with a stale nonce',
     options: () => dpopAllowed({ nonce: fixedNonce }),
     request: async ({ app }) => dpopRequest(app.origin, await boundToken(), { nonce: 'nonce-0' }),
-    expect: nonceRequired('nonce-1', 'nonce invalid or stale'),
+    expect: nonceRequired('nonce-1', 'proof nonce is invalid or stale'),
   },
   {
     name: 'DPoP: the nonce from a 401 makes the retry pass (secret-based nonces)',
@@ -565,7 +569,10 @@ const senderConstrainedCases: Case[] = [
     name: 'mTLS: certificate-bound token without a client certificate',
     tls: true,
     request: async () => bearer(await certBoundToken()),
-    expect: bindingRefused('bearer only', 'certificate-bound token without a client certificate'),
+    expect: bindingRefused(
+      'bearer only',
+      'certificate-bound token came without a client certificate',
+    ),
   },
   {
     name: 'mTLS: certificate-bound token with another client certificate',
@@ -1170,10 +1177,95 @@ export const cases: Case[] = [
     expect: { ...missing, challenge: 'Bearer realm="orders"' },
   },
 
+  // Log levels.
+  {
+    name: 'logLevels: token_missing silenced',
+    options: () => ({ logLevels: { token_missing: 'silent' } }),
+    request: async () => ({}),
+    expect: { ...missing, log: undefined },
+  },
+  {
+    name: 'logLevels: token_missing raised to warn',
+    options: () => ({ logLevels: { token_missing: 'warn' } }),
+    request: async () => ({}),
+    expect: { ...missing, log: { code: 'token_missing', level: 'warn' } },
+  },
+  {
+    name: 'logLevels: token_expired at error',
+    options: () => ({ logLevels: { token_expired: 'error' } }),
+    request: async ({ clock }) => bearer(await sign(claims({ exp: clock.now() - 6 }))),
+    expect: (({ log, ...rest }) => ({ ...rest, log: { ...log!, level: 'error' as const } }))(
+      rejected('token_expired', 'token has expired', es256Hints()),
+    ),
+  },
+  {
+    name: 'scope_insufficient logs the missing scope',
+    request: async () => bearer(await sign(claims({ scope: 'orders:read' })), 'write'),
+    expect: (({ log, ...rest }) => ({
+      ...rest,
+      log: { ...log!, reason: 'token lacks the scope orders:write' },
+    }))(forbidden('orders:read orders:write')),
+  },
+
+  // passErrors: the framework's error handling answers; status and challenge survive.
+  ...passedErrorCases(),
+
   // Sender-constrained tokens (DPoP, mTLS) and the request URL: defined above.
   ...senderConstrainedCases,
   ...requestUrlCases,
 ];
+
+/**
+ * The same rejections with `passErrors` and an upstream error handler that reshapes the body:
+ * the status, `WWW-Authenticate` (realm and scope included) and `Retry-After` reach the client
+ * unchanged, the body is the handler's, and the rejection is still logged once.
+ */
+function passedErrorCases(): Case[] {
+  const passed = (expected: Expected): Expected => ({
+    ...expected,
+    body: reshapedBody(expected.log!.code),
+  });
+  const base = { upstreamErrorHandler: true };
+  return [
+    {
+      ...base,
+      name: 'passErrors: missing token (realm in the challenge)',
+      options: () => ({ passErrors: true, realm: 'orders' }),
+      request: async () => ({}),
+      expect: passed({ ...missing, challenge: 'Bearer realm="orders"' }),
+    },
+    {
+      ...base,
+      name: 'passErrors: expired token',
+      options: () => ({ passErrors: true }),
+      request: async ({ clock }) => bearer(await sign(claims({ exp: clock.now() - 6 }))),
+      expect: passed(rejected('token_expired', 'token has expired', es256Hints())),
+    },
+    {
+      ...base,
+      name: 'passErrors: a scope guard refuses (403, scope= in the challenge)',
+      options: () => ({ passErrors: true }),
+      request: async () => bearer(await sign(claims({ scope: 'orders:read' })), 'write'),
+      expect: passed(forbidden('orders:read orders:write')),
+    },
+    {
+      ...base,
+      name: 'passErrors: key server down and nothing cached (503, Retry-After)',
+      options: () => ({ ...shortLivedKeys, passErrors: true }),
+      before: async ({ jwks }) => {
+        jwks.down();
+      },
+      request: async () => bearer(await sign(claims())),
+      expect: passed({
+        status: 503,
+        headers: { 'retry-after': '30' },
+        body: undefined,
+        handled: false,
+        log: { code: 'jwks_unavailable', ...es256Hints() },
+      }),
+    },
+  ];
+}
 
 // One token shared by the cache cases: minted once, at NOW.
 const cachedToken = sign(claims());

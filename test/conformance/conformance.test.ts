@@ -108,6 +108,7 @@ async function run(driver: Driver, c: Case): Promise<void> {
       driver.start({
         gate: gate(replayStore),
         tokenFromCookie: c.tokenFromCookie,
+        upstreamErrorHandler: c.upstreamErrorHandler,
         handle: (route, auth) => {
           handled.push(route);
           return handlerBody(route, auth?.payload.sub ?? null, auth?.encryption !== undefined);
@@ -137,7 +138,7 @@ async function run(driver: Driver, c: Case): Promise<void> {
     expect(res.body).toEqual(want.body);
     expect(handled).toEqual(want.handled ? [route] : []);
 
-    const { code, ...hints } = want.log ?? {};
+    const { code, level = code === 'token_missing' ? 'info' : 'warn', ...hints } = want.log ?? {};
     const records = logger.rejections();
     expect(records).toEqual(
       code
@@ -155,8 +156,11 @@ async function run(driver: Driver, c: Case): Promise<void> {
           ]
         : [],
     );
-    // Exactly one warning per rejection: the record, nothing else at that level.
-    expect(logger.at('warn')).toHaveLength(code ? 1 : 0);
+    // Exactly one record per rejection, at its level, and nothing else at that level.
+    const rejectionLevels = logger.entries.filter((e) => e.obj.event === 'token_rejected');
+    expect(rejectionLevels.map((e) => e.level)).toEqual(code ? [level] : []);
+    expect(logger.at(level)).toHaveLength(code ? 1 : 0);
+    if (level !== 'warn') expect(logger.at('warn')).toHaveLength(0);
     const logged = JSON.stringify(logger.entries);
     for (const secret of secretsOf(out)) expect(logged).not.toContain(secret);
     c.after?.(env);

@@ -2,6 +2,7 @@
 // the same five routes on a real loopback server. Adding a framework means adding one driver.
 import Router from '@koa/router';
 import express from 'express';
+import type { NextFunction, Request, Response } from 'express';
 import express4 from 'express4';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
@@ -51,8 +52,27 @@ export const isAdminLookup = async (payload: TokenPayload): Promise<boolean> => 
 export type NeutralOptions = VerifierOptions &
   Pick<
     GateSettings<unknown>,
-    'credentialsRequired' | 'logger' | 'realm' | 'scopeClaims' | 'dpop' | 'mtls'
+    | 'credentialsRequired'
+    | 'logger'
+    | 'logLevels'
+    | 'passErrors'
+    | 'realm'
+    | 'scopeClaims'
+    | 'dpop'
+    | 'mtls'
   >;
+
+/** What the upstream error handler answers with (`upstreamErrorHandler`): the body reshaped. */
+export function reshapedBody(code: unknown) {
+  return { problem: code, reshapedBy: 'upstream error handler' };
+}
+
+/** The fields of a `VerificationError` an error handler reads (as the README tells users to). */
+interface PassedError {
+  status: number;
+  headers: Record<string, string>;
+  code: string;
+}
 
 export interface AppOptions {
   gate: NeutralOptions;
@@ -73,6 +93,12 @@ export interface AppOptions {
    * gate: Express and Koa by setting the URL in a middleware, Fastify with `rewriteUrl`.
    */
   rewritePrefix?: string;
+  /**
+   * Install the framework's own error handling upstream of tokengate (Express error middleware,
+   * a Koa middleware around `await next()`, Fastify's `setErrorHandler`): it answers with the
+   * error's `status` and `headers` and a reshaped body (`reshapedBody`). For `passErrors` cases.
+   */
+  upstreamErrorHandler?: boolean;
 }
 
 /** The URL with `prefix` removed, for the rewriting drivers. */
@@ -117,7 +143,15 @@ function serve(listener: RequestListener, tls: TlsServerSettings | undefined): P
 
 const expressDriver = (name: string, createApp: typeof express): Driver => ({
   name,
-  start({ gate, tokenFromCookie, tokenFromQuery, handle, tls, rewritePrefix }) {
+  start({
+    gate,
+    tokenFromCookie,
+    tokenFromQuery,
+    handle,
+    tls,
+    rewritePrefix,
+    upstreamErrorHandler,
+  }) {
     const { tokengate, requireAnyScope, requireClaims, requireScopes } = tgExpress;
     const app = createApp();
     if (rewritePrefix) {
@@ -146,16 +180,41 @@ const expressDriver = (name: string, createApp: typeof express): Driver => ({
     app.get(ROUTES.lookup, requireClaims(isAdminLookup), (req, res) => {
       res.json(handle('lookup', req.auth));
     });
+    if (upstreamErrorHandler) {
+      app.use((err: PassedError, _req: Request, res: Response, _next: NextFunction) => {
+        res.status(err.status).set(err.headers).json(reshapedBody(err.code));
+      });
+    }
     return serve(app, tls);
   },
 });
 
 const koaDriver = (name: string, KoaApp: typeof Koa): Driver => ({
   name,
-  start({ gate, tokenFromCookie, tokenFromQuery, handle, tls, rewritePrefix }) {
+  start({
+    gate,
+    tokenFromCookie,
+    tokenFromQuery,
+    handle,
+    tls,
+    rewritePrefix,
+    upstreamErrorHandler,
+  }) {
     const { tokengate, requireAnyScope, requireClaims, requireScopes } = tgKoa;
     const app = new KoaApp();
     app.silent = true; // errors are asserted, not printed
+    if (upstreamErrorHandler) {
+      app.use(async (ctx, next) => {
+        try {
+          await next();
+        } catch (caught) {
+          const err = caught as PassedError;
+          ctx.status = err.status;
+          ctx.set(err.headers);
+          ctx.body = reshapedBody(err.code);
+        }
+      });
+    }
     const router = new Router();
     router.get(ROUTES.open, (ctx) => {
       ctx.body = handle('open', ctx.state.auth);
@@ -192,7 +251,15 @@ const koaDriver = (name: string, KoaApp: typeof Koa): Driver => ({
 
 const fastifyDriver: Driver = {
   name: 'fastify',
-  async start({ gate, tokenFromCookie, tokenFromQuery, handle, tls, rewritePrefix }) {
+  async start({
+    gate,
+    tokenFromCookie,
+    tokenFromQuery,
+    handle,
+    tls,
+    rewritePrefix,
+    upstreamErrorHandler,
+  }) {
     const { requireAnyScope, requireClaims, requireScopes } = tgFastifyNamed;
     // The same request id source as the other drivers, so the log records are identical.
     const app = Fastify({
@@ -202,6 +269,11 @@ const fastifyDriver: Driver = {
       }),
       ...(tls && { https: mtlsServerOptions(tls) }),
     }) as unknown as FastifyInstance;
+    if (upstreamErrorHandler) {
+      app.setErrorHandler((err: PassedError, _request, reply) =>
+        reply.code(err.status).headers(err.headers).send(reshapedBody(err.code)),
+      );
+    }
     await app.register(tgFastify, {
       ...gate,
       ...(tokenFromCookie && { getToken: (req) => cookieToken(req.headers.cookie) }),

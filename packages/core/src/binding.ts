@@ -55,7 +55,7 @@ function unavailable(cause: unknown): VerificationError {
   if (isVerificationError(cause)) return cause;
   return new VerificationError('replay_store_unavailable', {
     cause,
-    reason: 'replay store failed',
+    reason: 'the replay store failed',
   });
 }
 
@@ -95,10 +95,12 @@ export function createSenderConstraint<Req>(
     const header = raw.headers.dpop;
     // RFC 9449 §4.3 step 1: exactly one DPoP header.
     if (header === undefined || header === '') {
-      throw new VerificationError('dpop_proof_invalid', { reason: 'no DPoP header' });
+      throw new VerificationError('dpop_proof_invalid', { reason: 'request has no DPoP header' });
     }
     if (typeof header !== 'string' || countHeaders(raw.rawHeaders, 'dpop') > 1) {
-      throw new VerificationError('dpop_proof_invalid', { reason: 'several DPoP headers' });
+      throw new VerificationError('dpop_proof_invalid', {
+        reason: 'request has several DPoP headers',
+      });
     }
     const proof = verifyProof(
       { proof: header, method: io.facts(req).method, url, accessToken: token },
@@ -109,7 +111,7 @@ export function createSenderConstraint<Req>(
       const nonce = proof.payload.nonce;
       if (typeof nonce !== 'string' || !o.nonce.isValid(nonce)) {
         throw new VerificationError('dpop_nonce_required', {
-          reason: nonce === undefined ? 'nonce missing' : 'nonce invalid or stale',
+          reason: nonce === undefined ? 'proof has no nonce' : 'proof nonce is invalid or stale',
           dpopNonce: o.nonce.current(),
         });
       }
@@ -117,7 +119,9 @@ export function createSenderConstraint<Req>(
     // Last: only a request that passed every other check may spend a replay-store entry.
     const fresh = (added: boolean): VerifiedToken => {
       if (added !== true) {
-        throw new VerificationError('dpop_proof_invalid', { reason: '"jti" replayed' });
+        throw new VerificationError('dpop_proof_invalid', {
+          reason: 'proof "jti" was seen before (a replay)',
+        });
       }
       return auth;
     };
@@ -156,10 +160,10 @@ export function createSenderConstraint<Req>(
     }
     if (credentials.scheme === 'bearer') {
       // RFC 9449 §7.2: a DPoP-bound token is never accepted as a bearer token.
-      if (jkt !== undefined) throw mismatch('DPoP-bound token sent as Bearer');
+      if (jkt !== undefined) throw mismatch('DPoP-bound token was sent as Bearer');
       return auth;
     }
-    if (jkt === undefined) throw mismatch('token without "cnf.jkt" sent as DPoP');
+    if (jkt === undefined) throw mismatch('token without "cnf.jkt" was sent as DPoP');
     // The gate computes the URL for every DPoP request before the token is verified.
     if (url === undefined) throw new TypeError('a DPoP request needs its URL');
     return checkProof(auth, jkt, credentials.token, req, url);
@@ -173,7 +177,7 @@ export function createSenderConstraint<Req>(
     },
     assertScheme(scheme, raw) {
       if (scheme !== 'bearer' || !dpop) return;
-      if (o.mode === 'required') throw mismatch('DPoP required');
+      if (o.mode === 'required') throw mismatch('DPoP is required and the request used Bearer');
       // RFC 9449 §7.1: a proof goes with `Authorization: DPoP`. A proof beside a Bearer token is
       // a client mixing schemes, and RFC 6750 §3.1 makes a request that sends credentials more
       // than one way `invalid_request`. Refused, not ignored: the client believes its token is

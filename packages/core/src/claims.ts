@@ -100,9 +100,12 @@ export function checkIdentity(payload: TokenPayload, options: IdentityOptions): 
   // `iss` was checked before the key lookup (verifier.ts), so an untrusted issuer costs nothing.
   const aud: unknown = payload.aud;
   const auds = typeof aud === 'string' ? [aud] : aud;
-  if (auds === undefined) throw new VerificationError('audience_mismatch', { reason: 'no "aud"' });
+  if (auds === undefined)
+    throw new VerificationError('audience_mismatch', { reason: 'token has no "aud"' });
   if (!Array.isArray(auds) || !auds.every((a) => typeof a === 'string')) {
-    throw new VerificationError('claim_invalid', { reason: '"aud" is not a string or strings' });
+    throw new VerificationError('claim_invalid', {
+      reason: '"aud" is neither a string nor an array of strings',
+    });
   }
   if (!auds.some((a) => options.audiences.includes(a))) {
     throw new VerificationError('audience_mismatch');

@@ -75,23 +75,31 @@ export function createDecryptor(settings: DecryptionSettings): Decryptor {
 
   return async function decrypt(token, header) {
     if (!keyAlgs.has(header.alg))
-      throw new VerificationError('alg_not_allowed', { reason: 'JWE alg' });
+      throw new VerificationError('alg_not_allowed', {
+        reason: 'JWE "alg" is not in the allow-list',
+      });
     if (header.enc === undefined || !encs.has(header.enc))
       throw new VerificationError('enc_not_allowed');
     if (header.zip !== undefined && settings.maxDecompressedBytes === 0) {
-      throw new VerificationError('token_malformed', { reason: '"zip" is not enabled' });
+      throw new VerificationError('token_malformed', {
+        reason: 'token is compressed ("zip") and decompression is off',
+      });
     }
     let candidates: DecryptionKey[];
     if (header.kid !== undefined) {
       const key = byKid.get(header.kid);
       if (!key || !fits(key, header)) {
-        throw new VerificationError('decryption_failed', { reason: 'no decryption key for kid' });
+        throw new VerificationError('decryption_failed', {
+          reason: 'no decryption key has this "kid"',
+        });
       }
       candidates = [key];
     } else {
       candidates = keys.filter((k) => fits(k, header)).slice(0, MAX_ATTEMPTS);
       if (candidates.length === 0) {
-        throw new VerificationError('decryption_failed', { reason: 'no decryption key for alg' });
+        throw new VerificationError('decryption_failed', {
+          reason: 'no decryption key fits this "alg"',
+        });
       }
     }
     let last: unknown;

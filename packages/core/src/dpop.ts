@@ -207,7 +207,7 @@ function invalid(reason: string): VerificationError {
  * `htu`, `iat` within the window and `ath`. Synchronous; throws `dpop_proof_invalid`.
  */
 export function verifyProof(input: ProofRequest, o: NormalizedDpop<unknown>): VerifiedProof {
-  if (input.proof.length > MAX_PROOF_LENGTH) throw invalid('proof too large');
+  if (input.proof.length > MAX_PROOF_LENGTH) throw invalid('proof is too large');
   let jws: ParsedJws;
   try {
     const parsed = parseToken(input.proof, MAX_PROOF_LENGTH, {});
@@ -215,16 +215,16 @@ export function verifyProof(input: ProofRequest, o: NormalizedDpop<unknown>): Ve
     jws = parsed;
   } catch (err) {
     if (isVerificationError(err) && err.code === 'dpop_proof_invalid') throw err;
-    throw invalid(`proof malformed: ${isVerificationError(err) ? err.reason : 'unreadable'}`);
+    throw invalid(`proof is malformed: ${isVerificationError(err) ? err.reason : 'unreadable'}`);
   }
   const { header } = jws;
   if (typeof header.typ !== 'string' || normalizeTyp(header.typ) !== 'application/dpop+jwt') {
     throw invalid('"typ" is not dpop+jwt');
   }
-  if (!o.algorithms.includes(header.alg)) throw invalid('"alg" not allowed');
+  if (!o.algorithms.includes(header.alg)) throw invalid('proof "alg" is not allowed');
   const jwk: unknown = header.jwk;
   if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) {
-    throw invalid('"jwk" missing');
+    throw invalid('proof has no "jwk"');
   }
   // A proof carries the public key only (RFC 9449 §4.2).
   if (privateMaterialOf(jwk) !== undefined) throw invalid('"jwk" holds a private key');
@@ -232,31 +232,32 @@ export function verifyProof(input: ProofRequest, o: NormalizedDpop<unknown>): Ve
   try {
     key = importVerificationKey(jwk);
   } catch {
-    throw invalid('"jwk" unusable');
+    throw invalid('proof "jwk" is unusable');
   }
   if (!keyFitsAlg(key, header.alg)) throw invalid('"jwk" does not fit "alg"');
   if (!verifySignature(header.alg, key, jws.signingInput, jws.signature)) {
-    throw invalid('signature invalid');
+    throw invalid('proof signature is invalid');
   }
   let payload: TokenPayload;
   try {
     payload = parsePayload(jws);
   } catch {
-    throw invalid('payload malformed');
+    throw invalid('proof payload is malformed');
   }
   const { jti, htm, htu, iat, ath } = payload;
-  if (typeof jti !== 'string' || jti === '') throw invalid('"jti" missing');
-  if (typeof htm !== 'string') throw invalid('"htm" missing');
-  if (typeof htu !== 'string') throw invalid('"htu" missing');
-  if (typeof iat !== 'number' || !Number.isFinite(iat)) throw invalid('"iat" missing');
-  if (htm !== input.method) throw invalid('"htm" does not match');
+  if (typeof jti !== 'string' || jti === '') throw invalid('proof has no "jti"');
+  if (typeof htm !== 'string') throw invalid('proof has no "htm"');
+  if (typeof htu !== 'string') throw invalid('proof has no "htu"');
+  if (typeof iat !== 'number' || !Number.isFinite(iat)) throw invalid('proof has no "iat"');
+  if (htm !== input.method) throw invalid('"htm" does not match the request method');
   const expected = normalizeHtu(input.url);
   if (expected === undefined || normalizeHtu(htu) !== expected) {
-    throw invalid('"htu" does not match');
+    throw invalid('"htu" does not match the request URL');
   }
-  if (Math.abs(o.now() - iat) > o.iatWindow) throw invalid('"iat" outside the window');
-  if (typeof ath !== 'string') throw invalid('"ath" missing');
-  if (ath !== accessTokenHash(input.accessToken)) throw invalid('"ath" does not match');
+  if (Math.abs(o.now() - iat) > o.iatWindow) throw invalid('proof "iat" is outside the window');
+  if (typeof ath !== 'string') throw invalid('proof has no "ath"');
+  if (ath !== accessTokenHash(input.accessToken))
+    throw invalid('"ath" does not match the access token');
   return {
     header,
     payload: payload as VerifiedProof['payload'],

@@ -268,6 +268,6 @@ export function fromJoseError(err: unknown, fallback: VerificationErrorCode): Ve
   const code = (typeof joseCode === 'string' && JOSE_CODES[joseCode]) || fallback;
   return new VerificationError(code, {
     cause: err,
-    reason: typeof joseCode === 'string' ? joseCode : undefined,
+    reason: typeof joseCode === 'string' ? `jose refused the token (${joseCode})` : undefined,
   });
 }

@@ -5,8 +5,8 @@ import { VerificationError, isVerificationError } from './errors.js';
 import { extractCredentials, toHttpError } from './http.js';
 import type { CredentialSource, Credentials, HttpError } from './http.js';
 import type { MtlsOptions } from './mtls.js';
-import { stderrLogger, toLogger, toRejectionRecord } from './log.js';
-import type { LoggerOption, RequestFacts } from './log.js';
+import { logAt, stderrLogger, toLogLevels, toLogger, toRejectionRecord } from './log.js';
+import type { LogLevels, LoggerOption, RequestFacts } from './log.js';
 import { requestUrl } from './request-url.js';
 import type { Guard } from './scopes.js';
 import type { Logger, VerifiedToken, Verifier } from './types.js';
@@ -25,6 +25,20 @@ export interface GateSettings<Req> {
    * Default: one JSON line on stderr; `false` logs nothing at all.
    */
   logger?: LoggerOption;
+  /**
+   * The level each code's rejection record is logged at (`'info'`, `'warn'`, `'error'` or
+   * `'silent'`). Default: `token_missing` at `'info'` (health checks and scanners send no token),
+   * every other code at `'warn'`. Example: `{ token_missing: 'silent', jwks_unavailable: 'error' }`.
+   */
+  logLevels?: LogLevels;
+  /**
+   * Hand rejections to the framework's error handling instead of answering them: Express
+   * `next(err)`, Koa throws to upstream middleware, Fastify calls `setErrorHandler`'s handler.
+   * The error is a `VerificationError` whose `status`, `headers` (`WWW-Authenticate`, with the
+   * realm and DPoP challenge) and `code` are those of the answer tokengate would have sent. It is
+   * logged once either way. Default false.
+   */
+  passErrors?: boolean;
   /** Called once per rejection, after logging. Errors it throws are ignored. */
   onRejected?: (err: VerificationError, req: Req) => void;
   /** RFC 6750 `realm` in the challenge. */
@@ -82,6 +96,8 @@ export interface Gate<Req> {
   readonly logger: Logger | undefined;
   /** The claims scope guards read behind this gate (`scopeClaims` setting). */
   readonly scopeClaims: readonly string[] | undefined;
+  /** Rejections go to the framework's error handling (`passErrors` setting). */
+  readonly passErrors: boolean;
 }
 
 // An `Authorization` header naming the DPoP scheme, even one too malformed to parse.
@@ -135,6 +151,10 @@ export function createGate<Req>(
     throw new TypeError('"scopeClaims" must be an array of claim names');
   }
   const logger = toLogger(settings.logger);
+  const logLevels = toLogLevels(settings.logLevels);
+  if (settings.passErrors !== undefined && typeof settings.passErrors !== 'boolean') {
+    throw new TypeError('"passErrors" must be a boolean');
+  }
   const loggerFor = (req: Req): Logger => logger ?? defaultLogger?.(req) ?? stderrLogger;
 
   // Sender-constrained tokens (binding.ts): DPoP proofs and certificate-bound tokens.
@@ -161,7 +181,9 @@ export function createGate<Req>(
     if (elsewhere !== undefined && elsewhere !== null && elsewhere !== '') {
       if (fromHeader !== undefined) {
         // RFC 6750 §3.1: more than one method of sending the token is invalid_request.
-        throw new VerificationError('request_invalid', { reason: 'token sent twice' });
+        throw new VerificationError('request_invalid', {
+          reason: 'token was sent twice (header and getToken)',
+        });
       }
       if (typeof elsewhere !== 'string') {
         throw new VerificationError('request_invalid', {
@@ -177,6 +199,7 @@ export function createGate<Req>(
     verifier,
     logger,
     scopeClaims: settings.scopeClaims,
+    passErrors: settings.passErrors ?? false,
     authenticate(req) {
       let credentials: Credentials | undefined;
       try {
@@ -216,7 +239,7 @@ export function createGate<Req>(
       Object.assign(err.headers, http.headers);
       const record = toRejectionRecord(err, io.facts(req));
       try {
-        loggerFor(req).warn(record, 'token rejected');
+        logAt(loggerFor(req), logLevels[err.code], record, 'token rejected');
       } catch {
         // A failing log transport must not turn a 401 into a 500 or a request never answered.
       }
@@ -230,6 +253,18 @@ export function createGate<Req>(
       return http;
     },
   };
+}
+
+/**
+ * The verified token of a request that passed the gate, for strict TypeScript: adapters wrap it
+ * as `getAuth(req)`. Throws `token_missing` (401) when there is none: the gate did not run on this
+ * route, or `credentialsRequired: false` let a request without a token through.
+ */
+export function requireAuth(auth: VerifiedToken | null | undefined): VerifiedToken {
+  if (auth) return auth;
+  throw new VerificationError('token_missing', {
+    reason: 'getAuth() found no verified token: tokengate() did not run or let the request through',
+  });
 }
 
 /**

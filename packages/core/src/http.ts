@@ -113,7 +113,9 @@ export function extractCredentials(req: CredentialSource, dpop: boolean): Creden
   const value = req.headers.authorization;
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || countHeaders(req.rawHeaders, 'authorization') > 1) {
-    throw new VerificationError('request_invalid', { reason: 'several authorization headers' });
+    throw new VerificationError('request_invalid', {
+      reason: 'request has several Authorization headers',
+    });
   }
   const match = CREDENTIALS.exec(value);
   if (!match) {
@@ -123,7 +125,9 @@ export function extractCredentials(req: CredentialSource, dpop: boolean): Creden
       (dpop && /^dpop\b/i.test(value)) ||
       !/^[A-Za-z][\w!#$%&'*+.^`|~-]*( |$)/.test(value)
     ) {
-      throw new VerificationError('request_invalid', { reason: 'malformed authorization header' });
+      throw new VerificationError('request_invalid', {
+        reason: 'Authorization header is malformed',
+      });
     }
     return undefined; // another scheme with its own syntax (e.g. Digest): not ours to judge
   }

@@ -6,7 +6,7 @@ export {
   statusOf,
 } from './errors.js';
 export { extractBearer, extractCredentials, toHttpError } from './http.js';
-export { createGate, runGuard } from './gate.js';
+export { createGate, requireAuth, runGuard } from './gate.js';
 export {
   createGuards,
   scopeGuard,
@@ -16,7 +16,7 @@ export {
   hasAnyScope,
 } from './scopes.js';
 export { claimCheck, claimEquals, claimIncludes } from './claim-checks.js';
-export { toRejectionRecord, logSafe, stderrLogger, silentLogger } from './log.js';
+export { toRejectionRecord, toLogLevels, logSafe, stderrLogger, silentLogger } from './log.js';
 export { createRemoteJwks } from './keys/remote-jwks.js';
 export { createDiscoveredJwks, discoveryUrls } from './keys/discovery.js';
 export { sharedRemoteJwks, sharedDiscoveredJwks } from './keys/shared.js';
@@ -51,7 +51,7 @@ export type { MtlsOptions } from './mtls.js';
 export type { Gate, GateOptions, GateSettings, RequestIo } from './gate.js';
 export type { Guard, GuardFactories, ScopeGuardOptions } from './scopes.js';
 export type { ClaimCheck, ClaimsPredicate, JsonPrimitive } from './claim-checks.js';
-export type { LoggerOption, RejectionRecord, RequestFacts } from './log.js';
+export type { LogLevel, LogLevels, LoggerOption, RejectionRecord, RequestFacts } from './log.js';
 export type {
   JwksFetchInfo,
   JwksLastError,

@@ -128,7 +128,7 @@ function resolverSet(options: VerifierOptions, resolve: IssuerResolver, now: Clo
         (cause: unknown) => {
           throw new VerificationError('jwks_unavailable', {
             cause,
-            reason: 'issuer resolver failed',
+            reason: 'the issuer resolver failed',
           });
         },
       );

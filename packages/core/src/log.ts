@@ -1,6 +1,58 @@
-import type { VerificationError } from './errors.js';
+import { VERIFICATION_ERROR_CODES } from './errors.js';
+import type { VerificationError, VerificationErrorCode } from './errors.js';
 import { targetPath } from './request-url.js';
 import type { Logger } from './types.js';
+
+/** The level a rejection record is logged at; `'silent'` logs nothing. */
+export type LogLevel = 'info' | 'warn' | 'error' | 'silent';
+
+/** Per-code log levels (`logLevels` option): codes left out keep their default. */
+export type LogLevels = Partial<Record<VerificationErrorCode, LogLevel>>;
+
+const LEVELS: ReadonlySet<string> = new Set<LogLevel>(['info', 'warn', 'error', 'silent']);
+
+// A request without a token is what health checks, scanners and first-time clients send: routine,
+// not a warning. Every other rejection is a token someone made, so it stays at `warn`.
+const DEFAULT_LEVELS: LogLevels = { token_missing: 'info' };
+
+/**
+ * Checks the `logLevels` option and returns the level of every code. Throws a TypeError on an
+ * unknown code or level, so a typo fails at start-up rather than silently logging at `warn`.
+ */
+export function toLogLevels(
+  value: LogLevels | undefined,
+): Readonly<Record<VerificationErrorCode, LogLevel>> {
+  if (
+    value !== undefined &&
+    (typeof value !== 'object' || value === null || Array.isArray(value))
+  ) {
+    throw new TypeError('"logLevels" must be an object mapping error codes to levels');
+  }
+  const levels = {} as Record<VerificationErrorCode, LogLevel>;
+  for (const code of VERIFICATION_ERROR_CODES) levels[code] = DEFAULT_LEVELS[code] ?? 'warn';
+  for (const [code, level] of Object.entries(value ?? {})) {
+    if (!(VERIFICATION_ERROR_CODES as readonly string[]).includes(code)) {
+      throw new TypeError(`"logLevels" names an unknown error code: ${JSON.stringify(code)}`);
+    }
+    if (typeof level !== 'string' || !LEVELS.has(level)) {
+      throw new TypeError(
+        `"logLevels.${code}" must be 'info', 'warn', 'error' or 'silent', not ${JSON.stringify(level)}`,
+      );
+    }
+    levels[code as VerificationErrorCode] = level as LogLevel;
+  }
+  return levels;
+}
+
+/**
+ * Writes one record at `level`. A logger without `info` (it is optional) gets `info` records at
+ * `warn`, so nothing is lost.
+ */
+export function logAt(logger: Logger, level: LogLevel, obj: object, msg: string): void {
+  if (level === 'silent') return;
+  if (level === 'info') (logger.info ?? logger.warn).call(logger, obj, msg);
+  else logger[level](obj, msg);
+}
 
 /** Request facts an adapter adds to the rejection record. */
 export interface RequestFacts {

@@ -48,7 +48,7 @@ export function certificateThumbprint(certificate: Uint8Array | string): string 
       der = new X509Certificate(certificate).raw;
     } catch (cause) {
       throw new VerificationError('token_binding_mismatch', {
-        reason: 'client certificate unreadable',
+        reason: 'client certificate is unreadable',
         cause,
       });
     }
@@ -65,7 +65,7 @@ export function assertCertificateBinding(
 ): void {
   if (certificate === undefined || certificate === null || certificate.length === 0) {
     throw new VerificationError('token_binding_mismatch', {
-      reason: 'certificate-bound token without a client certificate',
+      reason: 'certificate-bound token came without a client certificate',
     });
   }
   if (certificateThumbprint(certificate) !== expected) {

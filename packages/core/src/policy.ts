@@ -56,18 +56,26 @@ export function createPolicy(options: VerifierOptions): Policy {
 export function assertEncryptionAllowed(o: NormalizedOptions, header: TokenHeader): void {
   const d = o.decryption;
   if (!d)
-    throw new VerificationError('decryption_failed', { reason: 'issuer policy has no decryption' });
+    throw new VerificationError('decryption_failed', {
+      reason: "the issuer's policy has no decryption keys",
+    });
   if (!d.keyManagementAlgorithms.includes(header.alg)) {
-    throw new VerificationError('alg_not_allowed', { reason: 'JWE alg' });
+    throw new VerificationError('alg_not_allowed', {
+      reason: 'JWE "alg" is not in the allow-list',
+    });
   }
   if (header.enc === undefined || !d.contentEncryptionAlgorithms.includes(header.enc)) {
     throw new VerificationError('enc_not_allowed');
   }
   if (header.kid !== undefined && !d.keys.some((k) => k.kid === header.kid)) {
-    throw new VerificationError('decryption_failed', { reason: 'key not in issuer policy' });
+    throw new VerificationError('decryption_failed', {
+      reason: "the decrypting key is not in the issuer's policy",
+    });
   }
   // The shared decryptor inflates when any policy enabled `zip`: this issuer must have, too.
   if (header.zip !== undefined && d.maxDecompressedBytes === 0) {
-    throw new VerificationError('token_malformed', { reason: '"zip" is not enabled' });
+    throw new VerificationError('token_malformed', {
+      reason: 'token is compressed ("zip") and decompression is off',
+    });
   }
 }

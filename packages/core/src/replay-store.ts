@@ -60,7 +60,9 @@ export function createMemoryReplayStore(options: MemoryReplayStoreOptions = {}):
           seen.purgeStale();
         }
         if (seen.size >= max) {
-          throw new VerificationError('replay_store_unavailable', { reason: 'replay store full' });
+          throw new VerificationError('replay_store_unavailable', {
+            reason: 'the replay store is full',
+          });
         }
       }
       seen.set(key, true, { ttl: ttlSeconds * 1000 });

@@ -79,10 +79,25 @@ export function scopeGuard(
   return function checkScopes(auth, scopeClaims) {
     if (!auth) throw new VerificationError('token_missing');
     const claims = options.claims ?? scopeClaims ?? DEFAULT_SCOPE_CLAIMS;
-    if (!passes(parseScopes(auth.payload, claims), required)) {
-      throw new VerificationError('scope_insufficient', { scope: required, reason: `${mode} of` });
+    const granted = parseScopes(auth.payload, claims);
+    if (!passes(granted, required)) {
+      throw new VerificationError('scope_insufficient', {
+        scope: required,
+        reason: missingScopes(mode, required, granted),
+      });
     }
   };
+}
+
+/** The log reason of a refused scope guard: it names the scopes the route needs and lacks. */
+function missingScopes(
+  mode: 'all' | 'any',
+  required: readonly string[],
+  granted: ReadonlySet<string>,
+): string {
+  if (mode === 'any') return `token has none of the scopes ${required.join(', ')}`;
+  const missing = required.filter((s) => !granted.has(s));
+  return `token lacks the scope${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`;
 }
 
 /**
@@ -99,11 +114,18 @@ export function claimsGuard(
 ): Guard {
   if (typeof predicate !== 'function') throw new TypeError('requireClaims needs a function');
   const judge = (result: unknown): void => {
-    if (result !== true) throw new VerificationError('scope_insufficient', { reason: description });
+    if (result !== true) {
+      throw new VerificationError('scope_insufficient', {
+        reason: `claims check failed: ${description}`,
+      });
+    }
   };
   const failed = (cause: unknown): never => {
     if (isVerificationError(cause)) throw cause;
-    throw new VerificationError('scope_insufficient', { reason: `${description} threw`, cause });
+    throw new VerificationError('scope_insufficient', {
+      reason: `claims check threw: ${description}`,
+      cause,
+    });
   };
   return function checkClaims(auth) {
     if (!auth) throw new VerificationError('token_missing');

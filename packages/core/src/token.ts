@@ -30,7 +30,7 @@ export interface ParsedJwe {
 export function decodeSegment(segment: string): Buffer {
   const rest = segment.length % 4;
   if (rest === 1 || !B64URL.test(segment)) {
-    throw new VerificationError('token_malformed', { reason: 'not base64url' });
+    throw new VerificationError('token_malformed', { reason: 'a segment is not base64url' });
   }
   // The last character of a 2- or 3-character group carries 4 or 2 unused bits: they must be
   // zero, or two spellings would decode to the same bytes.
@@ -38,7 +38,9 @@ export function decodeSegment(segment: string): Buffer {
     rest !== 0 &&
     (sextet(segment.charCodeAt(segment.length - 1)) & (rest === 2 ? 15 : 3)) !== 0
   ) {
-    throw new VerificationError('token_malformed', { reason: 'non-canonical base64url' });
+    throw new VerificationError('token_malformed', {
+      reason: 'a segment is not canonical base64url',
+    });
   }
   return Buffer.from(segment, 'base64url');
 }
@@ -95,7 +97,9 @@ function parseHeader(segment: string): TokenHeader {
   }
   if (header.crit !== undefined) {
     // RFC 7515 §4.1.11: a recipient must reject critical extensions it does not understand.
-    throw new VerificationError('token_malformed', { reason: 'unsupported "crit"' });
+    throw new VerificationError('token_malformed', {
+      reason: 'header lists "crit" extensions, which are not supported',
+    });
   }
   if (header.b64 !== undefined) {
     throw new VerificationError('token_malformed', { reason: '"b64" is not supported' });
@@ -118,12 +122,15 @@ export function parseToken(
   details: TokenDetails,
 ): ParsedJws | ParsedJwe {
   if (typeof token !== 'string' || token.length === 0) {
-    throw new VerificationError('token_malformed', { reason: 'empty token' });
+    throw new VerificationError('token_malformed', { reason: 'token is empty' });
   }
   if (token.length > maxLength) throw new VerificationError('token_too_large');
   const parts = token.split('.');
   if (parts.length !== 3 && parts.length !== 5) {
-    throw new VerificationError('token_malformed', { reason: `${parts.length} parts` });
+    const n = parts.length;
+    throw new VerificationError('token_malformed', {
+      reason: `token has ${n} part${n === 1 ? '' : 's'}; a JWS has 3, a JWE 5`,
+    });
   }
   const header = parseHeader(parts[0]!);
   details.alg = header.alg;

@@ -61,7 +61,9 @@ async function open(
   details: TokenDetails,
 ): Promise<Opened> {
   if (!decrypt) {
-    throw new VerificationError('decryption_failed', { reason: 'no decryption keys configured' });
+    throw new VerificationError('decryption_failed', {
+      reason: 'no decryption keys are configured',
+    });
   }
   const { plaintext, header: encryption } = await decrypt(token, header);
   let text: string;
@@ -130,7 +132,7 @@ function assertUnbound(result: VerifiedToken, options: VerifyOptions | undefined
     (Object.hasOwn(cnf, 'jkt') || Object.hasOwn(cnf, 'x5t#S256'))
   ) {
     const err = new VerificationError('token_binding_mismatch', {
-      reason: 'bound token verified without its request',
+      reason: 'bound token was verified without its request',
     });
     err.details = { kid: result.header.kid, alg: result.header.alg, iss: result.payload.iss };
     throw err;
@@ -177,7 +179,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
     try {
       checkTimes(entry.times, time, entry.o);
       if (entry.key && !entry.policy.keys.isPublished(entry.key)) {
-        throw new VerificationError('kid_unknown', { reason: 'key no longer published' });
+        throw new VerificationError('kid_unknown', {
+          reason: 'the verifying key is no longer published',
+        });
       }
     } catch (err) {
       cache!.delete(token);

@@ -124,7 +124,9 @@ describe('claim checks through requireClaims', () => {
       guard(auth({ tenant: 'other' }));
       expect.unreachable();
     } catch (err) {
-      expect((err as { reason: string }).reason).toBe('"tenant" equals the expected value');
+      expect((err as { reason: string }).reason).toBe(
+        'claims check failed: "tenant" equals the expected value',
+      );
     }
   });
 

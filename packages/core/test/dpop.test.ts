@@ -44,7 +44,7 @@ describe('verifyProof', () => {
     {
       name: 'no jwk in the header',
       make: () => proof(es256, { ...base, header: { jwk: undefined } }),
-      reason: /"jwk" missing/,
+      reason: /proof has no "jwk"/,
     },
     {
       name: 'a private key in the jwk',
@@ -115,7 +115,7 @@ describe('verifyProof', () => {
     {
       name: 'no ath',
       make: () => proof(es256, { ...base, token: undefined }),
-      reason: /"ath" missing/,
+      reason: /proof has no "ath"/,
     },
     {
       name: 'no jti',
@@ -162,7 +162,7 @@ describe('verifyProof', () => {
   it('refuses an alg outside a narrowed allow-list', async () => {
     const input = { ...request, proof: await proof(es256, base) };
     expect(() => verifyProof(input, options({ algorithms: ['EdDSA'] }))).toThrow(
-      expect.objectContaining({ reason: '"alg" not allowed' }),
+      expect.objectContaining({ reason: 'proof "alg" is not allowed' }),
     );
   });
 

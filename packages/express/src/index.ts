@@ -4,6 +4,7 @@ import {
   createGuards,
   isPromiseLike,
   isVerificationError,
+  requireAuth,
   runGuard,
 } from '@tokengate/core';
 import type { Gate, GateOptions, Guard, GuardFactories, VerifiedToken } from '@tokengate/core';
@@ -18,33 +19,19 @@ declare global {
   }
 }
 
-/** The one Express-only setting. */
-export interface ExpressSettings {
-  /**
-   * Hand rejections to `next(err)` (your error handler) instead of answering them. The error is
-   * a `VerificationError` carrying `status` and `headers`, so Express's default handler still
-   * answers correctly. It is logged once either way. Default false.
-   */
-  passErrors?: boolean;
-}
-
 /**
  * Verifier options (or a ready verifier, alone or as `{ verifier }`) plus the settings every
- * adapter shares (`credentialsRequired`, `getToken`, `logger`, `onRejected`, `realm`).
+ * adapter shares (`credentialsRequired`, `getToken`, `logger`, `logLevels`, `onRejected`,
+ * `passErrors`, `realm`, …).
  */
-export type TokengateOptions = GateOptions<Request> & ExpressSettings;
-
-interface Mounted {
-  gate: Gate<Request>;
-  passErrors: boolean;
-}
+export type TokengateOptions = GateOptions<Request>;
 
 // Lets the guards log and answer through the gate that tokengate() was configured with. A symbol
 // property, not a WeakMap: a WeakMap entry per request costs about 1.5 µs of GC work.
 const MOUNTED = Symbol('tokengate');
-type WithGate = { [MOUNTED]?: Mounted };
+type WithGate = { [MOUNTED]?: Gate<Request> };
 const mounted = {
-  set: (req: Request, state: Mounted) => void ((req as WithGate)[MOUNTED] = state),
+  set: (req: Request, gate: Gate<Request>) => void ((req as WithGate)[MOUNTED] = gate),
   get: (req: Request) => (req as WithGate)[MOUNTED],
 };
 
@@ -68,10 +55,9 @@ export function tokengate(options: TokengateOptions): RequestHandler {
     raw: (req) => req,
     facts: (req) => ({ method: req.method, path: req.originalUrl, requestId: requestId(req) }),
   });
-  const state: Mounted = { gate, passErrors: 'passErrors' in options && !!options.passErrors };
 
   return function tokengate(req: Request, res: Response, next: NextFunction): void {
-    mounted.set(req, state);
+    mounted.set(req, gate);
     let result: ReturnType<typeof gate.authenticate>;
     try {
       result = gate.authenticate(req);
@@ -96,17 +82,17 @@ function pass(auth: VerifiedToken | undefined, req: Request, next: NextFunction)
 }
 
 function fail(err: unknown, req: Request, res: Response, next: NextFunction): void {
-  const state = mounted.get(req);
+  const gate = mounted.get(req);
   // A bug, or a guard without tokengate() upstream: Express answers from err.status and headers.
-  if (!isVerificationError(err) || !state) return next(err);
-  const { status, headers, body } = state.gate.reject(err, req);
-  if (state.passErrors) return next(err);
+  if (!isVerificationError(err) || !gate) return next(err);
+  const { status, headers, body } = gate.reject(err, req);
+  if (gate.passErrors) return next(err);
   res.status(status).set(headers).json(body);
 }
 
 function guard(check: Guard, name: string): RequestHandler {
   const handler = (req: Request, res: Response, next: NextFunction): void => {
-    const outcome = runGuard(check, req.auth, mounted.get(req)?.gate);
+    const outcome = runGuard(check, req.auth, mounted.get(req));
     // Only an async claims predicate answers later: a sync guard never costs a tick.
     if (isPromiseLike(outcome)) {
       outcome.then(
@@ -131,4 +117,20 @@ export const requireAnyScope: GuardFactories<RequestHandler>['requireAnyScope'] 
 /** Passes when `predicate(payload)` is (or resolves to) true; 403 otherwise, 401 without a token. */
 export const requireClaims: GuardFactories<RequestHandler>['requireClaims'] = guards.requireClaims;
 
-export type { VerifiedToken, TokenPayload } from '@tokengate/core';
+/**
+ * The verified token of a request that passed `tokengate()`: `req.auth`, typed as present. Throws
+ * a `VerificationError` (`token_missing`, 401) when there is none: `tokengate()` did not run on
+ * this route, or `credentialsRequired: false` let a request without a token through.
+ *
+ * @example
+ * app.get('/orders', (req, res) => res.json({ user: getAuth(req).payload.sub }));
+ */
+export function getAuth(req: Request): VerifiedToken {
+  return requireAuth(req.auth);
+}
+
+// One install per framework: everything core offers (createVerifier, claimEquals,
+// createFileStore, VerificationError, the types, …) is importable from this package too, so an
+// app that installed only @tokengate/express needs no import from @tokengate/core (which pnpm's
+// strict layout would refuse).
+export * from '@tokengate/core';

@@ -6,7 +6,7 @@ import { listen } from '../../../test/fixtures/http.js';
 import type { Listening } from '../../../test/fixtures/http.js';
 import { createCapturingLogger } from '../../../test/fixtures/logger.js';
 import { createStubVerifier } from '../../../test/fixtures/stub-verifier.js';
-import { requireClaims, requireScopes, tokengate } from '../src/index.js';
+import { getAuth, requireClaims, requireScopes, tokengate } from '../src/index.js';
 
 const answers = { good: { sub: 'alice', scope: 'orders:read' }, old: 'token_expired' } as const;
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
@@ -166,6 +166,34 @@ describe('@tokengate/express', () => {
     expect(() => tokengate({ verifier: {} as never })).toThrow(TypeError);
     expect(() => requireScopes()).toThrow(TypeError);
     expect(() => requireScopes('orders read')).toThrow(TypeError);
+  });
+
+  it('throws a TypeError for a bad logLevels or passErrors at construction', () => {
+    const verifier = createStubVerifier(answers);
+    expect(() => tokengate({ verifier, logLevels: { token_mising: 'info' } as never })).toThrow(
+      /unknown error code: "token_mising"/,
+    );
+    expect(() => tokengate({ verifier, logLevels: { token_missing: 'debug' } as never })).toThrow(
+      /"logLevels.token_missing" must be/,
+    );
+    expect(() => tokengate({ verifier, logLevels: [] as never })).toThrow(TypeError);
+    expect(() => tokengate({ verifier, passErrors: 'yes' as never })).toThrow(
+      /"passErrors" must be a boolean/,
+    );
+  });
+
+  it('getAuth(req) returns the token, and throws token_missing where tokengate() did not run', async () => {
+    const app = express();
+    app.get('/open', (req, res) => void res.json({ sub: getAuth(req).payload.sub }));
+    app.use(tokengate({ verifier: createStubVerifier(answers), logger: createCapturingLogger() }));
+    app.get('/orders', (req, res) => void res.json({ sub: getAuth(req).payload.sub }));
+    const origin = await serve(app);
+    const ok = await fetch(`${origin}/orders`, { headers: bearer('good') });
+    expect(await ok.json()).toEqual({ sub: 'alice' });
+    // Thrown in the handler: Express's finalhandler answers from err.status and err.headers.
+    const unguarded = await fetch(`${origin}/open`, { headers: bearer('good') });
+    expect(unguarded.status).toBe(401);
+    expect(unguarded.headers.get('www-authenticate')).toBe('Bearer');
   });
 
   it('names its guards for stack traces', () => {

@@ -2,7 +2,15 @@
 import express from 'express';
 import { expectTypeOf } from 'vitest';
 import type { TokenHeader, VerifiedToken, Verifier } from '@tokengate/core';
-import { requireAnyScope, requireClaims, requireScopes, tokengate } from '../src/index.js';
+import {
+  createVerifier,
+  getAuth,
+  requireAnyScope,
+  requireClaims,
+  requireScopes,
+  tokengate,
+} from '../src/index.js';
+import type { TokenPayload as AdapterPayload, VerificationErrorCode } from '../src/index.js';
 
 declare const verifier: Verifier;
 const app = express();
@@ -51,3 +59,19 @@ tokengate({ verifier, credentialsRequired: 'no' });
 requireScopes(1);
 // @ts-expect-error the predicate returns a boolean
 requireClaims((payload) => payload.sub);
+
+// getAuth: the strict-friendly accessor, no `!`.
+app.get('/me', (req, res) => {
+  expectTypeOf(getAuth(req)).toEqualTypeOf<VerifiedToken>();
+  expectTypeOf(getAuth(req).payload.sub).toEqualTypeOf<string | undefined>();
+  res.end();
+});
+// One install: core's API and types come from the adapter.
+expectTypeOf(createVerifier).returns.toEqualTypeOf<Verifier>();
+expectTypeOf<AdapterPayload>().toEqualTypeOf<VerifiedToken['payload']>();
+tokengate({ verifier, logLevels: { token_missing: 'silent', token_expired: 'error' } });
+// @ts-expect-error logLevels keys are error codes
+tokengate({ verifier, logLevels: { token_mising: 'info' } });
+// @ts-expect-error levels are info, warn, error or silent
+tokengate({ verifier, logLevels: { token_missing: 'debug' } });
+expectTypeOf<'token_missing'>().toExtend<VerificationErrorCode>();

@@ -1,4 +1,5 @@
 import type {
+  FastifyInstance,
   FastifyPluginCallback,
   FastifyReply,
   FastifyRequest,
@@ -11,6 +12,7 @@ import {
   createGuards,
   isPromiseLike,
   isVerificationError,
+  requireAuth,
   runGuard,
 } from '@tokengate/core';
 import type { Gate, GateOptions, Guard, GuardFactories, VerifiedToken } from '@tokengate/core';
@@ -24,7 +26,8 @@ declare module 'fastify' {
 
 /**
  * Verifier options (or a ready verifier, alone or as `{ verifier }`) plus the settings every
- * adapter shares (`credentialsRequired`, `getToken`, `logger`, `onRejected`, `realm`).
+ * adapter shares (`credentialsRequired`, `getToken`, `logger`, `logLevels`, `onRejected`,
+ * `passErrors`, `realm`, …).
  */
 export type TokengateOptions = GateOptions<FastifyRequest>;
 
@@ -54,8 +57,9 @@ const plugin: FastifyPluginCallback<TokengateOptions> = (app, options, done) => 
           requestId: request.id,
         }),
       },
-      // Unless a logger is configured, records go where the rest of the request's logs go.
-      (request) => request.log,
+      // Unless a logger is configured, records go where the rest of the request's logs go; with
+      // Fastify's logger off they would be discarded, so core's JSON line on stderr takes over.
+      hasFastifyLogger(app) ? (request) => request.log : undefined,
     );
   } catch (err) {
     return done(err as Error);
@@ -97,6 +101,14 @@ function withoutRegisterOptions(options: TokengateOptions): TokengateOptions {
   return copy as TokengateOptions;
 }
 
+/**
+ * Whether the app has a logger. Without one, Fastify's `app.log` is a no-op logger whose `child()`
+ * returns itself (fastify/lib/logger-factory.js); pino and other real loggers make a new child.
+ */
+function hasFastifyLogger(app: FastifyInstance): boolean {
+  return app.log.child({}) !== app.log;
+}
+
 function pass(
   auth: VerifiedToken | undefined,
   request: FastifyRequest,
@@ -116,6 +128,9 @@ function fail(
   // A bug, or a guard outside a protected scope: Fastify answers from err.statusCode and headers.
   if (!isVerificationError(err) || !gate) return next(err as Error);
   const { status, headers, body } = gate.reject(err, request);
+  // passErrors: the scope's error handler (`setErrorHandler`, or Fastify's default, which reads
+  // err.statusCode and err.headers) answers instead.
+  if (gate.passErrors) return next(err);
   // Answered here, so the hook chain stops: `next` is deliberately not called.
   reply.code(status).headers(headers).send(body);
 }
@@ -157,4 +172,20 @@ export const {
   requireClaims,
 }: GuardFactories<preHandlerHookHandler> = createGuards(guard);
 
-export type { VerifiedToken, TokenPayload } from '@tokengate/core';
+/**
+ * The verified token of a request that passed the plugin: `request.auth`, typed as present.
+ * Throws a `VerificationError` (`token_missing`, 401) when there is none: the plugin does not
+ * cover this route, or `credentialsRequired: false` let a request without a token through.
+ *
+ * @example
+ * app.get('/orders', async (request) => ({ user: getAuth(request).payload.sub }));
+ */
+export function getAuth(request: FastifyRequest): VerifiedToken {
+  return requireAuth(request.auth);
+}
+
+// One install per framework: everything core offers (createVerifier, claimEquals,
+// createFileStore, VerificationError, the types, …) is importable from this package too, so an
+// app that installed only @tokengate/fastify needs no import from @tokengate/core (which pnpm's
+// strict layout would refuse).
+export * from '@tokengate/core';

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCapturingLogger } from '../../../test/fixtures/logger.js';
 import { createStubVerifier } from '../../../test/fixtures/stub-verifier.js';
-import tokengate, { requireClaims, requireScopes } from '../src/index.js';
+import tokengate, { getAuth, requireClaims, requireScopes } from '../src/index.js';
 
 const answers = { good: { sub: 'alice', scope: 'orders:read' }, old: 'token_expired' } as const;
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
@@ -152,6 +152,45 @@ describe('@tokengate/fastify', () => {
     });
     app.get('/orders', async (req) => ({ auth: req.auth }));
     expect((await app.inject({ url: '/orders' })).json()).toEqual({ auth: null });
+  });
+
+  it('without a Fastify logger, logs the same JSON line on stderr as the other adapters', async () => {
+    const written: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string) => {
+      written.push(String(chunk));
+      return true;
+    }) as typeof process.stderr.write;
+    try {
+      const app = createApp(); // Fastify() as in the README: no logger
+      await app.register(tokengate, { verifier: createStubVerifier(answers) });
+      app.get('/orders', async () => ({ ran: true }));
+      expect((await app.inject({ url: '/orders', headers: bearer('old') })).statusCode).toBe(401);
+      expect((await app.inject({ url: '/orders' })).statusCode).toBe(401);
+    } finally {
+      process.stderr.write = write;
+    }
+    const records = written.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(records).toEqual([
+      expect.objectContaining({ level: 'warn', event: 'token_rejected', code: 'token_expired' }),
+      expect.objectContaining({ level: 'info', event: 'token_rejected', code: 'token_missing' }),
+    ]);
+  });
+
+  it('getAuth(request) returns the token, and throws token_missing where there is none', async () => {
+    const app = createApp();
+    await app.register(tokengate, {
+      verifier: createStubVerifier(answers),
+      credentialsRequired: false,
+      logger: createCapturingLogger(),
+    });
+    app.get('/orders', async (request) => ({ sub: getAuth(request).payload.sub }));
+    const ok = await app.inject({ url: '/orders', headers: bearer('good') });
+    expect(ok.json()).toEqual({ sub: 'alice' });
+    // Thrown in the handler: Fastify's error handler answers from statusCode and headers.
+    const none = await app.inject({ url: '/orders' });
+    expect(none.statusCode).toBe(401);
+    expect(none.headers['www-authenticate']).toBe('Bearer');
   });
 
   it('fails registration on a configuration mistake, not on a request', async () => {

@@ -2,7 +2,7 @@
 import Fastify from 'fastify';
 import { expectTypeOf } from 'vitest';
 import type { VerifiedToken, Verifier } from '@tokengate/core';
-import tokengate, { requireAnyScope, requireClaims, requireScopes } from '../src/index.js';
+import tokengate, { getAuth, requireAnyScope, requireClaims, requireScopes } from '../src/index.js';
 
 declare const verifier: Verifier;
 const app = Fastify();
@@ -46,3 +46,9 @@ app.get<{ Params: { id: string } }>(
 requireScopes(1);
 // @ts-expect-error issuer is a string
 await app.register(tokengate, { issuer: 1, audience: 'a', jwksUri: 'u' });
+
+app.get('/me', async (request) => {
+  expectTypeOf(getAuth(request)).toEqualTypeOf<VerifiedToken>();
+  return getAuth(request).payload.sub;
+});
+await app.register(tokengate, { verifier, passErrors: true, logLevels: { token_missing: 'info' } });

@@ -4,6 +4,7 @@ import {
   createGuards,
   isPromiseLike,
   isVerificationError,
+  requireAuth,
   runGuard,
 } from '@tokengate/core';
 import type { Gate, GateOptions, Guard, GuardFactories, VerifiedToken } from '@tokengate/core';
@@ -26,7 +27,8 @@ export type AuthContext = ParameterizedContext<AuthState>;
 
 /**
  * Verifier options (or a ready verifier, alone or as `{ verifier }`) plus the settings every
- * adapter shares (`credentialsRequired`, `getToken`, `logger`, `onRejected`, `realm`).
+ * adapter shares (`credentialsRequired`, `getToken`, `logger`, `logLevels`, `onRejected`,
+ * `passErrors`, `realm`, …).
  */
 export type TokengateOptions = GateOptions<AuthContext>;
 
@@ -89,6 +91,9 @@ function fail(err: unknown, ctx: AuthContext): void {
   // A bug, or a guard without tokengate() upstream: Koa's onerror answers from err.status/headers.
   if (!isVerificationError(err) || !gate) throw err;
   const { status, headers, body } = gate.reject(err, ctx);
+  // passErrors: upstream middleware (an error handler wrapping `await next()`) catches it, or
+  // Koa's onerror answers from err.status, err.headers and err.expose.
+  if (gate.passErrors) throw err;
   ctx.status = status;
   ctx.set(headers);
   ctx.body = body;
@@ -112,4 +117,22 @@ export const {
   requireClaims,
 }: GuardFactories<Middleware<AuthState>> = createGuards(guard);
 
-export type { VerifiedToken, TokenPayload } from '@tokengate/core';
+/**
+ * The verified token of a request that passed `tokengate()`: `ctx.state.auth`, typed as present.
+ * Throws a `VerificationError` (`token_missing`, 401) when there is none: `tokengate()` did not
+ * run on this route, or `credentialsRequired: false` let a request without a token through.
+ *
+ * @example
+ * router.get('/orders', (ctx) => {
+ *   ctx.body = { user: getAuth(ctx).payload.sub };
+ * });
+ */
+export function getAuth(ctx: { state: { auth?: VerifiedToken | undefined } }): VerifiedToken {
+  return requireAuth(ctx.state.auth);
+}
+
+// One install per framework: everything core offers (createVerifier, claimEquals,
+// createFileStore, VerificationError, the types, …) is importable from this package too, so an
+// app that installed only @tokengate/koa needs no import from @tokengate/core (which pnpm's
+// strict layout would refuse).
+export * from '@tokengate/core';

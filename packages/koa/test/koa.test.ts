@@ -5,7 +5,7 @@ import { listen } from '../../../test/fixtures/http.js';
 import type { Listening } from '../../../test/fixtures/http.js';
 import { createCapturingLogger } from '../../../test/fixtures/logger.js';
 import { createStubVerifier } from '../../../test/fixtures/stub-verifier.js';
-import { requireClaims, requireScopes, tokengate } from '../src/index.js';
+import { getAuth, requireClaims, requireScopes, tokengate } from '../src/index.js';
 import type { AuthContext } from '../src/index.js';
 
 const answers = { good: { sub: 'alice', scope: 'orders:read' }, old: 'token_expired' } as const;
@@ -31,6 +31,28 @@ async function serve(app: Koa): Promise<string> {
 }
 
 describe('@tokengate/koa', () => {
+  it('getAuth(ctx) returns the token, and throws token_missing where there is none', async () => {
+    const { app, errors } = createApp();
+    app.use(
+      tokengate({
+        verifier: createStubVerifier(answers),
+        credentialsRequired: false,
+        logger: createCapturingLogger(),
+      }),
+    );
+    app.use((ctx) => {
+      ctx.body = { sub: getAuth(ctx).payload.sub };
+    });
+    const origin = await serve(app);
+    const ok = await fetch(`${origin}/orders`, { headers: bearer('good') });
+    expect(await ok.json()).toEqual({ sub: 'alice' });
+    // Thrown in the handler: Koa's onerror answers from err.status, err.headers and err.expose.
+    const none = await fetch(`${origin}/orders`);
+    expect(none.status).toBe(401);
+    expect(none.headers.get('www-authenticate')).toBe('Bearer');
+    expect(errors).toEqual([expect.objectContaining({ code: 'token_missing' })]);
+  });
+
   it('sets ctx.state.auth for downstream middleware', async () => {
     const { app } = createApp();
     app.use(tokengate({ verifier: createStubVerifier(answers), logger: createCapturingLogger() }));

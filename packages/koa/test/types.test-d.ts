@@ -3,7 +3,7 @@ import Koa from 'koa';
 import type { Middleware } from 'koa';
 import { expectTypeOf } from 'vitest';
 import type { VerifiedToken, Verifier } from '@tokengate/core';
-import { requireAnyScope, requireClaims, requireScopes, tokengate } from '../src/index.js';
+import { getAuth, requireAnyScope, requireClaims, requireScopes, tokengate } from '../src/index.js';
 import type { AuthState } from '../src/index.js';
 
 declare const verifier: Verifier;
@@ -42,3 +42,9 @@ void handler;
 requireScopes(1);
 // @ts-expect-error a verifier or options
 tokengate('https://issuer.test/');
+
+app.use((ctx) => {
+  expectTypeOf(getAuth(ctx)).toEqualTypeOf<VerifiedToken>();
+  ctx.body = getAuth(ctx).payload.sub;
+});
+tokengate({ verifier, passErrors: true, logLevels: { token_missing: 'silent' } });

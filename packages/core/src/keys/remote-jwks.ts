@@ -98,7 +98,9 @@ export function remoteJwksFor(uri: string, url: URL, s: RemoteSettings): RemoteJ
     if (!resource.loading) {
       if (s.now() < lastForcedAt + s.cooldown || !resource.mayFetch()) {
         if (s.events.active()) s.events.emit({ type: 'cooldown.hit', uri: loggable });
-        throw new VerificationError('kid_unknown', { reason: 'no such key; refresh cooling down' });
+        throw new VerificationError('kid_unknown', {
+          reason: 'no key has this "kid"; a refresh is cooling down',
+        });
       }
       lastForcedAt = s.now();
     }
@@ -125,7 +127,7 @@ export function remoteJwksFor(uri: string, url: URL, s: RemoteSettings): RemoteJ
     const set = resource.usable()?.value;
     const again = set ? selectKeys(set.byKid, set.keys, selector) : [];
     if (again.length > 0) return again;
-    throw new VerificationError('kid_unknown', { reason: 'no such key in the key set' });
+    throw new VerificationError('kid_unknown', { reason: 'no key in the key set has this "kid"' });
   }
 
   return {
@@ -134,7 +136,9 @@ export function remoteJwksFor(uri: string, url: URL, s: RemoteSettings): RemoteJ
     async getKey(selector) {
       const keys = await getKeys(selector);
       if (keys.length > 1) {
-        throw new VerificationError('kid_unknown', { reason: 'several keys fit; none chosen' });
+        throw new VerificationError('kid_unknown', {
+          reason: 'several keys fit and none was chosen',
+        });
       }
       return keys[0]!;
     },

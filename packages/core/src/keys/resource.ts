@@ -309,14 +309,15 @@ export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
 
   // Cold, or older than maxStale: the caller has to wait for the key server.
   async function waitForLoad(): Promise<Entry<T>> {
-    if (!inflight && !resource.mayFetch()) throw unavailable('key server backing off');
+    if (!inflight && !resource.mayFetch())
+      throw unavailable('the key server is backing off after failures');
     try {
       await resource.load();
     } catch {
-      throw unavailable('key server fetch failed');
+      throw unavailable('the key server fetch failed');
     }
     const loaded = resource.usable();
-    if (!loaded) throw unavailable('no usable document');
+    if (!loaded) throw unavailable('no usable document is cached');
     return loaded;
   }
 

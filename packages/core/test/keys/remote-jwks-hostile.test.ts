@@ -139,7 +139,7 @@ describe('6. stale-if-error', () => {
     await expect(h.jwks.refresh()).rejects.toMatchObject({ code: 'jwks_unavailable' });
     await expect(h.jwks.getKeys(es)).rejects.toMatchObject({
       code: 'jwks_unavailable',
-      reason: 'key server backing off',
+      reason: 'the key server is backing off after failures',
     });
     expect(h.server.count(JWKS_PATH)).toBe(1);
     h.server.up();
@@ -306,7 +306,7 @@ describe('7. hostile or broken server', () => {
     expect(await h.jwks.getKeys({ kid: 'twin', alg: 'PS256' })).toHaveLength(2);
     await expect(h.jwks.getKey({ kid: 'twin', alg: 'RS256' })).rejects.toMatchObject({
       code: 'kid_unknown',
-      reason: 'several keys fit; none chosen',
+      reason: 'several keys fit and none was chosen',
     });
     expect(h.server.count(JWKS_PATH)).toBe(1);
   });
