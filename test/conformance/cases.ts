@@ -740,7 +740,7 @@ const requestUrlCases: Case[] = [
     rewritePrefix: REWRITE_PREFIX,
     options: () => dpopAllowed(),
     request: async ({ app }) => dpopRequest(app.origin, await boundToken()),
-    expect: proofRejected('"htu" does not match'),
+    expect: proofRejected('"htu" does not match the request URL'),
   },
   {
     name: 'request URL: the log names the path as called, not the rewritten one',

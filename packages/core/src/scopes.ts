@@ -110,20 +110,21 @@ function missingScopes(
  */
 export function claimsGuard(
   predicate: ClaimsPredicate | ClaimCheck,
-  description = (predicate as Partial<ClaimCheck>).description ?? 'claims check',
+  description = (predicate as Partial<ClaimCheck>).description,
 ): Guard {
   if (typeof predicate !== 'function') throw new TypeError('requireClaims needs a function');
+  const named = (what: string): string => (description ? `${what}: ${description}` : what);
   const judge = (result: unknown): void => {
     if (result !== true) {
       throw new VerificationError('scope_insufficient', {
-        reason: `claims check failed: ${description}`,
+        reason: named('claims check failed'),
       });
     }
   };
   const failed = (cause: unknown): never => {
     if (isVerificationError(cause)) throw cause;
     throw new VerificationError('scope_insufficient', {
-      reason: `claims check threw: ${description}`,
+      reason: named('claims check threw'),
       cause,
     });
   };

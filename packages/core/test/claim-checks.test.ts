@@ -153,7 +153,7 @@ describe('claimCheck with an async predicate', () => {
     await expect(guard(auth({ tenant: 't1' }))).resolves.toBeUndefined();
     await expect(guard(auth({ tenant: 't2' }))).rejects.toMatchObject({
       code: 'scope_insufficient',
-      reason: 'tenant lookup',
+      reason: 'claims check failed: tenant lookup',
     });
   });
 });

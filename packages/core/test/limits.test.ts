@@ -133,7 +133,7 @@ describe(`decoded JSON nests at most ${MAX_JSON_DEPTH} levels`, () => {
     });
     expect(err).toMatchObject({
       code: 'dpop_proof_invalid',
-      reason: `proof malformed: header nests deeper than ${MAX_JSON_DEPTH} levels`,
+      reason: `proof is malformed: header nests deeper than ${MAX_JSON_DEPTH} levels`,
     });
   });
 

@@ -125,7 +125,7 @@ describe('claimsGuard with an async predicate', () => {
       await expect(check(auth({}))).rejects.toMatchObject({
         code: 'scope_insufficient',
         status: 403,
-        reason: 'lookup',
+        reason: 'claims check failed: lookup',
       });
     }
   });
@@ -135,7 +135,7 @@ describe('claimsGuard with an async predicate', () => {
     const rejecting = claimsGuard(() => Promise.reject(failure), 'directory lookup');
     await expect(rejecting(auth({}))).rejects.toMatchObject({
       code: 'scope_insufficient',
-      reason: 'directory lookup threw',
+      reason: 'claims check threw: directory lookup',
       cause: failure,
     });
     const throwing = claimsGuard((p) => (p.roles as string[]).includes('admin'));

@@ -171,7 +171,7 @@ describe('unknown option names throw a TypeError at construction', () => {
     });
     const token = await sign(keys.es256, validClaims());
     const err = await verifier.verify(token).catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'jwks_unavailable', reason: 'issuer resolver failed' });
+    expect(err).toMatchObject({ code: 'jwks_unavailable', reason: 'the issuer resolver failed' });
     const cause = (err as { cause?: unknown }).cause;
     expect(cause).toBeInstanceOf(TypeError);
     expect((cause as TypeError).message).toMatch(
