@@ -61,10 +61,12 @@ row(
 row('most requests in flight', (r) => r.maxInFlight);
 row('events: jwks.stale_served / jwks.recovered', (r) => `${r.events.stale}/${r.events.recovered}`);
 row('events: jwks.fetch ok / error', (r) => `${r.events.fetch}/${r.events.fetchError}`);
-for (const removedAt of Object.keys(result.receivers[0].removalLag)) {
-  row(`removal at ${removedAt} s: first refusal after (s)`, (r) => {
-    const lag = r.removalLag[removedAt];
-    return lag == null ? 'none yet' : lag.toFixed(1);
+for (const kid of Object.keys(result.receivers[0].removalLag)) {
+  const at = result.receivers[0].removalLag[kid].removedAt.toFixed(1);
+  row(`${kid} removed at ${at} s: first refusal after (s)`, (r) => {
+    const lag = r.removalLag[kid];
+    if (!lag.held) return 'never held';
+    return lag.firstRefusalAfter === null ? 'none' : lag.firstRefusalAfter.toFixed(1);
   });
 }
 console.log(

@@ -25,7 +25,10 @@ export interface ReceiverFigures {
   status5xx: number;
   status503WithKeys: number;
   refusals: Record<string, number>;
-  removalLag: Record<string, number | null>;
+  removalLag: Record<
+    string,
+    { removedAt: number; firstRefusalAfter: number | null; held: boolean }
+  >;
   keyServer: {
     requests: number;
     conditional: number;

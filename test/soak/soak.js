@@ -35,40 +35,28 @@ const PATH = '/orders';
  */
 
 /**
- * The issue's schedule for 180 s, scaled to `duration`: each misbehaviour once or twice with
- * healthy stretches between them, a new key every 40 s, the old one removed 20 s later.
+ * The issue's schedule, scaled to `duration` (180 s: the issue's run). A 60 s cycle, three
+ * times: healthy 10 s, 503 for 10 s, hanging 10 s, answering in 2 s for 10 s, broken JSON 5 s,
+ * connection resets 5 s, healthy 10 s. A new key every 40 s, the old one removed 20 s later.
  * @param {number} duration seconds
  * @returns {Schedule}
  */
 export function scheduleFor(duration) {
   const k = duration / 180;
   /** @type {[number, Mode][]} */
-  const base = [
+  const cycle = [
     [0, 'healthy'],
-    [15, '503'],
-    [25, 'healthy'],
-    [35, 'hang'],
-    [45, 'healthy'],
-    [55, 'slow'],
-    [65, 'healthy'],
-    [75, 'broken'],
-    [80, 'healthy'],
-    [92, 'reset'],
-    [97, 'healthy'],
-    [110, '503'],
-    [120, 'healthy'],
-    [128, 'hang'],
-    [138, 'healthy'],
-    [146, 'slow'],
-    [156, 'broken'],
-    [161, 'reset'],
-    [166, 'healthy'],
+    [10, '503'],
+    [20, 'hang'],
+    [30, 'slow'],
+    [40, 'broken'],
+    [45, 'reset'],
+    [50, 'healthy'],
   ];
-  return {
-    phases: base.map(([at, mode]) => ({ at: at * k, mode })),
-    rotateEvery: 40 * k,
-    removeAfter: 20 * k,
-  };
+  const phases = [0, 60, 120].flatMap((start) =>
+    cycle.map(([at, mode]) => ({ at: (start + at) * k, mode })),
+  );
+  return { phases, rotateEvery: 40 * k, removeAfter: 20 * k };
 }
 
 const b64 = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -103,8 +91,8 @@ function claims(extra = {}) {
 
 /**
  * The flapping, rotating key server. `elapsed()` is seconds since the soak started.
- * Held (`hang`) requests are answered when the hang ends, as a stalled server catches up;
- * a fetch that waited longer than the receiver's timeout has given up by then.
+ * Held (`hang`) requests are never answered: the receiver's fetch times out, or its connection
+ * is dropped when the hang ends (the server restarts).
  */
 async function startKeyServer(schedule, elapsed) {
   const keys = [];
@@ -156,7 +144,7 @@ async function startKeyServer(schedule, elapsed) {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"keys": [');
       return;
     }
-    if (mode === 'hang') return void held.add({ req, res, s });
+    if (mode === 'hang') return void (s.failed++, held.add({ req }));
     if (mode === 'slow') {
       const timer = setTimeout(() => !res.destroyed && answer(req, res, s), SLOW_MS);
       res.on('close', () => clearTimeout(timer));
@@ -180,7 +168,7 @@ async function startKeyServer(schedule, elapsed) {
       const serving = mode === 'healthy' || mode === 'slow';
       if (serving && !(lastMode === 'healthy' || lastMode === 'slow')) healthySince = t;
       if (lastMode === 'hang' && mode !== 'hang') {
-        for (const h of held) if (!h.res.destroyed) answer(h.req, h.res, h.s);
+        for (const h of held) h.req.socket.destroy();
         held.clear();
       }
       lastMode = mode;
@@ -216,7 +204,8 @@ async function startReceivers(jwksUrl, logger) {
     onEvent: (e) => {
       if (e.type === 'jwks.stale_served') counts.stale++;
       else if (e.type === 'jwks.recovered') counts.recovered++;
-      else if (e.type === 'jwks.fetch') e.status === 'error' ? counts.fetchError++ : counts.fetch++;
+      else if (e.type === 'jwks.fetch' && e.status === 'error') counts.fetchError++;
+      else if (e.type === 'jwks.fetch') counts.fetch++;
     },
   });
   const receivers = [];
@@ -291,7 +280,7 @@ export async function runSoak(o = {}) {
   const rate = o.rate ?? 300;
   const schedule = o.schedule ?? scheduleFor(duration);
   const maxInFlight = o.maxInFlight ?? 400;
-  const started = performance.now();
+  let started = performance.now();
   const elapsed = () => (performance.now() - started) / 1000;
   const logs = { warn: 0, error: 0 };
   const logger = { warn: () => void logs.warn++, error: () => void logs.error++ };
@@ -308,6 +297,14 @@ export async function runSoak(o = {}) {
   let generation = 1;
   let signingKey = newKey('soak-1');
   server.publish(signingKey);
+  // Receivers in steady state: each has fetched the set once before the schedule starts (a
+  // cold receiver answers 503 while the key server fails, as it should; that is not this run).
+  for (const r of receivers) {
+    const { status } = await get(r.port, signToken(signingKey, claims()), agent);
+    if (status !== 200) throw new Error(`${r.name} did not accept the warm-up token: ${status}`);
+  }
+  started = performance.now();
+  signingKey.publishedAt = 0;
   const reusedPool = new Map(); // key -> tokens (reused by "clients" for the whole run)
   const poolFor = (key) => {
     let pool = reusedPool.get(key);
@@ -355,8 +352,10 @@ export async function runSoak(o = {}) {
     inFlight: 0,
     maxInFlight: 0,
     latencies: /** @type {number[]} */ ([]),
-    /** removal time -> first refusal of that key's token, seconds after the removal */
-    removalLag: /** @type {Record<string, number | null>} */ ({}),
+    /** per removed kid: when, the first refusal of its tokens after (s), whether ever accepted */
+    removalLag:
+      /** @type {Record<string, { removedAt: number, firstRefusalAfter: number | null, held: boolean }>} */ ({}),
+    heldKids: new Set(),
     events: r.events,
   }));
   const memoryAt = { start: memory(), middle: undefined, end: undefined };
@@ -420,8 +419,10 @@ export async function runSoak(o = {}) {
         f.refusals[`${c.kind}: ${reason}`] = (f.refusals[`${c.kind}: ${reason}`] ?? 0) + 1;
       }
       if (c.kind === 'valid') {
-        if (accepted) f.validAccepted++;
-        else if (c.avoidable) f.validRefusedAvoidable++;
+        if (accepted) {
+          f.validAccepted++;
+          f.heldKids.add(key.kid);
+        } else if (c.avoidable) f.validRefusedAvoidable++;
         else f.validRefusedOther++;
       } else if (c.kind === 'invalid') {
         if (accepted) f.invalidAccepted++;
@@ -430,9 +431,9 @@ export async function runSoak(o = {}) {
         if (accepted) f.retiredAccepted++;
         else {
           f.retiredRefused++;
-          const label = key.removedAt.toFixed(1);
-          if (key.removedAt >= 0 && f.removalLag[label] == null) {
-            f.removalLag[label] = elapsed() - key.removedAt;
+          const lag = f.removalLag[key.kid];
+          if (lag && lag.firstRefusalAfter === null) {
+            lag.firstRefusalAfter = elapsed() - key.removedAt;
           }
         }
       }
@@ -458,7 +459,13 @@ export async function runSoak(o = {}) {
     while (removals.length > 0 && removals[0].at <= now) {
       const { key } = removals.shift();
       server.remove(key);
-      for (const f of figures) f.removalLag[key.removedAt.toFixed(1)] = null;
+      for (const f of figures) {
+        f.removalLag[key.kid] = {
+          removedAt: key.removedAt,
+          firstRefusalAfter: null,
+          held: f.heldKids.has(key.kid),
+        };
+      }
     }
     const state = server.tick();
     if (memoryAt.middle === undefined && now >= duration / 2) memoryAt.middle = memory();
@@ -487,7 +494,7 @@ export async function runSoak(o = {}) {
     duration,
     rate,
     elapsed: elapsed(),
-    receivers: figures.map(({ latencies, inFlight: _inFlight, ...f }) => {
+    receivers: figures.map(({ latencies, inFlight: _inFlight, heldKids: _held, ...f }) => {
       latencies.sort((a, b) => a - b);
       const s = keyServer[f.receiver] ?? {
         requests: 0,
