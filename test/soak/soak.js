@@ -290,7 +290,8 @@ export async function runSoak(o = {}) {
 
   const server = await startKeyServer(schedule, elapsed);
   const receivers = await startReceivers(server.url, logger);
-  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  // As many sockets as requests allowed in flight: latency is the receivers', not a client queue's.
+  const agent = new Agent({ keepAlive: true, maxSockets: maxInFlight });
   const attacker = newKey('never-published');
   // Published and removed before the soak began: its kid is unknown to every receiver.
   const preRetired = { ...newKey('retired-before-start'), publishedAt: -1, removedAt: -1 };

@@ -11,7 +11,7 @@ import type { Emitter } from '../events.js';
 import { isStoredDocument } from './store.js';
 import type { JwksStore, StoredDocument } from './store.js';
 
-/** The first retry after a failure waits about this long (seconds); each further failure doubles it. */
+/** The first retry after a failure waits up to this long (seconds); each failure doubles it. */
 export const BACKOFF_INITIAL = 1;
 
 /**
