@@ -8,11 +8,29 @@ import { backoffDelay } from '../../src/keys/resource.js';
 import type { TokengateEvent } from '../../src/events.js';
 import { createSigningKey, publicJwks, signing } from '../../../../test/fixtures/keys.js';
 import { JWKS_PATH, harness, heldResponse } from './harness.js';
+import type { Harness } from './harness.js';
 
 const { es256 } = signing;
 const es = { kid: es256.kid, alg: 'ES256' };
 const next = await createSigningKey('ES256', 'es256-next');
 const nextSelector = { kid: next.kid, alg: 'ES256' };
+
+/**
+ * With the server down and the set stale: `attempts` failed revalidations, each started by
+ * `requests` verifications and each followed by its whole backoff. Returns the waits logged.
+ */
+async function failRepeatedly(h: Harness, attempts: number, requests = 1): Promise<number[]> {
+  const waits: number[] = [];
+  const before = h.events.seen.length;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    for (let i = 0; i < requests; i++) await h.jwks.getKey(es);
+    await h.events.settle(before + attempt);
+    const wait = h.logger.at('error').at(-1)!.obj.retryInSeconds as number;
+    waits.push(wait);
+    h.clock.advance(wait);
+  }
+  return waits;
+}
 
 describe('backoff', () => {
   it.each([
@@ -38,14 +56,7 @@ describe('backoff', () => {
     await h.jwks.getKey(es);
     h.server.down();
     h.clock.advance(300);
-    const waits: number[] = [];
-    for (let attempt = 1; attempt <= 8; attempt++) {
-      await h.jwks.getKey(es);
-      await h.events.settle(attempt + 1);
-      const wait = h.logger.at('error')[attempt - 1]!.obj.retryInSeconds as number;
-      waits.push(wait);
-      h.clock.advance(wait);
-    }
+    const waits = await failRepeatedly(h, 8);
     expect(waits).toEqual([0.75, 1.5, 3, 6, 12, 15, 15, 15]);
     r = 0;
     h.server.up();
@@ -62,11 +73,7 @@ describe('unknown kid during the backoff', () => {
     await h.jwks.getKey(es);
     h.server.down();
     h.clock.advance(300);
-    for (let attempt = 1; attempt <= 6; attempt++) {
-      await h.jwks.getKey(es);
-      await h.events.settle(attempt + 1);
-      h.clock.advance(h.logger.at('error')[attempt - 1]!.obj.retryInSeconds as number);
-    }
+    await failRepeatedly(h, 6);
     await h.jwks.getKey(es);
     await h.events.settle(8);
     expect(h.jwks.status()).toMatchObject({ consecutiveFailures: 7 });
@@ -188,11 +195,7 @@ describe('telemetry on changes of state', () => {
     await h.jwks.getKey(es);
     h.server.down();
     h.clock.advance(300);
-    for (let attempt = 1; attempt <= 3; attempt++) {
-      for (let i = 0; i < 100; i++) await h.jwks.getKey(es);
-      await h.events.settle(attempt + 1);
-      h.clock.advance(h.logger.at('error')[attempt - 1]!.obj.retryInSeconds as number);
-    }
+    await failRepeatedly(h, 3, 100);
     h.server.up();
     await h.jwks.getKey(es);
     await h.events.settle(5);
