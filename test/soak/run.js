@@ -80,6 +80,12 @@ console.log('\nrefusals by class and reason:');
 for (const r of result.receivers) console.log(`  ${r.receiver}: ${JSON.stringify(r.refusals)}`);
 
 const t = totals(result);
+if (t.validEligible === 0) {
+  console.log(
+    `\nnote: no valid token was sent while the key server had served its key, healthy, for ${AVOIDABLE_AFTER} s;` +
+      ' the avoidable-refusal figure says nothing at this --duration (try 120 or more).',
+  );
+}
 const ok =
   t.invalidAccepted === 0 &&
   t.validRefusedAvoidable === 0 &&

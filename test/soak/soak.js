@@ -18,7 +18,7 @@ import { tokengate as expressGate } from '@tokengate/express';
 import { tokengate as koaGate } from '@tokengate/koa';
 import fastifyGate from '@tokengate/fastify';
 
-/** A valid token is refused avoidably when the key server has been healthy and serving its key this long (s). */
+/** A valid token's refusal is avoidable once the server has served its key, healthy, this long (s). */
 export const AVOIDABLE_AFTER = 5;
 /** The key server's `Cache-Control: max-age` (s). */
 export const MAX_AGE = 5;
@@ -155,7 +155,17 @@ async function startKeyServer(schedule, elapsed) {
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${server.address().port}/.well-known/jwks.json`;
 
-  let healthySince = 0;
+  // When the stretch of healthy (or slow) phases around `t` began, from the schedule itself, so
+  // a late tick cannot make the server look healthy for longer than it was.
+  const servingSince = (t) => {
+    let since;
+    for (const p of schedule.phases) {
+      if (p.at > t) break;
+      if (p.mode === 'healthy' || p.mode === 'slow') since ??= p.at;
+      else since = undefined;
+    }
+    return since;
+  };
   let lastMode = 'healthy';
   return {
     url,
@@ -165,8 +175,8 @@ async function startKeyServer(schedule, elapsed) {
     tick() {
       const t = elapsed();
       const mode = modeAt(t);
-      const serving = mode === 'healthy' || mode === 'slow';
-      if (serving && !(lastMode === 'healthy' || lastMode === 'slow')) healthySince = t;
+      const healthySince = servingSince(t);
+      const serving = healthySince !== undefined;
       if (lastMode === 'hang' && mode !== 'hang') {
         for (const h of held) h.req.socket.destroy();
         held.clear();
