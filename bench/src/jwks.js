@@ -157,6 +157,7 @@ async function overCooldowns(server, key, count) {
     now = start + Math.floor(((i + CONCURRENCY) * span) / count);
   }
   const stormRequests = server.requests;
+  const stormDownloads = server.downloads;
   const allowed = Math.floor((now - start) / COOLDOWN) + 1;
   // Rotation right after a forced refresh (the worst moment): how long until the new key's
   // tokens pass. Bounded by the cooldown; issuers that pre-publish keys never hit this.
@@ -182,6 +183,7 @@ async function overCooldowns(server, key, count) {
     count,
     cooldown: COOLDOWN,
     stormRequests,
+    stormDownloads,
     allowed,
     validRefused,
     validTried: Math.ceil(count / CONCURRENCY),

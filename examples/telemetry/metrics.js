@@ -8,7 +8,8 @@ const HELP = {
   tokengate_cache_hits_total: 'Requests answered from the verified-token cache.',
   tokengate_jwks_fetches_total: 'Key-server requests, by outcome (200, 304, error).',
   tokengate_jwks_fetch_seconds_sum: 'Time spent fetching key sets.',
-  tokengate_jwks_stale_served_total: 'Verifications served with stale keys.',
+  tokengate_jwks_stale_served_total: 'Episodes of stale keys served because the key server failed.',
+  tokengate_jwks_recovered_total: 'Key-server recoveries that ended a stale episode.',
   tokengate_kid_misses_total: 'Tokens naming a key the set lacks.',
   tokengate_cooldown_hits_total: 'Unknown kids refused without a fetch (cooldown).',
 };
@@ -39,6 +40,8 @@ export function prometheusMetrics() {
         return add('tokengate_jwks_fetch_seconds_sum', undefined, event.durationMs / 1000);
       case 'jwks.stale_served':
         return add('tokengate_jwks_stale_served_total');
+      case 'jwks.recovered':
+        return add('tokengate_jwks_recovered_total');
       case 'kid.miss':
         return add('tokengate_kid_misses_total');
       case 'cooldown.hit':

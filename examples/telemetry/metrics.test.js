@@ -50,4 +50,14 @@ describe('the Prometheus telemetry example', () => {
     expect(text).toContain('tokengate_tokens_verified_total{nested="false"} 1\n');
     expect(text).toContain('tokengate_tokens_rejected_total{code="token_malformed"} 1\n');
   });
+
+  it('counts stale-key episodes and recoveries, one each per episode', () => {
+    const metrics = prometheusMetrics();
+    const uri = 'https://i.example/jwks';
+    metrics.onEvent({ type: 'jwks.stale_served', uri, ageSeconds: 310 });
+    metrics.onEvent({ type: 'jwks.recovered', uri, staleSeconds: 12 });
+    const text = metrics.render();
+    expect(text).toContain('tokengate_jwks_stale_served_total 1\n');
+    expect(text).toContain('tokengate_jwks_recovered_total 1\n');
+  });
 });

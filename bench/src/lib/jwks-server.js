@@ -3,7 +3,8 @@ import { createServer } from 'node:http';
 
 /**
  * A loopback issuer: serves the JWKS at `/jwks.json` and `/.well-known/jwks.json` (get-jwks'
- * fixed path), with an ETag and Cache-Control, and counts the requests it answers.
+ * fixed path), with an ETag and Cache-Control, and counts the requests it answers (and, of
+ * those, the full downloads: 200s rather than 304s).
  */
 export async function startJwksServer(initialKeys, { maxAge = 600 } = {}) {
   let body = '';
@@ -14,6 +15,7 @@ export async function startJwksServer(initialKeys, { maxAge = 600 } = {}) {
   };
   setKeys(initialKeys);
   let requests = 0;
+  let downloads = 0;
   const server = createServer((req, res) => {
     const path = req.url.split('?')[0];
     if (path !== '/jwks.json' && path !== '/.well-known/jwks.json') {
@@ -26,6 +28,7 @@ export async function startJwksServer(initialKeys, { maxAge = 600 } = {}) {
       res.writeHead(304, headers).end();
       return;
     }
+    downloads++;
     res.writeHead(200, { ...headers, 'content-type': 'application/json' }).end(body);
   });
   // Peers keep connections alive; close() must not wait for them.
@@ -38,8 +41,12 @@ export async function startJwksServer(initialKeys, { maxAge = 600 } = {}) {
     get requests() {
       return requests;
     },
+    get downloads() {
+      return downloads;
+    },
     resetCount: () => {
       requests = 0;
+      downloads = 0;
     },
     setKeys,
     close: () =>

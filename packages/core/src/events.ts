@@ -12,7 +12,10 @@ export type TokengateEvent =
   | { type: 'token.rejected'; code: string; durationMs: number }
   | { type: 'cache.hit' }
   | { type: 'jwks.fetch'; uri: string; status: 200 | 304 | 'error'; durationMs: number }
+  /** Once per episode: a held set is served past fresh because refreshing it failed. */
   | { type: 'jwks.stale_served'; uri: string; ageSeconds: number }
+  /** The episode ends: a fetch succeeded again, `staleSeconds` after it began. */
+  | { type: 'jwks.recovered'; uri: string; staleSeconds: number }
   | { type: 'kid.miss'; uri: string }
   | { type: 'cooldown.hit'; uri: string };
 

@@ -58,6 +58,7 @@ export const OPTION_NAMES = {
     'onEvent',
     'store',
     'maxWait',
+    'random',
   ],
   decryption: [
     'keys',

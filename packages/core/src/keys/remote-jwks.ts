@@ -6,7 +6,7 @@ import { KeyRejected, importVerificationKey, privateMaterialOf } from './jwk.js'
 import { indexByKid, selectKeys } from './local.js';
 import { toRemoteSettings } from './remote-options.js';
 import type { RemoteJwksOptions, RemoteSettings } from './remote-options.js';
-import { createResource } from './resource.js';
+import { createResource, timedOut, waitAtMost } from './resource.js';
 import type { Resource, ResourceCounters, ResourceState } from './resource.js';
 
 export type { RemoteJwksOptions } from './remote-options.js';
@@ -81,6 +81,9 @@ export function remoteJwksFor(uri: string, url: URL, s: RemoteSettings): RemoteJ
     limits: s.limits,
     policy: s.policy,
     maxStale: s.maxStale,
+    backoffMax: s.backoffMax,
+    random: s.random,
+    maxWait: s.maxWait,
     parse: (body, from) => parseKeySet(body, resource.entry()?.value, s, loggableUrl(from)),
     onFetch: s.onFetch,
     onError: s.onError,
@@ -88,24 +91,30 @@ export function remoteJwksFor(uri: string, url: URL, s: RemoteSettings): RemoteJ
     store: s.store,
     storeKey: `tokengate:jwks ${uri}`,
   });
-  let lastForcedAt = -Infinity;
   const loggable = loggableUrl(url);
+  const kidRefresh = kidRefreshLimiter(s.cooldown);
 
-  // An unknown kid may be a rotation: refresh, but at most once per cooldown, so a flood of
-  // random kids cannot turn us into an amplifier against the key server.
-  async function refreshForUnknownKey(): Promise<void> {
+  // An unknown kid may be a rotation: refresh, even while backing off after failures, but
+  // within the limiter's budget, so a flood of random kids cannot turn us into an amplifier
+  // against the key server. The request waits at most `maxWait`; the fetch carries on.
+  async function refreshForUnknownKey(): Promise<string> {
     if (s.events.active()) s.events.emit({ type: 'kid.miss', uri: loggable });
     if (!resource.loading) {
-      if (s.now() < lastForcedAt + s.cooldown || !resource.mayFetch()) {
+      const entry = resource.entry();
+      const conditional = entry?.etag !== undefined || entry?.lastModified !== undefined;
+      if (!kidRefresh.tryAcquire(s.now(), conditional)) {
         if (s.events.active()) s.events.emit({ type: 'cooldown.hit', uri: loggable });
-        throw new VerificationError('kid_unknown', {
-          reason: 'no key has this "kid"; a refresh is cooling down',
-        });
+        return 'no key has this "kid"; a refresh is cooling down';
       }
-      lastForcedAt = s.now();
     }
     // Joins the fetch in flight, if any. A failure is logged already; the old set still holds.
-    await resource.load().catch(() => {});
+    const outcome = await waitAtMost(
+      resource.load().catch(() => undefined),
+      s.maxWait,
+    );
+    return timedOut(outcome)
+      ? 'no key has this "kid" yet; the key server is slow, still fetching'
+      : 'no key in the key set has this "kid"';
   }
 
   // Synchronous while the set is servable and holds the key: the common case awaits nothing.
@@ -123,11 +132,11 @@ export function remoteJwksFor(uri: string, url: URL, s: RemoteSettings): RemoteJ
     const found = selectKeys(entry.value.byKid, entry.value.keys, selector);
     if (found.length > 0) return found;
     // This call already waited for a fetch (cold start): another would tell us nothing new.
-    if (entry === before) await refreshForUnknownKey();
+    const reason = entry === before ? await refreshForUnknownKey() : 'no key in the key set has this "kid"';
     const set = resource.usable()?.value;
     const again = set ? selectKeys(set.byKid, set.keys, selector) : [];
     if (again.length > 0) return again;
-    throw new VerificationError('kid_unknown', { reason: 'no key in the key set has this "kid"' });
+    throw new VerificationError('kid_unknown', { reason });
   }
 
   return {
@@ -168,6 +177,33 @@ export function remoteJwksFor(uri: string, url: URL, s: RemoteSettings): RemoteJ
         refreshing: resource.loading,
         ...resource.counters(),
       };
+    },
+  };
+}
+
+/** Refreshes an unknown `kid` may force per cooldown: the first one and this many minus one. */
+export const KID_REFRESHES_PER_COOLDOWN = 15;
+
+/**
+ * The flood bound for refreshes forced by unknown `kid`s. Within any `cooldown`: at most one
+ * refresh that may be a full download, and further ones only when they are conditional (the
+ * cache holds an ETag or Last-Modified, so an unchanged set answers 304), each at least
+ * `cooldown / KID_REFRESHES_PER_COOLDOWN` after the previous one. So at most
+ * `KID_REFRESHES_PER_COOLDOWN` requests per cooldown, and a new key is seen within seconds.
+ */
+export function kidRefreshLimiter(cooldown: number): {
+  tryAcquire(now: number, conditional: boolean): boolean;
+} {
+  const spacing = cooldown / KID_REFRESHES_PER_COOLDOWN;
+  let windowStart = -Infinity;
+  let last = -Infinity;
+  return {
+    tryAcquire(now, conditional) {
+      if (now < last + spacing) return false;
+      if (now >= windowStart + cooldown) windowStart = now;
+      else if (!conditional) return false;
+      last = now;
+      return true;
     },
   };
 }

@@ -8,6 +8,7 @@ import type { LoggerOption } from '../log.js';
 import type { Logger } from '../types.js';
 import type { FetchLimits } from './fetch.js';
 import type { FreshnessPolicy } from './http-cache.js';
+import { BACKOFF_INITIAL } from './resource.js';
 import type { FetchInfo } from './resource.js';
 import { createEmitter } from '../events.js';
 import type { Emitter, EventSink } from '../events.js';
@@ -26,8 +27,18 @@ export interface RemoteJwksOptions {
   timeout?: Duration;
   /** Largest accepted body in bytes, enforced while streaming. Default 512 KiB. */
   maxBodyBytes?: number;
-  /** At most one refresh forced by an unknown `kid` per cooldown. Default 30 s. */
+  /**
+   * An unknown `kid` forces at most one refresh per cooldown, plus conditional ones at most
+   * every `cooldown / 15`; also the longest wait between retries after failures. Default 30 s.
+   */
   cooldown?: Duration;
+  /**
+   * How long a request waits for keys that are not at hand (cold cache, or a refresh for an
+   * unknown `kid`); the fetch carries on in the background. Default 2 s.
+   */
+  maxWait?: Duration;
+  /** Uniform randomness in [0, 1) for the retry jitter (tests pin it). Default `Math.random`. */
+  random?: () => number;
   /** Lower bound for the lifetime the server gives. Default 30 s. */
   minTtl?: Duration;
   /** Upper bound for the lifetime the server gives. Default 24 h. */
@@ -47,7 +58,10 @@ export interface RemoteJwksOptions {
   onFetch?: (info: FetchInfo) => void;
   /** Called once per failed fetch, after it is logged. Exceptions are ignored. */
   onError?: (err: Error) => void;
-  /** Telemetry: `jwks.fetch`, `jwks.stale_served`, `kid.miss`, `cooldown.hit` (see `onEvent`). */
+  /**
+   * Telemetry: `jwks.fetch`, `jwks.stale_served` and `jwks.recovered` (entering and leaving
+   * stale-if-error), `kid.miss`, `cooldown.hit` (see `onEvent`).
+   */
   onEvent?: EventSink;
   /**
    * Keeps each fetched document with its ETag, Last-Modified and freshness, so a cold process
@@ -64,6 +78,11 @@ export interface RemoteSettings {
   policy: FreshnessPolicy;
   cooldown: number;
   maxStale: number;
+  /** Seconds (real time) a request waits for keys not at hand. */
+  maxWait: number;
+  /** Cap of the retry backoff (seconds, before jitter): the cooldown, at least 1 s. */
+  backoffMax: number;
+  random: () => number;
   maxKeys: number;
   allowInsecureHttp: boolean;
   onFetch: ((info: FetchInfo) => void) | undefined;
@@ -115,6 +134,9 @@ export function toRemoteSettings(options: RemoteJwksOptions): RemoteSettings {
   if (options.now !== undefined && typeof options.now !== 'function') {
     throw new TypeError('"now" must be a function returning epoch seconds');
   }
+  if (options.random !== undefined && typeof options.random !== 'function') {
+    throw new TypeError('"random" must be a function returning a number in [0, 1)');
+  }
   return {
     now: options.now ?? systemClock,
     logger: toLogger(options.logger, stderrLogger),
@@ -131,6 +153,9 @@ export function toRemoteSettings(options: RemoteJwksOptions): RemoteSettings {
     },
     cooldown,
     maxStale: seconds(options.maxStale, 86_400, 'maxStale'),
+    maxWait: seconds(options.maxWait, 2, 'maxWait'),
+    backoffMax: Math.max(BACKOFF_INITIAL, cooldown),
+    random: options.random ?? Math.random,
     maxKeys: positiveInteger(options.maxKeys, 100, 'maxKeys'),
     allowInsecureHttp: options.allowInsecureHttp === true,
     onFetch: hookOrUndefined(options.onFetch, 'onFetch'),

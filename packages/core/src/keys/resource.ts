@@ -11,10 +11,41 @@ import type { Emitter } from '../events.js';
 import { isStoredDocument } from './store.js';
 import type { JwksStore, StoredDocument } from './store.js';
 
-/** The first retry after a failure waits this long (seconds); each further failure doubles it. */
+/** The first retry after a failure waits up to this long (seconds); each failure doubles it. */
 export const BACKOFF_INITIAL = 1;
-/** The longest wait between retries (seconds). */
-export const BACKOFF_MAX = 300;
+
+/**
+ * Seconds to wait before the next try after `failures` consecutive failures: doubling from
+ * `BACKOFF_INITIAL`, capped at `cap`, then scaled by a random factor in (0.5, 1] ("equal
+ * jitter"), so a fleet that failed together does not retry in lockstep. `random() = 0` gives
+ * the plain doubling.
+ */
+export function backoffDelay(failures: number, cap: number, random: () => number): number {
+  const base = Math.min(cap, BACKOFF_INITIAL * 2 ** Math.max(0, failures - 1));
+  const r = random();
+  const jitter = Number.isFinite(r) ? Math.min(Math.max(r, 0), 1) : 0;
+  return base * (1 - jitter / 2);
+}
+
+const TIMED_OUT = Symbol('timed out');
+
+/**
+ * Waits for `promise` at most `seconds` (real time), then gives up with `TIMED_OUT`; the work
+ * itself carries on. A rejection after the deadline is swallowed (the caller is gone).
+ */
+export function waitAtMost<T>(promise: Promise<T>, seconds: number): Promise<T | typeof TIMED_OUT> {
+  if (!Number.isFinite(seconds)) return promise;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<typeof TIMED_OUT>((resolve) => {
+    timer = setTimeout(resolve, seconds * 1000, TIMED_OUT);
+    timer.unref?.();
+  });
+  promise.catch(() => {});
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** True when `waitAtMost` gave up. */
+export const timedOut = (value: unknown): value is typeof TIMED_OUT => value === TIMED_OUT;
 
 /** One successful fetch, as the `onFetch` hook sees it. */
 export interface FetchInfo {
@@ -77,6 +108,12 @@ export interface ResourceOptions<T> {
   policy: FreshnessPolicy;
   /** How long past `freshUntil` a document may still be served when refreshing fails. */
   maxStale: number;
+  /** The longest wait between retries after failures (seconds, before jitter). */
+  backoffMax: number;
+  /** Uniform in [0, 1): the backoff jitter (injectable for tests). */
+  random: () => number;
+  /** How long `ready()` waits for a fetch when nothing is servable (seconds, real time). */
+  maxWait: number;
   /** Turns a new body into the cached value; throws an Error with a safe message to refuse it. */
   parse(body: unknown, url: URL): T;
   onFetch?: ((info: FetchInfo) => void) | undefined;
@@ -110,10 +147,13 @@ export interface Resource<T> {
   /**
    * A servable document: at once when one is held (revalidating it in the background when
    * stale), else after a fetch. Rejects with `jwks_unavailable`, without fetching while
-   * backing off.
+   * backing off, and when the fetch takes longer than `maxWait` (it carries on).
    */
   ready(): Promise<Entry<T>>;
-  /** Like `ready()`, but a stale document is revalidated first (stale-if-error still applies). */
+  /**
+   * Like `ready()`, but a stale document is revalidated first (stale-if-error still applies),
+   * and the fetch is awaited to its end (bounded by the fetch timeout, not `maxWait`).
+   */
   refresh(): Promise<Entry<T>>;
   counters(): ResourceCounters;
   /** `cold`: never loaded; `stale`: past fresh, still served; `expired`: past `maxStale`. */
@@ -134,6 +174,9 @@ export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
   let failure: Error | undefined;
   let restored = false;
   let startedMs = 0;
+  // Set while a held document is served past its freshness because refreshing it failed: the
+  // telemetry reports entering and leaving that state, not every request served in it.
+  let staleSince: number | undefined;
 
   // A cold cache first looks in the store: a document from a previous process is served while
   // fresh, and otherwise revalidated with its validators (a 304 instead of a full download).
@@ -265,6 +308,16 @@ export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
       failure = undefined;
       save(current);
       emitFetch(url, res.status);
+      if (staleSince !== undefined) {
+        if (o.events.active()) {
+          o.events.emit({
+            type: 'jwks.recovered',
+            uri: loggableUrl(url),
+            staleSeconds: now - staleSince,
+          });
+        }
+        staleSince = undefined;
+      }
       hook(o.onFetch, {
         uri: loggableUrl(url),
         status: res.status,
@@ -283,7 +336,7 @@ export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
     failure = error;
     failures++;
     consecutiveFailures++;
-    const wait = Math.min(BACKOFF_MAX, BACKOFF_INITIAL * 2 ** (consecutiveFailures - 1));
+    const wait = backoffDelay(consecutiveFailures, o.backoffMax, o.random);
     retryAt = now + wait;
     const status = err instanceof FetchFailed ? err.status : undefined;
     lastError = { message: error.message, at: now, ...(status === undefined ? {} : { status }) };
@@ -300,20 +353,40 @@ export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
       'key server fetch failed',
     );
     emitFetch(lastUrl, 'error');
+    noteStale(now);
     hook(o.onError, error);
     throw error;
+  }
+
+  // Entering "stale": past fresh, still served, and the last refresh failed. Reported once per
+  // episode (the ordinary stale-while-revalidate moment before a 304 is not an episode).
+  function noteStale(now: number): void {
+    if (staleSince !== undefined || consecutiveFailures === 0) return;
+    const entry = resource.usable();
+    if (!entry || now < entry.freshUntil) return;
+    staleSince = now;
+    if (o.events.active()) {
+      o.events.emit({
+        type: 'jwks.stale_served',
+        uri: loggableUrl(entry.url),
+        ageSeconds: now - entry.fetchedAt,
+      });
+    }
   }
 
   const unavailable = (reason: string): VerificationError =>
     new VerificationError('jwks_unavailable', { cause: failure, reason });
 
-  // Cold, or older than maxStale: the caller has to wait for the key server.
-  async function waitForLoad(): Promise<Entry<T>> {
-    if (!inflight && !resource.mayFetch())
-      throw unavailable('the key server is backing off after failures');
+  // Cold, or older than maxStale: the caller has to wait for the key server (at most
+  // `maxSeconds`; the fetch itself carries on for the next caller).
+  async function waitForLoad(maxSeconds: number): Promise<Entry<T>> {
+    if (!inflight && !resource.mayFetch()) throw unavailable('the key server is backing off after failures');
     try {
-      await resource.load();
-    } catch {
+      if (timedOut(await waitAtMost(resource.load(), maxSeconds))) {
+        throw unavailable('the key server is slow; still fetching');
+      }
+    } catch (err) {
+      if (err instanceof VerificationError) throw err;
       throw unavailable('the key server fetch failed');
     }
     const loaded = resource.usable();
@@ -346,24 +419,18 @@ export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
     servable() {
       const entry = resource.usable();
       if (!entry) return undefined;
-      const now = o.now();
-      if (now >= entry.freshUntil && o.events.active()) {
-        o.events.emit({
-          type: 'jwks.stale_served',
-          uri: loggableUrl(entry.url),
-          ageSeconds: now - entry.fetchedAt,
-        });
-      }
+      // A refresh that failed while the document was fresh makes it stale only from now.
+      if (consecutiveFailures > 0 && staleSince === undefined) noteStale(o.now());
       resource.revalidateIfStale();
       return entry;
     },
     async ready() {
-      return resource.servable() ?? waitForLoad();
+      return resource.servable() ?? waitForLoad(o.maxWait);
     },
     async refresh() {
       const entry = resource.usable();
       if (entry && o.now() < entry.freshUntil) return entry;
-      return waitForLoad().catch((err: unknown) => {
+      return waitForLoad(Infinity).catch((err: unknown) => {
         const stale = resource.usable();
         if (stale) return stale;
         throw err;

@@ -94,6 +94,8 @@ export async function harness(
     logger,
     onFetch: events.onFetch,
     onError: events.onError,
+    // No jitter: the plain doubling, so waits are exact (jitter has its own tests).
+    random: () => 0,
     ...rest,
   });
   return { server, clock, logger, events, jwks: jwksSource };

@@ -169,7 +169,7 @@ describe('4. single flight', () => {
 });
 
 describe('5. unknown kid', () => {
-  it('a flood of 10,000 random kids makes one request per cooldown', async () => {
+  it('a flood of 10,000 random kids makes one request, then conditional ones at most every cooldown/15', async () => {
     const h = await harness(all);
     await h.jwks.getKey(es);
     const flood = await Promise.allSettled(
@@ -183,16 +183,44 @@ describe('5. unknown kid', () => {
     expect(h.server.count(JWKS_PATH)).toBe(2);
     // The forced refresh is conditional too.
     expect(h.server.requests[1]!.headers['if-none-match']).toBe(h.server.etag);
-    h.clock.advance(29);
-    for (let i = 0; i < 100; i++) {
+    // Five cooldowns of random kids, 100 every half second (simulated).
+    for (let step = 1; step < 300; step++) {
+      h.clock.advance(0.5);
+      const batch = await Promise.allSettled(
+        Array.from({ length: 100 }, (_, i) =>
+          h.jwks.getKeys({ kid: `late-${step}-${i}`, alg: 'ES256' }),
+        ),
+      );
+      expect(batch.every((r) => r.status === 'rejected')).toBe(true);
+    }
+    // One refresh every 2 s (30 s / 15) over 150 s: 75, plus the first load.
+    expect(h.server.count(JWKS_PATH)).toBe(76);
+    expect(
+      h.server.requests.slice(1).every((r) => r.headers['if-none-match'] === h.server.etag),
+    ).toBe(true);
+    expect(h.events.seen.filter((e) => e === 'fetch 200')).toHaveLength(1);
+    expect(h.events.seen.filter((e) => e === 'fetch 304')).toHaveLength(75);
+  });
+
+  it('without validators (no ETag, no Last-Modified), a flood makes one request per cooldown', async () => {
+    const h = await harness(all, { server: { etag: false } });
+    await h.jwks.getKey(es);
+    await expect(h.jwks.getKeys({ kid: 'random-0', alg: 'ES256' })).rejects.toMatchObject({
+      code: 'kid_unknown',
+    });
+    expect(h.server.count(JWKS_PATH)).toBe(2);
+    for (let i = 0; i < 29; i++) {
+      h.clock.advance(1);
       await expect(h.jwks.getKeys({ kid: `late-${i}`, alg: 'ES256' })).rejects.toMatchObject({
         code: 'kid_unknown',
+        reason: 'no key has this "kid"; a refresh is cooling down',
       });
     }
     expect(h.server.count(JWKS_PATH)).toBe(2);
     h.clock.advance(1);
     await expect(h.jwks.getKeys({ kid: 'after-cooldown', alg: 'ES256' })).rejects.toMatchObject({
       code: 'kid_unknown',
+      reason: 'no key in the key set has this "kid"',
     });
     expect(h.server.count(JWKS_PATH)).toBe(3);
   });

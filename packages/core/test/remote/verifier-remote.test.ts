@@ -130,7 +130,7 @@ describe('a JWKS store turns a cold start into a conditional request', () => {
 });
 
 describe('telemetry from the key cache', () => {
-  it('emits jwks.fetch (200, 304, error), kid.miss, cooldown.hit and jwks.stale_served', async () => {
+  it('emits jwks.fetch (200, 304, error), kid.miss, cooldown.hit, and jwks.stale_served / jwks.recovered once per episode', async () => {
     const base = await setup();
     const events: TokengateEvent[] = [];
     const v = createVerifier({ ...base, onEvent: (e) => events.push(e) });
@@ -141,6 +141,13 @@ describe('telemetry from the key cache', () => {
     server.down();
     await v.verify(await tokenFor(server.issuer, { jti: 'stale' }));
     await settle();
+    // Served stale many times within the backoff: no further event.
+    for (let i = 0; i < 5; i++) await v.verify(await tokenFor(server.issuer, { jti: `s-${i}` }));
+    server.up();
+    clock.advance(1);
+    await v.verify(await tokenFor(server.issuer, { jti: 'recovering' }));
+    await settle();
+    await v.verify(await tokenFor(server.issuer, { jti: 'fresh' }));
     const kinds = events
       .filter((e) => e.type !== 'token.verified' && e.type !== 'token.rejected')
       .map((e) => (e.type === 'jwks.fetch' ? `fetch ${e.status}` : e.type));
@@ -150,11 +157,23 @@ describe('telemetry from the key cache', () => {
       'fetch 304',
       'kid.miss',
       'cooldown.hit',
-      'jwks.stale_served',
       'fetch error',
+      'jwks.stale_served',
+      'fetch 304',
+      'jwks.recovered',
     ]);
     const fetch = events.find((e) => e.type === 'jwks.fetch');
     expect(fetch).toMatchObject({ uri: server.url, durationMs: expect.any(Number) });
+    expect(events.find((e) => e.type === 'jwks.stale_served')).toEqual({
+      type: 'jwks.stale_served',
+      uri: server.url,
+      ageSeconds: 301,
+    });
+    expect(events.find((e) => e.type === 'jwks.recovered')).toEqual({
+      type: 'jwks.recovered',
+      uri: server.url,
+      staleSeconds: 1,
+    });
   });
 });
 
