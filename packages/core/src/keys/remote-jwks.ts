@@ -132,7 +132,8 @@ export function remoteJwksFor(uri: string, url: URL, s: RemoteSettings): RemoteJ
     const found = selectKeys(entry.value.byKid, entry.value.keys, selector);
     if (found.length > 0) return found;
     // This call already waited for a fetch (cold start): another would tell us nothing new.
-    const reason = entry === before ? await refreshForUnknownKey() : 'no key in the key set has this "kid"';
+    const reason =
+      entry === before ? await refreshForUnknownKey() : 'no key in the key set has this "kid"';
     const set = resource.usable()?.value;
     const again = set ? selectKeys(set.byKid, set.keys, selector) : [];
     if (again.length > 0) return again;

@@ -380,7 +380,8 @@ export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
   // Cold, or older than maxStale: the caller has to wait for the key server (at most
   // `maxSeconds`; the fetch itself carries on for the next caller).
   async function waitForLoad(maxSeconds: number): Promise<Entry<T>> {
-    if (!inflight && !resource.mayFetch()) throw unavailable('the key server is backing off after failures');
+    if (!inflight && !resource.mayFetch())
+      throw unavailable('the key server is backing off after failures');
     try {
       if (timedOut(await waitAtMost(resource.load(), maxSeconds))) {
         throw unavailable('the key server is slow; still fetching');
