@@ -171,7 +171,8 @@ export function toReport(run: Run): Report {
   // kid: what the verifier looked up (or, before that step, what the token names)
   const kidHeader = run.lookup ?? (innerHeader as { kid?: unknown; alg?: unknown } | undefined);
   const typ = innerHeader?.typ === undefined ? '' : `, typ ${showValue(innerHeader.typ)}`;
-  const kidVerdict = verdictOf('key', failed);
+  const noKeys = run.failure?.code === 'jwks_unavailable';
+  const kidVerdict = noKeys ? 'none' : verdictOf('key', failed);
   const kidText = kidHeader
     ? `${kidHeader.kid === undefined ? 'no kid' : showValue(kidHeader.kid)} (${showValue(kidHeader.alg)}${typ})`
     : jwe
@@ -180,9 +181,11 @@ export function toReport(run: Run): Report {
   add(
     'kid',
     kidVerdict,
-    kidVerdict === 'fail' && run.failure?.code === 'kid_unknown'
+    kidVerdict === 'fail'
       ? `${kidText}: ${reasonOr(run, 'unknown')}`
-      : kidText,
+      : noKeys
+        ? `${kidText}: no key set to look it up in`
+        : kidText,
   );
 
   // JWKS
