@@ -230,7 +230,9 @@ export function toReport(run: Run): Report {
       : sigVerdict === 'fail'
         ? run.failure?.code === 'alg_not_allowed'
           ? `${alg} is not an allowed algorithm (${run.args.algorithms?.join(', ') ?? 'the default list'})`
-          : `${alg} signature ${reasonOr(run, 'invalid')}${keys.length ? ` (${withKey})` : ''}`
+          : run.failure?.code === 'signature_invalid'
+            ? `${alg} signature does not verify with ${withKey}`
+            : `${alg}: ${reasonOr(run, 'refused')} (${withKey})`
         : 'not checked',
   );
 

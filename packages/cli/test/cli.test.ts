@@ -190,6 +190,15 @@ describe('tokengate verify', () => {
     expect(epoch.stdout).toContain(`✗ exp ${NOW + 300} = 2026-01-01T00:05:00Z (6 s ago)`);
   });
 
+  it('verifies a DPoP-bound token and says the binding is checked per request, not here', async () => {
+    const token = await sign(claims({ cnf: { jkt: 'x'.repeat(43) } }, realNow()));
+    const { code, stdout } = await cli(['verify', token, ...policy()]);
+    expect(code).toBe(0);
+    expect(stepLine(stdout, 'binding')).toBe(
+      '  binding  – bound to a DPoP key (cnf.jkt): checked by the receiver per request, not here',
+    );
+  });
+
   it('--json prints one object: the verdict, each step and the fetch', async () => {
     const token = await sign(claims({}, realNow()));
     const good = await cli(['verify', token, ...policy(), '--json']);
@@ -310,7 +319,7 @@ const refusals: Refusal[] = [
     code: 'signature_invalid',
     name: 'a published kid, signed by another key',
     token: () => sign(fresh(), { key: rogueKey, kid: signing.es256.kid }),
-    failing: ['verify', '✗ ES256 signature'],
+    failing: ['verify', '✗ ES256 signature does not verify with es256-2026-01-01 (EC P-256)'],
     passed: ['kid', 'JWKS'],
   },
   {
