@@ -7,7 +7,8 @@ import type { ParseArgsConfig } from 'node:util';
 import { systemClock } from '@tokengate/core';
 import { inspect } from './inspect.js';
 import { CliError, parseTime, readKeyFile, readToken } from './input.js';
-import { reportText, toReport } from './report.js';
+import { toReport } from './report.js';
+import { reportText } from './transcript.js';
 import { runVerify } from './verify.js';
 
 /** Where the CLI reads and writes: the process's streams, or a test's. */
@@ -82,9 +83,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
   const [command, ...rest] = argv;
   const json = rest.includes('--json');
   try {
-    if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    if (command === undefined) throw new CliError('no command: use inspect or verify (--help)');
+    if (command === '--help' || command === '-h' || command === 'help') {
       io.out(USAGE);
-      return command === undefined ? EXIT.usage : EXIT.ok;
+      return EXIT.ok;
     }
     if (command === '--version' || command === '-v') {
       io.out(version());

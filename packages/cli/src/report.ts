@@ -1,15 +1,15 @@
-// The report of one `verify` run: one object (printed as is by `--json`), and its text form in
-// the demo's transcript style. Step verdicts follow the verifier's documented order
-// (DESIGN.md, "One path"): classify, decrypt, issuer, key lookup, signature, claims; it stops
-// at the first failure, so the steps after it are "not reached", never guessed.
+// The report of one `verify` run: one object, printed as is by `--json` (transcript.ts prints
+// its text form). The verifier stops at the first failure, so the steps after the one that
+// failed are "not reached", never guessed (stages.ts).
 import type { VerificationKey } from '@tokengate/core';
 import { decryptionKeyFor, describeKey } from './decode.js';
-import { isoDate, printable, relative, showDate, showValue } from './format.js';
+import { isoDate, printable, showDate, showValue } from './format.js';
+import { CLAIM_CHECKS, failedClaim, failedStage, verdictOf } from './stages.js';
+import type { ClaimCheck, Stage, Verdict } from './stages.js';
 import { httpAnswer } from './verify.js';
 import type { Run } from './verify.js';
 
-/** `pass`, `fail`, `not_reached` (an earlier step failed) or `none` (does not apply). */
-export type Verdict = 'pass' | 'fail' | 'not_reached' | 'none';
+export type { Verdict } from './stages.js';
 
 /** One line of the transcript. `detail` is printable text (token data escaped). */
 export interface Check {
@@ -47,71 +47,6 @@ export interface Report {
   /** The verified claims (only when valid). */
   claims?: Record<string, unknown>;
   durationMs: number;
-}
-
-const STAGES = ['token', 'decrypt', 'issuer', 'key', 'signature', 'claims'] as const;
-type Stage = (typeof STAGES)[number];
-
-/** Which step of the verifier's path refused the token (from its code, reason and trace). */
-function failedStage(run: Run): Stage | undefined {
-  const err = run.failure;
-  if (!err) return undefined;
-  const jwe = run.decoded?.layers[0]?.kind === 'JWE';
-  switch (err.code) {
-    case 'token_malformed':
-      // The outer layer decoded, so what was malformed is inside the JWE.
-      return jwe ? 'decrypt' : 'token';
-    case 'token_too_large':
-    case 'clock_unavailable':
-      return 'token';
-    case 'decryption_failed':
-    case 'enc_not_allowed':
-    case 'encryption_required':
-      return 'decrypt';
-    case 'alg_not_allowed':
-      return err.reason?.startsWith('JWE') ? 'decrypt' : 'signature';
-    case 'issuer_mismatch':
-      return 'issuer';
-    case 'kid_unknown':
-      // Keys were found but more fit than may be tried: the signature step gave up.
-      return run.lookup?.keys?.length ? 'signature' : 'key';
-    case 'jwks_unavailable':
-      return 'key';
-    case 'signature_invalid':
-      return 'signature';
-    default:
-      return 'claims';
-  }
-}
-
-function verdictOf(stage: Stage, failed: Stage | undefined): Verdict {
-  if (failed === undefined) return 'pass';
-  const [i, f] = [STAGES.indexOf(stage), STAGES.indexOf(failed)];
-  return i < f ? 'pass' : i === f ? 'fail' : 'not_reached';
-}
-
-const CLAIM_CHECKS = ['header', 'exp', 'nbf', 'iat', 'required', 'aud', 'types'] as const;
-type ClaimCheck = (typeof CLAIM_CHECKS)[number];
-
-/** Which claim check refused the token, in claims.ts's order. */
-function failedClaim(run: Run): ClaimCheck {
-  const err = run.failure!;
-  const named = /"(\w+)"/.exec(err.reason ?? '')?.[1];
-  switch (err.code) {
-    case 'token_expired':
-      return 'exp';
-    case 'token_not_yet_valid':
-      return named === 'iat' ? 'iat' : 'nbf';
-    case 'token_too_old':
-      return 'iat';
-    case 'claim_missing':
-      return 'required';
-    case 'audience_mismatch':
-      return 'aud';
-    default:
-      if (err.reason?.includes('JWE header')) return 'header';
-      return CLAIM_CHECKS.includes(named as ClaimCheck) ? (named as ClaimCheck) : 'types';
-  }
 }
 
 function describeVerificationKey(key: VerificationKey): string {
@@ -353,43 +288,4 @@ function claimDetail(
 
 function showClaim(value: unknown): string {
   return value === undefined ? 'absent' : showValue(value);
-}
-
-const MARK: Record<Verdict, string> = { pass: '✓', fail: '✗', not_reached: '·', none: '–' };
-
-/** The transcript: one line per check, the verdict last. */
-export function reportText(report: Report): string {
-  const clock =
-    report.clock === 'at'
-      ? `${report.at} (fixed by --at; ${relative(Date.parse(report.at) / 1000, Date.now() / 1000)})`
-      : `${report.at} (system clock)`;
-  const lines = [
-    'tokengate verify: the verifier the middleware runs (createVerifier, @tokengate/core)',
-    `  clock    ${clock}`,
-  ];
-  let previous = '';
-  for (const step of report.steps) {
-    const label = step.check === previous ? '' : step.check;
-    previous = step.check;
-    const [first, ...more] = step.detail.split('\n');
-    lines.push(`  ${label.padEnd(8)} ${MARK[step.verdict]} ${first}`);
-    for (const line of more) lines.push(`  ${''.padEnd(8)}   ${line}`);
-  }
-  if (report.steps.some((s) => s.verdict === 'not_reached')) {
-    lines.push('  (· not reached: the verifier stops at the first failure)');
-  }
-  if (report.valid) {
-    const c = report.claims ?? {};
-    const who = [
-      c.sub === undefined ? '' : `sub ${showValue(c.sub)}`,
-      c.scope === undefined ? '' : `scope ${JSON.stringify(showValue(c.scope))}`,
-    ].filter(Boolean);
-    lines.push(`✓ valid${who.length ? `: ${who.join(', ')}` : ''}`);
-  } else {
-    lines.push(
-      `✗ refused: ${report.code} (HTTP ${report.status} ${report.error}): ${report.description}` +
-        (report.reason ? `; ${printable(report.reason)}` : ''),
-    );
-  }
-  return lines.join('\n');
 }

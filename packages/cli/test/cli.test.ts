@@ -528,6 +528,11 @@ describe('bad input: one line, non-zero exit, no stack trace', () => {
       message: /^tokengate: invalid options: "jwksUri"/,
     },
     {
+      name: 'no command',
+      args: () => [],
+      message: /^tokengate: no command: use inspect or verify \(--help\)$/,
+    },
+    {
       name: 'an unknown command',
       args: () => ['check', 'a.b.c'],
       message: /^tokengate: unknown command "check": use inspect or verify$/,
@@ -540,6 +545,16 @@ describe('bad input: one line, non-zero exit, no stack trace', () => {
     expect(stdout).toBe('');
     expect(stderr.trimEnd().split('\n')).toHaveLength(1);
     expect(stderr.trimEnd()).toMatch(message);
+  });
+
+  it('--help prints the usage (exit 0), --version the package version', async () => {
+    for (const args of [['--help'], ['verify', '--help'], ['inspect', '-h']]) {
+      const { code, stdout } = await cli(args);
+      expect(code).toBe(0);
+      expect(stdout).toMatch(/^Usage:\n {2}tokengate inspect <token\|->/);
+    }
+    const version = await cli(['--version']);
+    expect(version).toMatchObject({ code: 0, stdout: '0.1.0\n' });
   });
 
   it('with --json, the error is one JSON object on stdout', async () => {
