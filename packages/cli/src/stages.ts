@@ -1,11 +1,12 @@
 // Which step of the verifier's path refused a token, from what the run recorded. The order is
-// the verifier's documented one (DESIGN.md, "One path"; claims.ts for the claim checks); the
-// tests of every refusal code pin it, so a change of order in core shows up there.
+// core's (verifier.ts: classify, decrypt, issuer, key lookup, signature, then claims.ts's
+// checks); the CLI test of every refusal code pins it, so a change of order shows up there.
 import type { Run } from './verify.js';
 
 /** `pass`, `fail`, `not_reached` (an earlier step failed) or `none` (does not apply). */
 export type Verdict = 'pass' | 'fail' | 'not_reached' | 'none';
 
+/** The verifier's steps, in the order it runs them. */
 export const STAGES = ['token', 'decrypt', 'issuer', 'key', 'signature', 'claims'] as const;
 export type Stage = (typeof STAGES)[number];
 
@@ -41,12 +42,14 @@ export function failedStage(run: Run): Stage | undefined {
   }
 }
 
+/** A step's verdict: passed before the failing step, failed at it, not reached after it. */
 export function verdictOf(stage: Stage, failed: Stage | undefined): Verdict {
   if (failed === undefined) return 'pass';
   const [i, f] = [STAGES.indexOf(stage), STAGES.indexOf(failed)];
   return i < f ? 'pass' : i === f ? 'fail' : 'not_reached';
 }
 
+/** The claim checks, in the order claims.ts runs them (`types`: sub, jti, client_id are strings). */
 export const CLAIM_CHECKS = ['header', 'exp', 'nbf', 'iat', 'required', 'aud', 'types'] as const;
 export type ClaimCheck = (typeof CLAIM_CHECKS)[number];
 
