@@ -3,7 +3,8 @@
 // all.js), installs the tarballs with npm into one fresh app in the OS temp folder (outside the
 // workspace, so nothing resolves through pnpm's links), then:
 //   1. starts one ESM app per adapter and one CommonJS app against a loopback JWKS server and
-//      checks 200 / 401 / 403 over real HTTP, and the JSON log lines each app prints;
+//      checks 200 / 401 / 403 over real HTTP, and the JSON log lines each app prints; runs the
+//      installed `tokengate` bin against the same server (valid, and expired: exit 0 and 1);
 //   2. runs `tsc --noEmit` under strict, with module nodenext and again with moduleResolution
 //      bundler, over every ```ts block of README.md and packages/*/README.md (so the docs cannot
 //      drift from the types) and a CommonJS .cts file;
@@ -245,6 +246,41 @@ async function exerciseApp(dir, file, jwksUri) {
   }
 }
 
+/** Runs the installed `tokengate` bin (async: the key server lives in this process). */
+function runInstalledCli(dir, args) {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(join(dir, 'node_modules', '.bin', 'tokengate'), args, {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: TIMEOUT_MS.request,
+    });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk) => (output += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk) => (output += chunk));
+    child.once('error', reject);
+    child.once('close', (status) => resolveRun({ status, output }));
+  });
+}
+
+async function exerciseCli(dir, jwksUri) {
+  const policy = ['--issuer', ISSUER, '--audience', AUDIENCE, '--jwks-uri', jwksUri];
+  const good = await runInstalledCli(dir, ['verify', signToken({}), ...policy]);
+  check(
+    good.status === 0 && /\n✓ valid: sub alice/.test(good.output),
+    `tokengate verify:\n${good.output}`,
+  );
+  const old = Math.floor(Date.now() / 1000) - 900;
+  const expired = await runInstalledCli(dir, [
+    'verify',
+    signToken({ iat: old, exp: old + 300 }),
+    ...policy,
+  ]);
+  check(
+    expired.status === 1 && /\n✗ refused: token_expired /.test(expired.output),
+    `tokengate verify (expired):\n${expired.output}`,
+  );
+}
+
 // --- 2. the README's TypeScript under strict ----------------------------------------------------
 
 const READMES = [
@@ -376,6 +412,9 @@ try {
     for (const file of ['express.js', 'koa.js', 'fastify.js', 'commonjs.cjs']) {
       await step(`serve 200/401/403 through ${file}`, () => exerciseApp(app, file, jwksServer.url));
     }
+    await step('tokengate verify through the installed bin', () =>
+      exerciseCli(app, jwksServer.url),
+    );
   } finally {
     await jwksServer.close();
   }
