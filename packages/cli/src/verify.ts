@@ -95,7 +95,11 @@ export async function runVerify(token: string, args: VerifyArgs): Promise<Run> {
   };
   const onEvent = (event: TokengateEvent) => run.events.push(event);
   // The key server is asked now, whatever --at says: its cache runs on the system clock.
+  // A one-shot run waits for the whole fetch: a slow key server is reported as what it is, not
+  // cut short by the middleware's bounded wait (jwks.maxWait, meant for requests in flight).
   const remote = {
+    timeout: 10,
+    maxWait: 10,
     logger: false as const,
     onFetch: (info: JwksFetchInfo) => run.fetches.push(info),
     onError: (err: Error) => run.fetchErrors.push(err.message),
