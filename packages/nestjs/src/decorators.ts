@@ -16,14 +16,15 @@ export function Public(): CustomDecorator<string> {
 export type RouteDecorator = ClassDecorator & MethodDecorator;
 
 /**
- * Adds a check to the handler (or class). Appended, not set: `@Scopes('a') @Claims(p)` on one
- * handler keeps both, where Nest's `SetMetadata` would keep only the last.
+ * Adds a check to the handler (or class). Added, not set: `@Scopes('a') @Claims(p)` on one
+ * handler keeps both, where Nest's `SetMetadata` would keep only the last. Decorators apply
+ * bottom-up, so each goes first: the checks run in the order they are written.
  */
 function addCheck(check: Guard): RouteDecorator {
   return (target: object, _key?: string | symbol, descriptor?: PropertyDescriptor) => {
     const on: object = descriptor ? (descriptor.value as object) : target;
     const checks = (Reflect.getMetadata(ROUTE_CHECKS, on) as Guard[] | undefined) ?? [];
-    Reflect.defineMetadata(ROUTE_CHECKS, [...checks, check], on);
+    Reflect.defineMetadata(ROUTE_CHECKS, [check, ...checks], on);
   };
 }
 
@@ -69,10 +70,12 @@ export interface AuthOptions {
  */
 export const Auth: (options?: AuthOptions) => ParameterDecorator = createParamDecorator(
   (options: AuthOptions | undefined, context: ExecutionContext) => {
-    const req = context.switchToHttp().getRequest<NestRequest>();
+    const http = context.switchToHttp();
+    const req = http.getRequest<NestRequest>();
     if (req.auth || options?.optional) return req.auth;
     return rejectRequest(
       req,
+      http.getResponse(),
       new VerificationError('token_missing', {
         reason: '@Auth() found no verified token: TokengateGuard did not run or let it through',
       }),

@@ -7,24 +7,35 @@ import { TokengateException } from './exception.js';
 import type { NestRequest } from './request.js';
 import { PUBLIC_ROUTE, ROUTE_CHECKS, TOKENGATE_GATE } from './tokens.js';
 
-// What the guard leaves on the request: which gate verified it (so a second TokengateGuard, global
-// and per route, does not verify it twice) and how to reject later (for `@Auth()`). A symbol
-// property, not a WeakMap: a WeakMap entry per request costs about 1.5 µs of GC work.
-const VERIFIED = Symbol('tokengate');
-interface Verified {
-  gate: Gate<NestRequest>;
+// What the guard leaves on the request: whether it verified it (so a second TokengateGuard,
+// global and per route, does not verify it twice) and how to reject through its gate later (for
+// `@Auth()`). A symbol property, not a WeakMap: a WeakMap entry per request costs about 1.5 µs
+// of GC work.
+const GUARDED = Symbol('tokengate');
+interface Guarded {
+  verifiedBy: Gate<NestRequest> | undefined;
   reject(err: VerificationError): never;
 }
-type WithVerified = NestRequest & { [VERIFIED]?: Verified };
+type WithGuard = NestRequest & { [GUARDED]?: Guarded };
+
+/** Express's `res.header(name, value)` and Fastify's `reply.header(name, value)`. */
+interface HeaderSetter {
+  header(name: string, value: string): unknown;
+}
 
 /**
- * Rejects through the gate that verified `req` (one log record, the challenge on the response),
- * or, when no guard ran, with the plain RFC 6750 answer and no record.
+ * Rejects through the gate of the guard that saw `req` (one log record, the challenge on the
+ * response), or, when no guard ran, with the plain RFC 6750 answer and no record.
  */
-export function rejectRequest(req: NestRequest, err: VerificationError): never {
-  const verified = (req as WithVerified)[VERIFIED];
-  if (verified) return verified.reject(err);
-  throw new TokengateException(err, toHttpError(err));
+export function rejectRequest(req: NestRequest, response: unknown, err: VerificationError): never {
+  const guarded = (req as WithGuard)[GUARDED];
+  if (guarded) return guarded.reject(err);
+  const answer = toHttpError(err);
+  const res = response as Partial<HeaderSetter>;
+  if (typeof res.header === 'function') {
+    for (const [name, value] of Object.entries(answer.headers)) res.header(name, value);
+  }
+  throw new TokengateException(err, answer);
 }
 
 /**
@@ -45,19 +56,23 @@ export class TokengateGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (context.getType() !== 'http') return false;
-    const targets = [context.getHandler(), context.getClass()];
-    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets)) return true;
-    const checks = [
-      ...(this.reflector.get<Guard[] | undefined>(ROUTE_CHECKS, context.getClass()) ?? []),
-      ...(this.reflector.get<Guard[] | undefined>(ROUTE_CHECKS, context.getHandler()) ?? []),
-    ];
     const http = context.switchToHttp();
-    const req = http.getRequest<WithVerified>();
-    if (req[VERIFIED]?.gate === this.gate) return this.check(req, req.auth, checks, 0);
-
+    const req = http.getRequest<WithGuard>();
     const response: unknown = http.getResponse();
     const reject = (err: VerificationError): never => this.reject(err, req, response);
-    req[VERIFIED] = { gate: this.gate, reject };
+    const handler = context.getHandler();
+    const controller = context.getClass();
+    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, [handler, controller])) {
+      // Nothing verified; `@Auth()` on this route still rejects through the gate.
+      req[GUARDED] ??= { verifiedBy: undefined, reject };
+      return true;
+    }
+    const checks = [
+      ...(this.reflector.get<Guard[] | undefined>(ROUTE_CHECKS, controller) ?? []),
+      ...(this.reflector.get<Guard[] | undefined>(ROUTE_CHECKS, handler) ?? []),
+    ];
+    if (req[GUARDED]?.verifiedBy === this.gate) return this.check(req, req.auth, checks, 0);
+    req[GUARDED] = { verifiedBy: this.gate, reject };
     let result: ReturnType<typeof this.gate.authenticate>;
     try {
       result = this.gate.authenticate(req);
@@ -77,12 +92,12 @@ export class TokengateGuard implements CanActivate {
 
   /** Runs `checks` from `from` on; synchronous until an async claims predicate. */
   private check(
-    req: WithVerified,
+    req: WithGuard,
     auth: VerifiedToken | undefined,
     checks: readonly Guard[],
     from: number,
   ): true | Promise<true> {
-    const reject = req[VERIFIED]!.reject;
+    const reject = req[GUARDED]!.reject;
     for (let i = from; i < checks.length; i++) {
       const outcome = runGuard(checks[i]!, auth, this.gate);
       if (isPromiseLike(outcome)) {
