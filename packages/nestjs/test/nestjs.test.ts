@@ -3,8 +3,12 @@ import { Catch, Controller, Get, Inject, Injectable, Module, UseGuards } from '@
 import type { ArgumentsHost, ExceptionFilter, ExecutionContext } from '@nestjs/common';
 import { APP_GUARD, HttpAdapterHost, Reflector } from '@nestjs/core';
 import { describe, expect, it } from 'vitest';
+import { createClock } from '../../../test/fixtures/clock.js';
+import { startJwksServer } from '../../../test/fixtures/jwks-server.js';
+import { issuerJwks } from '../../../test/fixtures/keys.js';
 import { createCapturingLogger } from '../../../test/fixtures/logger.js';
 import { createStubVerifier } from '../../../test/fixtures/stub-verifier.js';
+import { AUDIENCE, ISSUER, claims, sign } from '../../../test/fixtures/tokens.js';
 import {
   AnyScope,
   Auth,
@@ -336,6 +340,43 @@ describe.each(PLATFORMS)('TokengateModule on platform-%s', (platform) => {
       ['log', 'token_missing', ['Tokengate']],
     ]);
     expect(JSON.stringify(nest.calls)).not.toContain('"old"');
+  });
+
+  it("with verifier options, the key server's failures go through Nest's Logger too", async () => {
+    const nest = createNestLogger();
+    const jwks = await startJwksServer(issuerJwks);
+    try {
+      jwks.down();
+      const origin = await startApp(
+        platform,
+        {
+          imports: [
+            TokengateModule.forRoot({
+              issuer: ISSUER,
+              audience: AUDIENCE,
+              jwksUri: jwks.url,
+              now: createClock().now,
+            }),
+          ],
+          controllers: [Orders],
+          providers: [GLOBAL_GUARD],
+        },
+        { logger: nest.logger },
+      );
+      nest.calls.length = 0;
+      const res = await get(origin, '/orders', bearer(await sign(claims())));
+      expect(res.status).toBe(503);
+      // Nest's Logger passes (message, stack, context) to error(): the context comes last.
+      const events = nest.calls.map((c) => [
+        c.level,
+        (c.message as { event?: unknown }).event,
+        c.params.at(-1),
+      ]);
+      expect(events).toContainEqual(['error', 'jwks_fetch_failed', 'Tokengate']);
+      expect(events).toContainEqual(['warn', 'token_rejected', 'Tokengate']);
+    } finally {
+      await jwks.close();
+    }
   });
 
   it.each<[string, GateSettings<NestRequest>]>([
