@@ -155,6 +155,27 @@ function serve(listener: RequestListener, tls: TlsServerSettings | undefined): P
   return (tls ? listenTls(listener, tls) : listen(listener)).then((s) => withAgent(s, tls));
 }
 
+/** A framework's own server, already listening (over HTTPS with `tls`). */
+function withServer(server: Server, close: () => Promise<void>, tls?: TlsServerSettings) {
+  const running = listening(server, close);
+  if (!tls) return withAgent(running);
+  return withAgent({ ...running, origin: running.origin.replace(/^http:/, 'https:') }, tls);
+}
+
+/**
+ * Fastify's options, for the Fastify driver and Nest on platform-fastify: the same request id
+ * source as the other drivers (so the log records are identical), `rewriteUrl` for the prefix.
+ */
+function fastifyOptions(rewritePrefix: string | undefined, tls: TlsServerSettings | undefined) {
+  return {
+    requestIdHeader: 'x-request-id',
+    ...(rewritePrefix && {
+      rewriteUrl: (req: IncomingMessage) => unprefixed(req.url ?? '/', rewritePrefix),
+    }),
+    ...(tls && { https: mtlsServerOptions(tls) }),
+  };
+}
+
 const expressDriver = (name: string, createApp: typeof express): Driver => ({
   name,
   start({
@@ -275,14 +296,7 @@ const fastifyDriver: Driver = {
     upstreamErrorHandler,
   }) {
     const { requireAnyScope, requireClaims, requireScopes } = tgFastifyNamed;
-    // The same request id source as the other drivers, so the log records are identical.
-    const app = Fastify({
-      requestIdHeader: 'x-request-id',
-      ...(rewritePrefix && {
-        rewriteUrl: (req: IncomingMessage) => unprefixed(req.url ?? '/', rewritePrefix),
-      }),
-      ...(tls && { https: mtlsServerOptions(tls) }),
-    }) as unknown as FastifyInstance;
+    const app = Fastify(fastifyOptions(rewritePrefix, tls)) as unknown as FastifyInstance;
     if (upstreamErrorHandler) {
       app.setErrorHandler((err: PassedError, _request, reply) =>
         reply.code(err.status).headers(err.headers).send(reshapedBody(err.code)),
@@ -307,9 +321,7 @@ const fastifyDriver: Driver = {
       handle('lookup', req.auth ?? undefined),
     );
     await app.listen({ port: 0, host: '127.0.0.1' });
-    const server = listening(app.server, () => app.close());
-    if (!tls) return withAgent(server);
-    return withAgent({ ...server, origin: server.origin.replace(/^http:/, 'https:') }, tls);
+    return withServer(app.server, () => app.close(), tls);
   },
 };
 
@@ -410,21 +422,12 @@ const nestDriver = (platform: NestPlatform): Driver => ({
         });
       }
     } else {
-      // The same request id source as the other drivers, so the log records are identical.
-      const adapter = new FastifyAdapter({
-        requestIdHeader: 'x-request-id',
-        ...(rewritePrefix && {
-          rewriteUrl: (req: IncomingMessage) => unprefixed(req.url ?? '/', rewritePrefix),
-        }),
-        ...(tls && { https: mtlsServerOptions(tls) }),
-      });
+      const adapter = new FastifyAdapter(fastifyOptions(rewritePrefix, tls));
       app = await NestFactory.create(AppModule, adapter, settings);
     }
     if (upstreamErrorHandler) app.useGlobalFilters(reshapingFilter(app.getHttpAdapter()));
     await app.listen(0, '127.0.0.1');
-    const server = listening(app.getHttpServer() as Server, () => app.close());
-    if (!tls) return withAgent(server);
-    return withAgent({ ...server, origin: server.origin.replace(/^http:/, 'https:') }, tls);
+    return withServer(app.getHttpServer() as Server, () => app.close(), tls);
   },
 });
 
