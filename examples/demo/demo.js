@@ -1,9 +1,10 @@
 // `pnpm demo`: the whole story of a nested token on loopback, as a transcript that checks itself.
 //
-// The issuer A with its key server K, and three receivers B (Express, Koa, Fastify) run in this
-// process on 127.0.0.1. Every fact printed comes from what actually happened: B's responses (the
-// verified headers and claims), B's logs (rejection codes, key-server failures), B's JWKS cache
-// (its `onFetch` hook: 200 or 304, for how long) and K's request log (If-None-Match, status).
+// The issuer A with its key server K, and four receivers B (Express, Koa, Fastify, NestJS) run
+// in this process on 127.0.0.1. Every fact printed comes from what actually happened: B's
+// responses (the verified headers and claims), B's logs (rejection codes, key-server failures),
+// B's JWKS cache (its `onFetch` hook: 200 or 304, for how long) and K's request log
+// (If-None-Match, status).
 // Each expectation is counted; the exit code is 0 only when all of them held, so CI runs this as
 // a smoke test.
 //
@@ -14,6 +15,7 @@ import { startIssuer } from '@tokengate/issuer';
 import { startReceiver as startExpress } from '@tokengate/express-receiver';
 import { startReceiver as startKoa } from '@tokengate/koa-receiver';
 import { startReceiver as startFastify } from '@tokengate/fastify-receiver';
+import { startReceiver as startNest } from '@tokengate/nest-receiver';
 
 const AUDIENCE = 'api://orders';
 const MAX_AGE = 300; // K's Cache-Control max-age: how long B keeps the keys before revalidating
@@ -74,6 +76,7 @@ async function run() {
     ['express', startExpress],
     ['koa', startKoa],
     ['fastify', startFastify],
+    ['nest', startNest],
   ]) {
     // What B logs and what its JWKS cache reports, kept so the transcript can quote them.
     const records = [];
@@ -94,7 +97,9 @@ async function run() {
     receivers.push({ ...b, name, label: name.padEnd(8), records, fetches, events });
   }
 
-  console.log('tokengate demo: issuer A + key server K; receivers B on Express, Koa and Fastify');
+  console.log(
+    'tokengate demo: issuer A + key server K; receivers B on Express, Koa, Fastify and NestJS',
+  );
   say('one clock for all of them: the demo moves it forward, so nothing here sleeps');
   say(`K sends Cache-Control: max-age=${MAX_AGE}; after that B revalidates with If-None-Match`);
 

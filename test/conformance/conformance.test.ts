@@ -15,7 +15,7 @@ import { testPki } from '../fixtures/tls.js';
 import { AUDIENCE, ISSUER } from '../fixtures/tokens.js';
 import { cases, handlerBody } from './cases.js';
 import type { Case, Outgoing } from './cases.js';
-import { ROUTES, drivers, legacyDrivers } from './drivers.js';
+import { ROUTES, drivers, legacyDrivers, nestDrivers } from './drivers.js';
 import type { Driver, NeutralOptions, RouteName, RunningApp } from './drivers.js';
 
 const REQUEST_ID = 'conformance-1';
@@ -172,6 +172,6 @@ async function run(driver: Driver, c: Case): Promise<void> {
   }
 }
 
-describe.each([...drivers, ...legacyDrivers])('$name', (driver) => {
+describe.each([...drivers, ...legacyDrivers, ...nestDrivers])('$name', (driver) => {
   it.each(cases)('$name', (c) => run(driver, c));
 });

@@ -4,9 +4,21 @@ import Router from '@koa/router';
 import express from 'express';
 import type { NextFunction, Request, Response } from 'express';
 import express4 from 'express4';
+import 'reflect-metadata';
+import { Catch, Controller, Get, Module } from '@nestjs/common';
+import type {
+  ArgumentsHost,
+  ExceptionFilter,
+  HttpServer,
+  INestApplication,
+  NestApplicationOptions,
+} from '@nestjs/common';
+import { APP_GUARD, NestFactory } from '@nestjs/core';
+import { ExpressAdapter } from '@nestjs/platform-express';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
-import type { IncomingMessage, RequestListener } from 'node:http';
+import type { IncomingMessage, RequestListener, Server } from 'node:http';
 import Koa from 'koa';
 import Koa2 from 'koa2';
 import request from 'supertest';
@@ -14,6 +26,8 @@ import type { GateSettings, TokenPayload, VerifiedToken, VerifierOptions } from 
 import * as tgExpress from '@tokengate/express';
 import tgFastify, * as tgFastifyNamed from '@tokengate/fastify';
 import * as tgKoa from '@tokengate/koa';
+import * as tgNest from '@tokengate/nestjs';
+import type { NestRequest } from '@tokengate/nestjs';
 import { listen, listening } from '../fixtures/http.js';
 import type { Listening } from '../fixtures/http.js';
 import { listenTls, mtlsServerOptions } from '../fixtures/tls.js';
@@ -141,6 +155,27 @@ function serve(listener: RequestListener, tls: TlsServerSettings | undefined): P
   return (tls ? listenTls(listener, tls) : listen(listener)).then((s) => withAgent(s, tls));
 }
 
+/** A framework's own server, already listening (over HTTPS with `tls`). */
+function withServer(server: Server, close: () => Promise<void>, tls?: TlsServerSettings) {
+  const running = listening(server, close);
+  if (!tls) return withAgent(running);
+  return withAgent({ ...running, origin: running.origin.replace(/^http:/, 'https:') }, tls);
+}
+
+/**
+ * Fastify's options, for the Fastify driver and Nest on platform-fastify: the same request id
+ * source as the other drivers (so the log records are identical), `rewriteUrl` for the prefix.
+ */
+function fastifyOptions(rewritePrefix: string | undefined, tls: TlsServerSettings | undefined) {
+  return {
+    requestIdHeader: 'x-request-id',
+    ...(rewritePrefix && {
+      rewriteUrl: (req: IncomingMessage) => unprefixed(req.url ?? '/', rewritePrefix),
+    }),
+    ...(tls && { https: mtlsServerOptions(tls) }),
+  };
+}
+
 const expressDriver = (name: string, createApp: typeof express): Driver => ({
   name,
   start({
@@ -261,14 +296,7 @@ const fastifyDriver: Driver = {
     upstreamErrorHandler,
   }) {
     const { requireAnyScope, requireClaims, requireScopes } = tgFastifyNamed;
-    // The same request id source as the other drivers, so the log records are identical.
-    const app = Fastify({
-      requestIdHeader: 'x-request-id',
-      ...(rewritePrefix && {
-        rewriteUrl: (req: IncomingMessage) => unprefixed(req.url ?? '/', rewritePrefix),
-      }),
-      ...(tls && { https: mtlsServerOptions(tls) }),
-    }) as unknown as FastifyInstance;
+    const app = Fastify(fastifyOptions(rewritePrefix, tls)) as unknown as FastifyInstance;
     if (upstreamErrorHandler) {
       app.setErrorHandler((err: PassedError, _request, reply) =>
         reply.code(err.status).headers(err.headers).send(reshapedBody(err.code)),
@@ -293,11 +321,121 @@ const fastifyDriver: Driver = {
       handle('lookup', req.auth ?? undefined),
     );
     await app.listen({ port: 0, host: '127.0.0.1' });
-    const server = listening(app.server, () => app.close());
-    if (!tls) return withAgent(server);
-    return withAgent({ ...server, origin: server.origin.replace(/^http:/, 'https:') }, tls);
+    return withServer(app.server, () => app.close(), tls);
   },
 };
+
+/**
+ * The five routes as a Nest controller behind a global `TokengateGuard`, with the checks as
+ * decorators. A class per app, so each handler closes over that app's `handle`.
+ */
+function nestRoutes(handle: AppOptions['handle']) {
+  const { AnyScope, Auth, Claims, Scopes } = tgNest;
+  @Controller()
+  class Routes {
+    @Get(ROUTES.open)
+    open(@Auth({ optional: true }) auth: VerifiedToken | undefined) {
+      return handle('open', auth);
+    }
+    @Get(ROUTES.write)
+    @Scopes(...WRITE_SCOPES)
+    write(@Auth() auth: VerifiedToken) {
+      return handle('write', auth);
+    }
+    @Get(ROUTES.any)
+    @AnyScope(...ANY_SCOPES)
+    any(@Auth() auth: VerifiedToken) {
+      return handle('any', auth);
+    }
+    @Get(ROUTES.admin)
+    @Claims(isAdmin)
+    admin(@Auth() auth: VerifiedToken) {
+      return handle('admin', auth);
+    }
+    @Get(ROUTES.lookup)
+    @Claims(isAdminLookup)
+    lookup(@Auth() auth: VerifiedToken) {
+      return handle('lookup', auth);
+    }
+  }
+  return Routes;
+}
+
+/**
+ * Nest's error handling upstream of tokengate: a global exception filter for the rejections,
+ * answering with their status and headers and a reshaped body, on either platform.
+ */
+function reshapingFilter(adapter: HttpServer): ExceptionFilter {
+  @Catch(tgNest.TokengateException)
+  class Reshape implements ExceptionFilter {
+    catch(err: tgNest.TokengateException, host: ArgumentsHost) {
+      const response: unknown = host.switchToHttp().getResponse();
+      for (const [name, value] of Object.entries(err.headers)) {
+        adapter.setHeader(response, name, value);
+      }
+      adapter.reply(response, reshapedBody(err.code), err.getStatus());
+    }
+  }
+  return new Reshape();
+}
+
+type NestPlatform = 'express' | 'fastify';
+
+/** A real Nest app on `platform`, listening on loopback (over HTTPS with `tls`). */
+const nestDriver = (platform: NestPlatform): Driver => ({
+  name: `nest (${platform})`,
+  async start({
+    gate,
+    tokenFromCookie,
+    tokenFromQuery,
+    handle,
+    tls,
+    rewritePrefix,
+    upstreamErrorHandler,
+  }) {
+    @Module({
+      imports: [
+        tgNest.TokengateModule.forRoot<NestRequest>({
+          ...gate,
+          ...(tokenFromCookie && { getToken: (req) => cookieToken(req.headers.cookie) }),
+          ...(tokenFromQuery && { getToken: (req) => queryToken(req.originalUrl ?? '/') }),
+        }),
+      ],
+      controllers: [nestRoutes(handle)],
+      providers: [{ provide: APP_GUARD, useClass: tgNest.TokengateGuard }],
+    })
+    class AppModule {}
+
+    const settings: NestApplicationOptions = { logger: false, abortOnError: false };
+    let app: INestApplication;
+    if (platform === 'express') {
+      app = await NestFactory.create(AppModule, new ExpressAdapter(), {
+        ...settings,
+        ...(tls && {
+          httpsOptions: mtlsServerOptions(tls) as NestApplicationOptions['httpsOptions'],
+        }),
+      });
+      if (rewritePrefix) {
+        app.use((req: Request, _res: Response, next: NextFunction) => {
+          req.url = unprefixed(req.url, rewritePrefix); // req.originalUrl keeps what was sent
+          next();
+        });
+      }
+    } else {
+      const adapter = new FastifyAdapter(fastifyOptions(rewritePrefix, tls));
+      app = await NestFactory.create(AppModule, adapter, settings);
+    }
+    if (upstreamErrorHandler) app.useGlobalFilters(reshapingFilter(app.getHttpAdapter()));
+    await app.listen(0, '127.0.0.1');
+    return withServer(app.getHttpServer() as Server, () => app.close(), tls);
+  },
+});
+
+/**
+ * NestJS 12 on both platforms: the conformance table runs against these (`@tokengate/nestjs`
+ * builds on the same gate, so every case applies).
+ */
+export const nestDrivers: Driver[] = [nestDriver('express'), nestDriver('fastify')];
 
 /** The current majors: the conformance table and the security suite run against these. */
 export const drivers: Driver[] = [

@@ -78,6 +78,11 @@ const FRAMEWORKS = [
   '@types/express',
   '@types/koa',
   '@types/koa__router',
+  '@nestjs/common',
+  '@nestjs/core',
+  '@nestjs/platform-express',
+  'reflect-metadata',
+  'rxjs',
 ];
 
 function writeApp(dir, packs) {
@@ -160,7 +165,11 @@ function startApp(dir, file, jwksUri) {
       const match = /\{"port":(\d+)\}/.exec(stdout);
       if (!match) return;
       clearTimeout(timer);
-      resolveApp({ origin: `http://127.0.0.1:${match[1]}`, stop, stderr: () => stderr });
+      resolveApp({
+        origin: `http://127.0.0.1:${match[1]}`,
+        stop,
+        output: () => `${stdout}\n${stderr}`,
+      });
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
@@ -169,12 +178,21 @@ function startApp(dir, file, jwksUri) {
   });
 }
 
-/** The JSON records an app printed on stderr (other lines, such as warnings, are skipped). */
-function rejectionRecords(stderr) {
-  return stderr
+/**
+ * The JSON records an app printed (other lines, such as warnings, are skipped). Nest's JSON
+ * console logger wraps a record as `{ level, context: 'Tokengate', message: record }`, with
+ * Nest's `log` for info: unwrapped here, so every app is held to the same records.
+ */
+function rejectionRecords(output) {
+  return output
     .split('\n')
     .filter((line) => line.startsWith('{'))
     .map((line) => JSON.parse(line))
+    .map((line) =>
+      line.context === 'Tokengate' && typeof line.message === 'object'
+        ? { ...line.message, level: line.level === 'log' ? 'info' : line.level }
+        : line,
+    )
     .filter((record) => record.event === 'token_rejected');
 }
 
@@ -230,10 +248,10 @@ async function exerciseApp(dir, file, jwksUri) {
   } finally {
     await app.stop();
   }
-  const records = rejectionRecords(app.stderr());
+  const records = rejectionRecords(app.output());
   check(
     records.length === EXPECTED_RECORDS.length,
-    `${file}: ${records.length} rejection records, want ${EXPECTED_RECORDS.length}\n${app.stderr()}`,
+    `${file}: ${records.length} rejection records, want ${EXPECTED_RECORDS.length}\n${app.output()}`,
   );
   EXPECTED_RECORDS.forEach((want, i) => {
     const got = records[i] ?? {};
@@ -242,7 +260,7 @@ async function exerciseApp(dir, file, jwksUri) {
     }
   });
   for (const token of tokens) {
-    check(!app.stderr().includes(token), `${file}: a token reached the log`);
+    check(!app.output().includes(token), `${file}: a token reached the log`);
   }
 }
 
@@ -317,6 +335,9 @@ const STRICT = {
   lib: ['ES2023'],
   types: ['node'],
   skipLibCheck: false,
+  // The NestJS snippets use decorators as every Nest project compiles them (no other snippet
+  // has decorators, so this changes nothing for them).
+  experimentalDecorators: true,
   forceConsistentCasingInFileNames: true,
 };
 
@@ -409,7 +430,7 @@ try {
   });
   const jwksServer = await startJwksServer();
   try {
-    for (const file of ['express.js', 'koa.js', 'fastify.js', 'commonjs.cjs']) {
+    for (const file of ['express.js', 'koa.js', 'fastify.js', 'nest.js', 'commonjs.cjs']) {
       await step(`serve 200/401/403 through ${file}`, () => exerciseApp(app, file, jwksServer.url));
     }
     await step('tokengate verify through the installed bin', () =>
