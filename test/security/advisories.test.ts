@@ -22,7 +22,7 @@ import {
   expectAccepted,
   expectRefused,
   gateFixture,
-  startGate,
+  startGatedApp,
 } from './harness.js';
 import type { AttackCase } from './harness.js';
 
@@ -216,7 +216,7 @@ describe.each(drivers)('$name: advisories fixed by refusing the configuration', 
   it.each(refused)('%s', async (_name, options) => {
     const jwks = await startJwksServer(issuerJwks);
     try {
-      await expect(startGate(driver, { jwks, options: options as never })).rejects.toThrow(
+      await expect(startGatedApp(driver, { jwks, options: options as never })).rejects.toThrow(
         TypeError,
       );
     } finally {

@@ -6,8 +6,8 @@ import { startJwksServer } from '../fixtures/jwks-server.js';
 import { issuerJwks, publicJwks, signing } from '../fixtures/keys.js';
 import { NOW, claims } from '../fixtures/tokens.js';
 import { craftJws, nonCanonical } from './craft.js';
-import { drivers, expectAccepted, expectRefused, startGate, watchFetches } from './harness.js';
-import type { Driver, Gate, NeutralOptions } from './harness.js';
+import { drivers, expectAccepted, expectRefused, startGatedApp, watchFetches } from './harness.js';
+import type { Driver, GatedApp, NeutralOptions } from './harness.js';
 
 const token = (extra: Record<string, unknown> = {}, key = signing.es256) =>
   craftJws({
@@ -20,13 +20,13 @@ async function withGates(
   driver: Driver,
   published: { keys: object[] },
   optionSets: Partial<NeutralOptions>[],
-  run: (gates: Gate[], server: Awaited<ReturnType<typeof startJwksServer>>) => Promise<void>,
+  run: (gates: GatedApp[], server: Awaited<ReturnType<typeof startJwksServer>>) => Promise<void>,
 ): Promise<void> {
   const server = await startJwksServer(published);
-  const gates: Gate[] = [];
+  const gates: GatedApp[] = [];
   try {
     for (const options of optionSets)
-      gates.push(await startGate(driver, { jwks: server, options }));
+      gates.push(await startGatedApp(driver, { jwks: server, options }));
     await run(gates, server);
   } finally {
     for (const g of gates) await g.close();

@@ -14,8 +14,8 @@ import type { JwksServer } from '../fixtures/jwks-server.js';
 import { decryptionKeys, encryption, issuerJwks, signing } from '../fixtures/keys.js';
 import { AUDIENCE, ISSUER, claims, nested, sign } from '../fixtures/tokens.js';
 import { b64u } from './craft.js';
-import { drivers, startGate } from './harness.js';
-import type { Gate } from './harness.js';
+import { drivers, startGatedApp } from './harness.js';
+import type { GatedApp } from './harness.js';
 
 const originals = {
   'JWS ES256': await sign(claims()),
@@ -230,10 +230,10 @@ describe('core: mutated tokens', () => {
 
 describe.each(drivers)('$name: mutated tokens over HTTP', (driver) => {
   let jwks: JwksServer;
-  let gate: Gate;
+  let gate: GatedApp;
   beforeAll(async () => {
     jwks = await startJwksServer(issuerJwks);
-    gate = await startGate(driver, { jwks });
+    gate = await startGatedApp(driver, { jwks });
     for (const token of Object.values(originals)) await gate.send(token);
   });
   afterAll(async () => {
