@@ -6,15 +6,15 @@ import { describe, expect, it } from 'vitest';
 import { generateKeyPairSync } from 'node:crypto';
 import type { JWK } from 'jose';
 import type { KeySource } from '@tokengate/core';
-import { startJwksServer } from '../fixtures/jwks-server.js';
+import { startJwksServer } from '@tokengate/test-fixtures/jwks-server';
 import {
   createSigningKey,
   decryptionKeys,
   encryption,
   issuerJwks,
   signing,
-} from '../fixtures/keys.js';
-import { ISSUER, claims } from '../fixtures/tokens.js';
+} from '@tokengate/test-fixtures/keys';
+import { ISSUER, claims } from '@tokengate/test-fixtures/tokens';
 import { b64u, craftJwe, craftJws, esHeader, fakeJwe, publicPem } from './craft.js';
 import {
   describeAttacks,

@@ -2,9 +2,9 @@
 // removal of the key that verified it, or a verifier configured differently; a respelling of a
 // cached token never hits; failures are never cached. Every adapter.
 import { describe, expect, it } from 'vitest';
-import { startJwksServer } from '../fixtures/jwks-server.js';
-import { issuerJwks, publicJwks, signing } from '../fixtures/keys.js';
-import { NOW, claims } from '../fixtures/tokens.js';
+import { startJwksServer } from '@tokengate/test-fixtures/jwks-server';
+import { issuerJwks, publicJwks, signing } from '@tokengate/test-fixtures/keys';
+import { NOW, claims } from '@tokengate/test-fixtures/tokens';
 import { craftJws, nonCanonical } from './craft.js';
 import { drivers, expectAccepted, expectRefused, startGatedApp, watchFetches } from './harness.js';
 import type { Driver, GatedApp, NeutralOptions } from './harness.js';

@@ -3,9 +3,9 @@
 // that names no token; error bodies carry no key material or stack. Every adapter.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { startJwksServer } from '../fixtures/jwks-server.js';
-import { issuerJwks, signing } from '../fixtures/keys.js';
-import { ISSUER, claims } from '../fixtures/tokens.js';
+import { startJwksServer } from '@tokengate/test-fixtures/jwks-server';
+import { issuerJwks, signing } from '@tokengate/test-fixtures/keys';
+import { ISSUER, claims } from '@tokengate/test-fixtures/tokens';
 import { craftJws, esHeader } from './craft.js';
 import {
   PATH,

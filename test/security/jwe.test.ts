@@ -6,11 +6,16 @@ import type { webcrypto } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CompactEncrypt, exportJWK, generateKeyPair } from 'jose';
 import type { JWK } from 'jose';
-import { createEncryptionKey, decryptionKeys, encryption, signing } from '../fixtures/keys.js';
-import type { EncryptionKeyPair } from '../fixtures/keys.js';
-import { ISSUER, claims, nested, sign } from '../fixtures/tokens.js';
-import { startJwksServer } from '../fixtures/jwks-server.js';
-import { issuerJwks } from '../fixtures/keys.js';
+import {
+  createEncryptionKey,
+  decryptionKeys,
+  encryption,
+  signing,
+} from '@tokengate/test-fixtures/keys';
+import type { EncryptionKeyPair } from '@tokengate/test-fixtures/keys';
+import { ISSUER, claims, nested, sign } from '@tokengate/test-fixtures/tokens';
+import { startJwksServer } from '@tokengate/test-fixtures/jwks-server';
+import { issuerJwks } from '@tokengate/test-fixtures/keys';
 import { b64u, craftJwe, craftJws, esHeader, fakeJwe } from './craft.js';
 import {
   describeAttacks,

@@ -5,12 +5,12 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVerifier } from '@tokengate/core';
-import { createClock } from '../fixtures/clock.js';
-import { startJwksServer } from '../fixtures/jwks-server.js';
-import type { JwksServer, ScriptedResponse } from '../fixtures/jwks-server.js';
-import { encryption, issuerJwks, rogueKey, signing } from '../fixtures/keys.js';
-import { createCapturingLogger } from '../fixtures/logger.js';
-import { AUDIENCE, ISSUER, claims } from '../fixtures/tokens.js';
+import { createClock } from '@tokengate/test-fixtures/clock';
+import { startJwksServer } from '@tokengate/test-fixtures/jwks-server';
+import type { JwksServer, ScriptedResponse } from '@tokengate/test-fixtures/jwks-server';
+import { encryption, issuerJwks, rogueKey, signing } from '@tokengate/test-fixtures/keys';
+import { createCapturingLogger } from '@tokengate/test-fixtures/logger';
+import { AUDIENCE, ISSUER, claims } from '@tokengate/test-fixtures/tokens';
 import { craftJws, esHeader } from './craft.js';
 import {
   drivers,

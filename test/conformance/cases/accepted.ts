@@ -1,6 +1,6 @@
 // Tokens every adapter accepts: JWS, nested JWE, cache hits.
-import { encryption, signing } from '../../fixtures/keys.js';
-import { claims, nested, sign } from '../../fixtures/tokens.js';
+import { encryption, signing } from '@tokengate/test-fixtures/keys';
+import { claims, nested, sign } from '@tokengate/test-fixtures/tokens';
 import type { Case } from './case.js';
 import { ok } from './expect.js';
 import { bearer, cachedToken, sendOk } from './requests.js';

@@ -1,8 +1,8 @@
 // The shape of one conformance row: what it sets up, what it sends, what every adapter must answer.
 import type { ReplayStore, VerificationErrorCode } from '@tokengate/core';
-import type { FakeClock } from '../../fixtures/clock.js';
-import type { JwksServer } from '../../fixtures/jwks-server.js';
-import type { Identity } from '../../fixtures/tls.js';
+import type { FakeClock } from '@tokengate/test-fixtures/clock';
+import type { JwksServer } from '@tokengate/test-fixtures/jwks-server';
+import type { Identity } from '@tokengate/test-fixtures/tls';
 import type { NeutralOptions, RouteName, RunningApp } from '../drivers.js';
 
 /** What a case can touch: its own clock, key server and running app. */

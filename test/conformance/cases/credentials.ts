@@ -1,5 +1,5 @@
 // Where the credentials are read from, and what happens when there are none or too many.
-import { claims, sign } from '../../fixtures/tokens.js';
+import { claims, sign } from '@tokengate/test-fixtures/tokens';
 import type { Case } from './case.js';
 import { handlerBody } from './case.js';
 import { badRequest, es256Hints, missing, ok, rejected } from './expect.js';

@@ -1,5 +1,5 @@
 // DPoP-bound tokens (RFC 9449): proofs, replay, scheme downgrade, server nonces.
-import { claims, sign } from '../../fixtures/tokens.js';
+import { claims, sign } from '@tokengate/test-fixtures/tokens';
 import { ROUTES } from '../drivers.js';
 import type { Case } from './case.js';
 import { preparedCase } from './case.js';

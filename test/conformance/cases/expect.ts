@@ -1,7 +1,7 @@
 // What the rows expect: the answers every adapter must give, built from RFC 6750 / RFC 9449.
 import type { VerificationErrorCode } from '@tokengate/core';
-import { signing } from '../../fixtures/keys.js';
-import { ISSUER, SUBJECT } from '../../fixtures/tokens.js';
+import { signing } from '@tokengate/test-fixtures/keys';
+import { ISSUER, SUBJECT } from '@tokengate/test-fixtures/tokens';
 import type { RouteName } from '../drivers.js';
 import { handlerBody } from './case.js';
 import type { Expected, LogHints } from './case.js';

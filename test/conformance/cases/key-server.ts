@@ -1,6 +1,6 @@
 // The issuer's key server: stale keys while it is down, 503 when nothing is cached.
 import { expect } from 'vitest';
-import { claims, sign } from '../../fixtures/tokens.js';
+import { claims, sign } from '@tokengate/test-fixtures/tokens';
 import type { Case } from './case.js';
 import { es256Hints, ok, unavailable } from './expect.js';
 import { bearer, sendOk, shortLivedKeys } from './requests.js';

@@ -1,5 +1,5 @@
 // Certificate-bound tokens (RFC 8705) over a real HTTPS server that asks for a client certificate.
-import { claims, sign } from '../../fixtures/tokens.js';
+import { claims, sign } from '@tokengate/test-fixtures/tokens';
 import type { Case } from './case.js';
 import { bindingRefused, ok } from './expect.js';
 import { bearer, certBoundToken, pki } from './requests.js';

@@ -1,5 +1,5 @@
 // passErrors: the framework's error handling answers; status and challenge survive.
-import { claims, sign } from '../../fixtures/tokens.js';
+import { claims, sign } from '@tokengate/test-fixtures/tokens';
 import { reshapedBody } from '../drivers.js';
 import type { Case, Expected } from './case.js';
 import { es256Hints, forbidden, missing, rejected, unavailable } from './expect.js';

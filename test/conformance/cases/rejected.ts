@@ -1,6 +1,12 @@
 // Tokens every adapter refuses, one row per check of the verification pipeline.
 import { expect } from 'vitest';
-import { decryptionKeys, encryption, hmacSecret, rogueKey, signing } from '../../fixtures/keys.js';
+import {
+  decryptionKeys,
+  encryption,
+  hmacSecret,
+  rogueKey,
+  signing,
+} from '@tokengate/test-fixtures/keys';
 import {
   ISSUER,
   claims,
@@ -10,7 +16,7 @@ import {
   signWith,
   unsecured,
   withHeaderSegment,
-} from '../../fixtures/tokens.js';
+} from '@tokengate/test-fixtures/tokens';
 import type { Case, LogHints } from './case.js';
 import { es256Hints, ok, rejected, unavailable } from './expect.js';
 import { PARTNER, bearer, cachedToken, multiIssuer, sendOk } from './requests.js';

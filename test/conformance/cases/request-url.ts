@@ -2,7 +2,7 @@
 // A DPoP proof names one method and one URL (RFC 9449 §4.3 steps 9-10). Each "forged Host" row
 // carries a valid proof for the URL that Host would have produced by pasting it in front of the
 // path: before Host was checked, most of them passed (200) for a URL the proof was not made for.
-import { claims, sign } from '../../fixtures/tokens.js';
+import { claims, sign } from '@tokengate/test-fixtures/tokens';
 import { ROUTES } from '../drivers.js';
 import type { RunningApp } from '../drivers.js';
 import type { Case, Outgoing } from './case.js';

@@ -1,10 +1,10 @@
 // What the rows send: the keys and tokens they share, request builders and option presets.
 // Everything here is defined before any row uses it.
-import { createDpopKey, proof } from '../../fixtures/dpop.js';
-import type { DpopKey, ProofOptions } from '../../fixtures/dpop.js';
-import { rogueKey } from '../../fixtures/keys.js';
-import { testPki } from '../../fixtures/tls.js';
-import { ISSUER, claims, sign } from '../../fixtures/tokens.js';
+import { createDpopKey, proof } from '@tokengate/test-fixtures/dpop';
+import type { DpopKey, ProofOptions } from '@tokengate/test-fixtures/dpop';
+import { rogueKey } from '@tokengate/test-fixtures/keys';
+import { testPki } from '@tokengate/test-fixtures/tls';
+import { ISSUER, claims, sign } from '@tokengate/test-fixtures/tokens';
 import { ROUTES } from '../drivers.js';
 import type { NeutralOptions, RouteName, RunningApp } from '../drivers.js';
 import type { CaseEnv, Outgoing } from './case.js';

@@ -1,5 +1,5 @@
 // Guards after verification: scopes (RFC 6750 §3.1 insufficient_scope) and claims predicates.
-import { claims, sign } from '../../fixtures/tokens.js';
+import { claims, sign } from '@tokengate/test-fixtures/tokens';
 import type { Case } from './case.js';
 import { es256Hints, forbidden, loggedWith, ok, rejected } from './expect.js';
 import { bearer, cachedAdminToken, sendOk } from './requests.js';

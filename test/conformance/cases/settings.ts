@@ -1,5 +1,5 @@
 // Gate settings visible over HTTP: the realm and the log level of each code.
-import { claims, sign } from '../../fixtures/tokens.js';
+import { claims, sign } from '@tokengate/test-fixtures/tokens';
 import type { Case } from './case.js';
 import { es256Hints, loggedAt, missing, rejected } from './expect.js';
 import { bearer } from './requests.js';
