@@ -1,20 +1,20 @@
-import { request as httpRequest } from 'node:http';
-import type { IncomingHttpHeaders } from 'node:http';
 import { afterAll, describe, expect, it } from 'vitest';
-import { statusOf } from '@tokengate/core';
+import { VERIFICATION_ERROR_CODES, statusOf } from '@tokengate/core';
 import type { ReplayStore } from '@tokengate/core';
 import { createRedisReplayStore } from '@tokengate/redis';
 import type { RedisReplayStore } from '@tokengate/redis';
-import { createClock } from '../fixtures/clock.js';
-import { startJwksServer } from '../fixtures/jwks-server.js';
-import { decryptionKeys, issuerJwks } from '../fixtures/keys.js';
-import { createCapturingLogger } from '../fixtures/logger.js';
-import { startRedisServer } from '../fixtures/redis-server.js';
-import type { RedisServer } from '../fixtures/redis-server.js';
-import { testPki } from '../fixtures/tls.js';
-import { AUDIENCE, ISSUER } from '../fixtures/tokens.js';
-import { cases, handlerBody } from './cases.js';
-import type { Case, Outgoing } from './cases.js';
+import { createClock } from '@tokengate/test-fixtures/clock';
+import { sendRaw } from '@tokengate/test-fixtures/http';
+import type { Reply } from '@tokengate/test-fixtures/http';
+import { startJwksServer } from '@tokengate/test-fixtures/jwks-server';
+import { decryptionKeys, issuerJwks } from '@tokengate/test-fixtures/keys';
+import { createCapturingLogger } from '@tokengate/test-fixtures/logger';
+import { startRedisServer } from '@tokengate/test-fixtures/redis-server';
+import type { RedisServer } from '@tokengate/test-fixtures/redis-server';
+import { testPki } from '@tokengate/test-fixtures/tls';
+import { AUDIENCE, ISSUER } from '@tokengate/test-fixtures/tokens';
+import { cases, handlerBody } from './cases/index.js';
+import type { Case, Outgoing } from './cases/index.js';
 import { ROUTES, drivers, legacyDrivers, nestDrivers } from './drivers.js';
 import type { Driver, NeutralOptions, RouteName, RunningApp } from './drivers.js';
 
@@ -26,41 +26,23 @@ afterAll(async () => {
   await (await redis?.catch(() => undefined))?.close();
 });
 
-interface Answer {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: unknown;
-}
-
 /**
  * Sends with supertest. A raw header list (repeated headers), a request target other than the
- * route's path (absolute-form) or chosen Host lines go through node:http as they are.
+ * route's path (absolute-form) or chosen Host lines go through the tests' raw sender as they are.
  */
-async function send(app: RunningApp, path: string, out: Outgoing): Promise<Answer> {
+async function send(app: RunningApp, path: string, out: Outgoing): Promise<Reply> {
   if (Array.isArray(out.headers) || out.target !== undefined || out.hosts !== undefined) {
-    // A raw list replaces Node's defaults, Host included (without it Node's server answers 400).
-    const hosts = out.hosts ?? [new URL(app.origin).host];
     const headers = Array.isArray(out.headers)
       ? out.headers
       : Object.entries(out.headers ?? {}).flat();
-    const raw = [...hosts.flatMap((h) => ['Host', h]), ...headers, 'X-Request-Id', REQUEST_ID];
-    return new Promise((resolve, reject) => {
-      const options = { path: out.target ?? path, headers: raw };
-      const req = httpRequest(app.origin, options, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () => {
-          try {
-            resolve({ status: res.statusCode!, headers: res.headers, body: JSON.parse(text) });
-          } catch {
-            reject(new Error(`not JSON (${res.statusCode}): ${JSON.stringify(text)}`));
-          }
-        });
-      });
-      req.on('error', reject);
-      req.end();
+    const reply = await sendRaw(app.origin, out.target ?? path, {
+      headers: [...headers, 'X-Request-Id', REQUEST_ID],
+      hosts: out.hosts,
     });
+    if (reply.body === undefined) {
+      throw new Error(`not JSON (${reply.status}): ${JSON.stringify(reply.text)}`);
+    }
+    return reply;
   }
   let test = app.http
     .get(path)
@@ -68,7 +50,7 @@ async function send(app: RunningApp, path: string, out: Outgoing): Promise<Answe
     .set('X-Request-Id', REQUEST_ID);
   if (out.certificate) test = test.key(out.certificate.key).cert(out.certificate.cert);
   const res = await test;
-  return { status: res.status, headers: res.headers, body: res.body };
+  return { status: res.status, headers: res.headers, text: res.text, body: res.body };
 }
 
 /** The token, and its signature or ciphertext segment: neither may reach a log record. */
@@ -119,11 +101,11 @@ async function run(driver: Driver, c: Case): Promise<void> {
     app = await start(stores[0]);
     if (instances === 2) other = await start(stores[1]);
     const env = { clock, jwks, app, other };
-    await c.before?.(env);
+    const prepared = await c.before?.(env);
     handled.length = 0;
     logger.entries.length = 0;
 
-    const out = await c.request(env);
+    const out = await c.request(env, prepared);
     const route = out.route ?? 'open';
     const path = `${c.rewritePrefix ?? ''}${ROUTES[route]}`;
     const res = await send(out.to === 'other' ? other! : app, path, out);
@@ -171,6 +153,14 @@ async function run(driver: Driver, c: Case): Promise<void> {
     await jwks.close();
   }
 }
+
+// Every code core can answer with has a row that produces it over HTTP (`run` checks that the
+// one log record carries the row's code). A code no request could produce would have to be
+// argued here, with its reason; today there is none.
+it('the table has a row for every error code', () => {
+  const produced = new Set(cases.flatMap((c) => (c.expect.log ? [c.expect.log.code] : [])));
+  expect([...produced].sort()).toEqual([...VERIFICATION_ERROR_CODES].sort());
+});
 
 describe.each([...drivers, ...legacyDrivers, ...nestDrivers])('$name', (driver) => {
   it.each(cases)('$name', (c) => run(driver, c));

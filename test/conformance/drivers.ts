@@ -28,10 +28,10 @@ import tgFastify, * as tgFastifyNamed from '@tokengate/fastify';
 import * as tgKoa from '@tokengate/koa';
 import * as tgNest from '@tokengate/nestjs';
 import type { NestRequest } from '@tokengate/nestjs';
-import { listen, listening } from '../fixtures/http.js';
-import type { Listening } from '../fixtures/http.js';
-import { listenTls, mtlsServerOptions } from '../fixtures/tls.js';
-import type { TlsServerSettings } from '../fixtures/tls.js';
+import { listen, listening } from '@tokengate/test-fixtures/http';
+import type { Listening } from '@tokengate/test-fixtures/http';
+import { listenTls, mtlsServerOptions } from '@tokengate/test-fixtures/tls';
+import type { TlsServerSettings } from '@tokengate/test-fixtures/tls';
 
 /** The routes every driver serves, and the guard in front of each. */
 export const ROUTES = {

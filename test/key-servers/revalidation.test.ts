@@ -16,8 +16,8 @@ import Fastify from 'fastify';
 import Koa from 'koa';
 import conditional from 'koa-conditional-get';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createClock } from '../fixtures/clock.js';
-import { publicJwks, signing } from '../fixtures/keys.js';
+import { createClock } from '@tokengate/test-fixtures/clock';
+import { publicJwks, signing } from '@tokengate/test-fixtures/keys';
 
 const JWKS = publicJwks(signing.es256, signing.rs256);
 const ES256 = { kid: signing.es256.kid, alg: 'ES256' };

@@ -6,15 +6,15 @@ import { describe, expect, it } from 'vitest';
 import { generateKeyPairSync } from 'node:crypto';
 import type { JWK } from 'jose';
 import type { KeySource } from '@tokengate/core';
-import { startJwksServer } from '../fixtures/jwks-server.js';
+import { startJwksServer } from '@tokengate/test-fixtures/jwks-server';
 import {
   createSigningKey,
   decryptionKeys,
   encryption,
   issuerJwks,
   signing,
-} from '../fixtures/keys.js';
-import { ISSUER, claims } from '../fixtures/tokens.js';
+} from '@tokengate/test-fixtures/keys';
+import { ISSUER, claims } from '@tokengate/test-fixtures/tokens';
 import { b64u, craftJwe, craftJws, esHeader, fakeJwe, publicPem } from './craft.js';
 import {
   describeAttacks,
@@ -22,7 +22,7 @@ import {
   expectAccepted,
   expectRefused,
   gateFixture,
-  startGate,
+  startGatedApp,
 } from './harness.js';
 import type { AttackCase } from './harness.js';
 
@@ -216,7 +216,7 @@ describe.each(drivers)('$name: advisories fixed by refusing the configuration', 
   it.each(refused)('%s', async (_name, options) => {
     const jwks = await startJwksServer(issuerJwks);
     try {
-      await expect(startGate(driver, { jwks, options: options as never })).rejects.toThrow(
+      await expect(startGatedApp(driver, { jwks, options: options as never })).rejects.toThrow(
         TypeError,
       );
     } finally {

@@ -1,7 +1,7 @@
 // Attack class: the token chooses its algorithm (RFC 8725 §2.1, §3.1). Every case runs through
 // real HTTP in every adapter (describeAttacks).
-import { encryption, signing } from '../fixtures/keys.js';
-import { claims, sign } from '../fixtures/tokens.js';
+import { encryption, signing } from '@tokengate/test-fixtures/keys';
+import { claims, sign } from '@tokengate/test-fixtures/tokens';
 import { b64u, craftJwe, craftJws, esHeader, fakeJwe, privateKeyOf, publicPem } from './craft.js';
 import { describeAttacks } from './harness.js';
 import type { AttackCase } from './harness.js';

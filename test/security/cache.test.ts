@@ -2,12 +2,12 @@
 // removal of the key that verified it, or a verifier configured differently; a respelling of a
 // cached token never hits; failures are never cached. Every adapter.
 import { describe, expect, it } from 'vitest';
-import { startJwksServer } from '../fixtures/jwks-server.js';
-import { issuerJwks, publicJwks, signing } from '../fixtures/keys.js';
-import { NOW, claims } from '../fixtures/tokens.js';
+import { startJwksServer } from '@tokengate/test-fixtures/jwks-server';
+import { issuerJwks, publicJwks, signing } from '@tokengate/test-fixtures/keys';
+import { NOW, claims } from '@tokengate/test-fixtures/tokens';
 import { craftJws, nonCanonical } from './craft.js';
-import { drivers, expectAccepted, expectRefused, startGate, watchFetches } from './harness.js';
-import type { Driver, Gate, NeutralOptions } from './harness.js';
+import { drivers, expectAccepted, expectRefused, startGatedApp, watchFetches } from './harness.js';
+import type { Driver, GatedApp, NeutralOptions } from './harness.js';
 
 const token = (extra: Record<string, unknown> = {}, key = signing.es256) =>
   craftJws({
@@ -20,13 +20,13 @@ async function withGates(
   driver: Driver,
   published: { keys: object[] },
   optionSets: Partial<NeutralOptions>[],
-  run: (gates: Gate[], server: Awaited<ReturnType<typeof startJwksServer>>) => Promise<void>,
+  run: (gates: GatedApp[], server: Awaited<ReturnType<typeof startJwksServer>>) => Promise<void>,
 ): Promise<void> {
   const server = await startJwksServer(published);
-  const gates: Gate[] = [];
+  const gates: GatedApp[] = [];
   try {
     for (const options of optionSets)
-      gates.push(await startGate(driver, { jwks: server, options }));
+      gates.push(await startGatedApp(driver, { jwks: server, options }));
     await run(gates, server);
   } finally {
     for (const g of gates) await g.close();

@@ -2,7 +2,7 @@
 // §3.8-3.11, RFC 9068). Payloads are written as raw JSON text, so values JSON.stringify cannot
 // produce (1e400, -0, exponent forms) are sent as an issuer could. Through real HTTP in every
 // adapter.
-import { AUDIENCE, ISSUER, NOW, claims } from '../fixtures/tokens.js';
+import { AUDIENCE, ISSUER, NOW, claims } from '@tokengate/test-fixtures/tokens';
 import { craftJws, esHeader } from './craft.js';
 import { describeAttacks } from './harness.js';
 import type { AttackCase } from './harness.js';

@@ -14,8 +14,8 @@ import {
 } from 'node:crypto';
 import type { JWK } from 'jose';
 import { deflateRawSync } from 'node:zlib';
-import { encryption, signing } from '../fixtures/keys.js';
-import type { EncryptionKeyPair, SigningKeyPair } from '../fixtures/keys.js';
+import { encryption, signing } from '@tokengate/test-fixtures/keys';
+import type { EncryptionKeyPair, SigningKeyPair } from '@tokengate/test-fixtures/keys';
 
 /** base64url without padding (RFC 7515 §2). */
 export function b64u(data: string | Uint8Array): string {

@@ -4,8 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { createVerifier, isVerificationError } from '@tokengate/core';
 import type { KeySource, VerificationErrorCode } from '@tokengate/core';
-import { encryption, issuerJwks } from '../fixtures/keys.js';
-import { AUDIENCE, ISSUER, claims } from '../fixtures/tokens.js';
+import { encryption, issuerJwks } from '@tokengate/test-fixtures/keys';
+import { AUDIENCE, ISSUER, claims } from '@tokengate/test-fixtures/tokens';
 import { b64u, craftJwe, craftJws, esHeader, nonCanonical } from './craft.js';
 import { describeAttacks, drivers, expectAccepted, expectRefused, gateFixture } from './harness.js';
 import type { AttackCase } from './harness.js';

@@ -1,47 +1,32 @@
 // Runs hostile requests against the conformance drivers (imported, never copied) and checks the
 // answer the way an attacker would read it: status, challenge, body, and what reached the logs.
-import { Agent, request as httpRequest } from 'node:http';
-import type { IncomingHttpHeaders } from 'node:http';
+import { Agent } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VerificationError, toHttpError } from '@tokengate/core';
 import type { VerificationErrorCode } from '@tokengate/core';
 import { drivers } from '../conformance/drivers.js';
 import type { Driver, NeutralOptions, RunningApp } from '../conformance/drivers.js';
-import { createClock } from '../fixtures/clock.js';
-import type { FakeClock } from '../fixtures/clock.js';
-import { startJwksServer } from '../fixtures/jwks-server.js';
-import type { JwksServer } from '../fixtures/jwks-server.js';
-import { decryptionKeys, issuerJwks } from '../fixtures/keys.js';
-import { createCapturingLogger } from '../fixtures/logger.js';
-import type { CapturingLogger } from '../fixtures/logger.js';
-import { AUDIENCE, ISSUER, NOW } from '../fixtures/tokens.js';
+import { createClock } from '@tokengate/test-fixtures/clock';
+import { sendRaw } from '@tokengate/test-fixtures/http';
+import type { Reply } from '@tokengate/test-fixtures/http';
+import type { FakeClock } from '@tokengate/test-fixtures/clock';
+import { startJwksServer } from '@tokengate/test-fixtures/jwks-server';
+import type { JwksServer } from '@tokengate/test-fixtures/jwks-server';
+import { decryptionKeys, issuerJwks } from '@tokengate/test-fixtures/keys';
+import { createCapturingLogger } from '@tokengate/test-fixtures/logger';
+import type { CapturingLogger } from '@tokengate/test-fixtures/logger';
+import { AUDIENCE, ISSUER, NOW } from '@tokengate/test-fixtures/tokens';
 
 export { drivers };
-export type { Driver, NeutralOptions };
+export type { Driver, NeutralOptions, Reply };
 
 /** The protected route every gate serves (tokengate alone in front of it). */
 export const PATH = '/orders';
 
-/** An HTTP answer, body parsed when it is JSON. */
-export interface Reply {
-  status: number;
-  headers: IncomingHttpHeaders;
-  text: string;
-  body: unknown;
-}
-
-function parse(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
 /**
- * One GET. `headers` as an array is a raw list sent as is (repeats included), with an explicit
- * Host first: a raw list replaces Node's defaults, and without Host the server answers 400.
+ * One GET through the tests' one raw-header sender: `headers` as an array is a raw list sent as
+ * is (repeats included), after the origin's Host line.
  */
 export function send(
   origin: string,
@@ -49,22 +34,7 @@ export function send(
   headers: Record<string, string> | string[] = {},
   agent?: Agent,
 ): Promise<Reply> {
-  const list = Array.isArray(headers) ? ['Host', new URL(origin).host, ...headers] : headers;
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(`${origin}${path}`, { headers: list, agent }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () =>
-        resolve({ status: res.statusCode!, headers: res.headers, text, body: parse(text) }),
-      );
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    // A request the app never answers is a failure of its own, not a test that hangs.
-    req.setTimeout(5000, () => req.destroy(new Error(`no answer in 5 s: ${path.slice(0, 60)}`)));
-    req.end();
-  });
+  return sendRaw(origin, path, { headers, agent });
 }
 
 /**
@@ -93,7 +63,7 @@ export function sendBytes(
 /** How the token travels: the Authorization header (default), a cookie, or the query string. */
 export type Carrier = 'header' | 'cookie' | 'query';
 
-export interface GateSetup {
+export interface GatedAppSetup {
   /** The issuer's key server; its URL becomes `jwksUri` unless `options` gives a key source. */
   jwks?: JwksServer;
   options?: Partial<NeutralOptions>;
@@ -103,7 +73,7 @@ export interface GateSetup {
 }
 
 /** A running app behind one driver, with its own clock and capturing logger. */
-export interface Gate {
+export interface GatedApp {
   readonly driver: Driver;
   readonly app: RunningApp;
   readonly clock: FakeClock;
@@ -136,7 +106,7 @@ export function baseOptions(
 }
 
 /** Starts `driver` with the base options plus `setup.options`. */
-export async function startGate(driver: Driver, setup: GateSetup = {}): Promise<Gate> {
+export async function startGatedApp(driver: Driver, setup: GatedAppSetup = {}): Promise<GatedApp> {
   const clock = setup.clock ?? createClock();
   const logger = createCapturingLogger();
   const handled: string[] = [];
@@ -159,7 +129,7 @@ export async function startGate(driver: Driver, setup: GateSetup = {}): Promise<
     logger.entries.length = 0;
     handled.length = 0;
   };
-  const gate: Gate = {
+  const gate: GatedApp = {
     driver,
     app,
     clock,
@@ -195,7 +165,7 @@ function secretParts(token: string | undefined): string[] {
 const LEAKS = [/\bat .+:\d+:\d+/, /-----BEGIN/, /"(?:n|e|d|p|q|dp|dq|qi|x|y|k)"\s*:/, /Error\b/];
 
 /** Asserts that neither the body nor any log record carries the token, a stack or key material. */
-export function expectNoLeak(gate: Gate, reply: { text: string }): void {
+export function expectNoLeak(gate: GatedApp, reply: { text: string }): void {
   const logged = JSON.stringify(gate.logger.entries);
   for (const secret of secretParts(gate.lastToken)) {
     expect(reply.text).not.toContain(secret);
@@ -205,7 +175,7 @@ export function expectNoLeak(gate: Gate, reply: { text: string }): void {
 }
 
 /** What an answer says, in one comparable object (a failure shows the actual code). */
-function summary(gate: Gate, reply: Reply) {
+function summary(gate: GatedApp, reply: Reply) {
   return {
     status: reply.status,
     challenge: reply.headers['www-authenticate'],
@@ -220,7 +190,7 @@ function summary(gate: Gate, reply: Reply) {
  * table, the handler not run, one log record with that code, and nothing leaked.
  */
 export function expectRefused(
-  gate: Gate,
+  gate: GatedApp,
   reply: Reply,
   code: VerificationErrorCode,
   options: { scope?: readonly string[]; realm?: string } = {},
@@ -237,7 +207,7 @@ export function expectRefused(
 }
 
 /** Asserts the handler ran and answered 200 with no rejection logged. */
-export function expectAccepted(gate: Gate, reply: Reply): void {
+export function expectAccepted(gate: GatedApp, reply: Reply): void {
   expect(summary(gate, reply)).toMatchObject({ status: 200, logged: [], handled: ['open'] });
 }
 
@@ -325,7 +295,7 @@ export function watchFetches(): FetchWatch {
 export interface AttackEnv {
   clock: FakeClock;
   jwks: JwksServer;
-  gate: Gate;
+  gate: GatedApp;
 }
 
 /** One hostile request, run through every adapter. */
@@ -361,7 +331,7 @@ export function describeAttacks(cases: readonly AttackCase[], published = issuer
       const clock = createClock();
       const needsOwn = c.options || ownJwks || (c.carrier && c.carrier !== 'header');
       const own = needsOwn
-        ? await startGate(driver, {
+        ? await startGatedApp(driver, {
             jwks: server,
             clock,
             options: c.options?.({ clock, jwks: server }),
@@ -392,11 +362,11 @@ export function describeAttacks(cases: readonly AttackCase[], published = issuer
 export function gateFixture(
   driver: Driver,
   published: { keys: object[] } = issuerJwks,
-): { readonly jwks: JwksServer; readonly gate: Gate } {
-  const fixture = {} as { jwks: JwksServer; gate: Gate };
+): { readonly jwks: JwksServer; readonly gate: GatedApp } {
+  const fixture = {} as { jwks: JwksServer; gate: GatedApp };
   beforeAll(async () => {
     fixture.jwks = await startJwksServer(published);
-    fixture.gate = await startGate(driver, { jwks: fixture.jwks });
+    fixture.gate = await startGatedApp(driver, { jwks: fixture.jwks });
   });
   afterAll(async () => {
     await fixture.gate?.close();

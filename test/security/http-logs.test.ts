@@ -3,9 +3,9 @@
 // that names no token; error bodies carry no key material or stack. Every adapter.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { startJwksServer } from '../fixtures/jwks-server.js';
-import { issuerJwks, signing } from '../fixtures/keys.js';
-import { ISSUER, claims } from '../fixtures/tokens.js';
+import { startJwksServer } from '@tokengate/test-fixtures/jwks-server';
+import { issuerJwks, signing } from '@tokengate/test-fixtures/keys';
+import { ISSUER, claims } from '@tokengate/test-fixtures/tokens';
 import { craftJws, esHeader } from './craft.js';
 import {
   PATH,
@@ -15,14 +15,14 @@ import {
   send,
   gateFixture,
   sendBytes,
-  startGate,
+  startGatedApp,
 } from './harness.js';
-import type { Gate, Reply } from './harness.js';
+import type { GatedApp, Reply } from './harness.js';
 
 const honest = () => craftJws({ header: esHeader(), payload: claims() as Record<string, unknown> });
 
 /** Every string in a rejection record is printable ASCII (so no line can be split or forged). */
-function expectCleanRecords(gate: Gate): void {
+function expectCleanRecords(gate: GatedApp): void {
   const records = gate.logger.rejections();
   expect(records.length).toBeGreaterThan(0);
   for (const record of records) {
@@ -168,9 +168,9 @@ describe.each(drivers)('$name', (driver) => {
   });
 
   describe('token text with characters no header can carry (query parameter)', () => {
-    let queryGate: Gate;
+    let queryGate: GatedApp;
     beforeAll(async () => {
-      queryGate = await startGate(driver, { jwks: env.jwks, carrier: 'query' });
+      queryGate = await startGatedApp(driver, { jwks: env.jwks, carrier: 'query' });
     });
     afterAll(() => queryGate?.close());
     const tokens: [string, () => string][] = [
@@ -295,7 +295,7 @@ describe.each(drivers)('$name: hostile settings still answer 401', (driver) => {
   it('a realm with quotes, backslash, CR LF and non-ASCII is sanitised in the challenge', async () => {
     const jwks = await startJwksServer(issuerJwks);
     const realm = 'api "orders"\\\r\n\u00e9\u2028x';
-    const gate = await startGate(driver, { jwks, options: { realm } });
+    const gate = await startGatedApp(driver, { jwks, options: { realm } });
     try {
       const missing = await gate.sendHeaders({});
       expectRefused(gate, missing, 'token_missing', { realm });
@@ -319,17 +319,17 @@ describe.each(drivers)('$name: hostile settings still answer 401', (driver) => {
         throw new Error('log transport full');
       },
     };
-    const gate = await startGate(driver, { jwks, options: { logger: failing } });
+    const gate = await startGatedApp(driver, { jwks, options: { logger: failing } });
     try {
       const reply = await gate.sendHeaders({ authorization: 'Bearer a.b.c' });
       expect(reply.status).toBe(401);
       jwks.setJwks({ keys: [...issuerJwks.keys, { kty: 'RSA', kid: 'broken' }] });
       // The key server's warning about the broken key goes to the same failing logger.
-      const fresh = await startGate(driver, { jwks, options: { logger: failing } });
+      const fresh = await startGatedApp(driver, { jwks, options: { logger: failing } });
       try {
         expect((await fresh.send(honest())).status).toBe(200);
         jwks.down();
-        const cold = await startGate(driver, { jwks, options: { logger: failing } });
+        const cold = await startGatedApp(driver, { jwks, options: { logger: failing } });
         try {
           expect((await cold.send(honest())).status).toBe(503);
         } finally {

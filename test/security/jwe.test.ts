@@ -6,13 +6,24 @@ import type { webcrypto } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CompactEncrypt, exportJWK, generateKeyPair } from 'jose';
 import type { JWK } from 'jose';
-import { createEncryptionKey, decryptionKeys, encryption, signing } from '../fixtures/keys.js';
-import type { EncryptionKeyPair } from '../fixtures/keys.js';
-import { ISSUER, claims, nested, sign } from '../fixtures/tokens.js';
-import { startJwksServer } from '../fixtures/jwks-server.js';
-import { issuerJwks } from '../fixtures/keys.js';
+import {
+  createEncryptionKey,
+  decryptionKeys,
+  encryption,
+  signing,
+} from '@tokengate/test-fixtures/keys';
+import type { EncryptionKeyPair } from '@tokengate/test-fixtures/keys';
+import { ISSUER, claims, nested, sign } from '@tokengate/test-fixtures/tokens';
+import { startJwksServer } from '@tokengate/test-fixtures/jwks-server';
+import { issuerJwks } from '@tokengate/test-fixtures/keys';
 import { b64u, craftJwe, craftJws, esHeader, fakeJwe } from './craft.js';
-import { describeAttacks, drivers, expectAccepted, expectRefused, startGate } from './harness.js';
+import {
+  describeAttacks,
+  drivers,
+  expectAccepted,
+  expectRefused,
+  startGatedApp,
+} from './harness.js';
 import type { AttackCase } from './harness.js';
 
 const rsaOaep = encryption.rsaOaep;
@@ -310,7 +321,7 @@ describe('configuration that would weaken the JWE layer is refused at start-up',
       const jwks = await startJwksServer(issuerJwks);
       try {
         const start = async () =>
-          startGate(driver, {
+          startGatedApp(driver, {
             jwks,
             options: { decryption: { keys: decryptionKeys, ...decryption } },
           });
@@ -351,7 +362,7 @@ describe.each(drivers)('$name: a JWE without kid causes bounded work', (driver) 
 
   it('six ECDH-ES keys, token to the last one, no kid: at most 3 key agreements, refused', async () => {
     const jwks = await startJwksServer(issuerJwks);
-    const gate = await startGate(driver, { jwks, options: { decryption: { keys } } });
+    const gate = await startGatedApp(driver, { jwks, options: { decryption: { keys } } });
     try {
       const token = await toKey(extra[4]!);
       agreements = 0; // encrypting the token above ran one key agreement of its own
@@ -367,7 +378,7 @@ describe.each(drivers)('$name: a JWE without kid causes bounded work', (driver) 
 
   it('control: token to the first ECDH-ES key, no kid: accepted after one agreement', async () => {
     const jwks = await startJwksServer(issuerJwks);
-    const gate = await startGate(driver, { jwks, options: { decryption: { keys } } });
+    const gate = await startGatedApp(driver, { jwks, options: { decryption: { keys } } });
     try {
       const token = await toKey(ecdhEs);
       agreements = 0;
@@ -382,7 +393,7 @@ describe.each(drivers)('$name: a JWE without kid causes bounded work', (driver) 
 
   it('an unknown kid causes no key agreement at all', async () => {
     const jwks = await startJwksServer(issuerJwks);
-    const gate = await startGate(driver, { jwks, options: { decryption: { keys } } });
+    const gate = await startGatedApp(driver, { jwks, options: { decryption: { keys } } });
     try {
       const token = await toKey(extra[0]!, 'no-such-kid');
       agreements = 0;

@@ -4,10 +4,10 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, expect } from 'vitest';
 import type { JWK } from 'jose';
-import { startJwksServer } from '../fixtures/jwks-server.js';
-import type { JwksServer } from '../fixtures/jwks-server.js';
-import { createSigningKey, issuerJwks, signing } from '../fixtures/keys.js';
-import { claims } from '../fixtures/tokens.js';
+import { startJwksServer } from '@tokengate/test-fixtures/jwks-server';
+import type { JwksServer } from '@tokengate/test-fixtures/jwks-server';
+import { createSigningKey, issuerJwks, signing } from '@tokengate/test-fixtures/keys';
+import { claims } from '@tokengate/test-fixtures/tokens';
 import { craftJws, esHeader, selfSignedCertificate } from './craft.js';
 import { describeAttacks } from './harness.js';
 import type { AttackCase, AttackEnv } from './harness.js';

@@ -5,12 +5,12 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVerifier } from '@tokengate/core';
-import { createClock } from '../fixtures/clock.js';
-import { startJwksServer } from '../fixtures/jwks-server.js';
-import type { JwksServer, ScriptedResponse } from '../fixtures/jwks-server.js';
-import { encryption, issuerJwks, rogueKey, signing } from '../fixtures/keys.js';
-import { createCapturingLogger } from '../fixtures/logger.js';
-import { AUDIENCE, ISSUER, claims } from '../fixtures/tokens.js';
+import { createClock } from '@tokengate/test-fixtures/clock';
+import { startJwksServer } from '@tokengate/test-fixtures/jwks-server';
+import type { JwksServer, ScriptedResponse } from '@tokengate/test-fixtures/jwks-server';
+import { encryption, issuerJwks, rogueKey, signing } from '@tokengate/test-fixtures/keys';
+import { createCapturingLogger } from '@tokengate/test-fixtures/logger';
+import { AUDIENCE, ISSUER, claims } from '@tokengate/test-fixtures/tokens';
 import { craftJws, esHeader } from './craft.js';
 import {
   drivers,
@@ -19,12 +19,12 @@ import {
   floodAgent,
   pool,
   send,
-  startGate,
+  startGatedApp,
   tally,
   watchFetches,
   PATH,
 } from './harness.js';
-import type { Driver, FetchWatch, Gate } from './harness.js';
+import type { Driver, FetchWatch, GatedApp } from './harness.js';
 
 // The attacker's origin: a key server that must never be contacted.
 let elsewhere: JwksServer;
@@ -36,7 +36,7 @@ afterAll(() => elsewhere?.close());
 const TIMEOUT = 0.3; // seconds: the trickling and slow servers are given up on after this
 
 /** A fresh token, valid at the gate's clock. */
-const tokenAt = (gate: Gate, key = signing.es256) =>
+const tokenAt = (gate: GatedApp, key = signing.es256) =>
   craftJws({
     header: { alg: key.alg, kid: key.kid, typ: 'at+jwt' },
     payload: claims({}, gate.clock.now()),
@@ -45,7 +45,7 @@ const tokenAt = (gate: Gate, key = signing.es256) =>
 
 interface Scenario {
   server: JwksServer;
-  gate: Gate;
+  gate: GatedApp;
   watch: FetchWatch;
   close(): Promise<void>;
 }
@@ -57,7 +57,7 @@ async function scenario(
 ): Promise<Scenario> {
   const server = await startJwksServer(published);
   const watch = watchFetches();
-  const gate = await startGate(driver, {
+  const gate = await startGatedApp(driver, {
     jwks: server,
     options: { jwks: { timeout: TIMEOUT, maxTtl: 60, ...watch.hooks, ...jwks } },
   });

@@ -8,14 +8,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { VERIFICATION_ERROR_CODES, VerificationError, createVerifier } from '@tokengate/core';
 import type { Verifier } from '@tokengate/core';
-import { createClock } from '../fixtures/clock.js';
-import { startJwksServer } from '../fixtures/jwks-server.js';
-import type { JwksServer } from '../fixtures/jwks-server.js';
-import { decryptionKeys, encryption, issuerJwks, signing } from '../fixtures/keys.js';
-import { AUDIENCE, ISSUER, claims, nested, sign } from '../fixtures/tokens.js';
+import { createClock } from '@tokengate/test-fixtures/clock';
+import { startJwksServer } from '@tokengate/test-fixtures/jwks-server';
+import type { JwksServer } from '@tokengate/test-fixtures/jwks-server';
+import { decryptionKeys, encryption, issuerJwks, signing } from '@tokengate/test-fixtures/keys';
+import { AUDIENCE, ISSUER, claims, nested, sign } from '@tokengate/test-fixtures/tokens';
 import { b64u } from './craft.js';
-import { drivers, startGate } from './harness.js';
-import type { Gate } from './harness.js';
+import { drivers, startGatedApp } from './harness.js';
+import type { GatedApp } from './harness.js';
 
 const originals = {
   'JWS ES256': await sign(claims()),
@@ -230,10 +230,10 @@ describe('core: mutated tokens', () => {
 
 describe.each(drivers)('$name: mutated tokens over HTTP', (driver) => {
   let jwks: JwksServer;
-  let gate: Gate;
+  let gate: GatedApp;
   beforeAll(async () => {
     jwks = await startJwksServer(issuerJwks);
-    gate = await startGate(driver, { jwks });
+    gate = await startGatedApp(driver, { jwks });
     for (const token of Object.values(originals)) await gate.send(token);
   });
   afterAll(async () => {

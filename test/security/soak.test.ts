@@ -7,15 +7,15 @@ import { randomBytes } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClock } from '../fixtures/clock.js';
-import { startJwksServer } from '../fixtures/jwks-server.js';
-import type { JwksServer } from '../fixtures/jwks-server.js';
-import { createSigningKey, publicJwks, signing } from '../fixtures/keys.js';
-import type { SigningKeyPair } from '../fixtures/keys.js';
-import { NOW, claims } from '../fixtures/tokens.js';
+import { createClock } from '@tokengate/test-fixtures/clock';
+import { startJwksServer } from '@tokengate/test-fixtures/jwks-server';
+import type { JwksServer } from '@tokengate/test-fixtures/jwks-server';
+import { createSigningKey, publicJwks, signing } from '@tokengate/test-fixtures/keys';
+import type { SigningKeyPair } from '@tokengate/test-fixtures/keys';
+import { NOW, claims } from '@tokengate/test-fixtures/tokens';
 import { craftJws, esHeader } from './craft.js';
-import { PATH, drivers, floodAgent, send, startGate } from './harness.js';
-import type { Gate } from './harness.js';
+import { PATH, drivers, floodAgent, send, startGatedApp } from './harness.js';
+import type { GatedApp } from './harness.js';
 
 // A real collection, so "back to baseline" is measured rather than guessed.
 setFlagsFromString('--expose-gc');
@@ -47,7 +47,7 @@ type Kind = 'k1' | 'k2' | 'unknown' | 'garbage';
 
 describe('soak: three adapters, a key server that flaps, rotates and goes down', () => {
   let server: JwksServer;
-  const gates: Gate[] = [];
+  const gates: GatedApp[] = [];
   const clock = createClock();
   let unhandled = 0;
   const onUnhandled = () => void unhandled++;
@@ -57,7 +57,7 @@ describe('soak: three adapters, a key server that flaps, rotates and goes down',
     server = await startJwksServer(publicJwks(K1));
     for (const driver of drivers) {
       gates.push(
-        await startGate(driver, {
+        await startGatedApp(driver, {
           jwks: server,
           clock,
           options: { jwks: { maxTtl: 60, timeout: 0.5 } },
@@ -110,7 +110,7 @@ describe('soak: three adapters, a key server that flaps, rotates and goes down',
     const baseline = heapAfterGc();
     let peak = baseline;
 
-    const worker = async (gate: Gate, id: number): Promise<void> => {
+    const worker = async (gate: GatedApp, id: number): Promise<void> => {
       for (let i = id; running; i++) {
         const roll = i % 10;
         const rotated = phase === 'rotation' || phase === 'down' || phase === 'recovered';

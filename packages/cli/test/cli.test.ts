@@ -9,9 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { VERIFICATION_ERROR_CODES } from '@tokengate/core';
 import type { VerificationErrorCode } from '@tokengate/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startJwksServer } from '../../../test/fixtures/jwks-server.js';
-import type { JwksServer } from '../../../test/fixtures/jwks-server.js';
-import { encryption, issuerJwks, rogueKey, signing } from '../../../test/fixtures/keys.js';
+import { startJwksServer } from '@tokengate/test-fixtures/jwks-server';
+import type { JwksServer } from '@tokengate/test-fixtures/jwks-server';
+import { encryption, issuerJwks, rogueKey, signing } from '@tokengate/test-fixtures/keys';
 import {
   AUDIENCE,
   ISSUER,
@@ -20,7 +20,7 @@ import {
   encrypt,
   nested,
   sign,
-} from '../../../test/fixtures/tokens.js';
+} from '@tokengate/test-fixtures/tokens';
 
 const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../dist/bin.js');
 const CLI_TIMEOUT_MS = 20_000;

@@ -4,10 +4,10 @@ import { normalizeDpop, normalizeHtu, verifyProof, jwkThumbprint } from '../src/
 import type { DpopOptions } from '../src/dpop.js';
 import { createNonceSource } from '../src/dpop-nonce.js';
 import { accessTokenHash } from '../src/index.js';
-import { createClock } from '../../../test/fixtures/clock.js';
-import { ath, createDpopKey, proof } from '../../../test/fixtures/dpop.js';
-import type { ProofOptions } from '../../../test/fixtures/dpop.js';
-import { NOW } from '../../../test/fixtures/tokens.js';
+import { createClock } from '@tokengate/test-fixtures/clock';
+import { ath, createDpopKey, proof } from '@tokengate/test-fixtures/dpop';
+import type { ProofOptions } from '@tokengate/test-fixtures/dpop';
+import { NOW } from '@tokengate/test-fixtures/tokens';
 
 const URL_ = 'https://api.test/orders';
 const TOKEN = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1In0.c2ln';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { VerificationError, extractBearer, toHttpError } from '../src/index.js';
 import type { VerificationErrorCode } from '../src/index.js';
-import { listen } from '../../../test/fixtures/http.js';
+import { listen } from '@tokengate/test-fixtures/http';
 
 describe('extractBearer', () => {
   const ok: { name: string; authorization: string | undefined; token: string | undefined }[] = [

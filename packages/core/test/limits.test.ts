@@ -7,11 +7,11 @@ import { describe, expect, it } from 'vitest';
 import { MAX_JSON_DEPTH } from '../src/json.js';
 import { createGate, createVerifier } from '../src/index.js';
 import type { Gate, GateOptions, VerificationError, VerifierOptions } from '../src/index.js';
-import { createClock } from '../../../test/fixtures/clock.js';
-import { createDpopKey, proof } from '../../../test/fixtures/dpop.js';
-import { issuerJwks, signing } from '../../../test/fixtures/keys.js';
-import { createCapturingLogger } from '../../../test/fixtures/logger.js';
-import { AUDIENCE, ISSUER, claims, sign } from '../../../test/fixtures/tokens.js';
+import { createClock } from '@tokengate/test-fixtures/clock';
+import { createDpopKey, proof } from '@tokengate/test-fixtures/dpop';
+import { issuerJwks, signing } from '@tokengate/test-fixtures/keys';
+import { createCapturingLogger } from '@tokengate/test-fixtures/logger';
+import { AUDIENCE, ISSUER, claims, sign } from '@tokengate/test-fixtures/tokens';
 import { craftJws, esHeader } from '../../../test/security/craft.js';
 import { harness } from './keys/harness.js';
 

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createGate, createVerifier, VerificationError } from '../src/index.js';
 import type { LoggerOption } from '../src/index.js';
-import { listen } from '../../../test/fixtures/http.js';
+import { listen } from '@tokengate/test-fixtures/http';
 import { AUDIENCE, ISSUER, NOW, generateTestKeys, sign, validClaims } from './helpers/keys.js';
 
 const keys = await generateTestKeys();

@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { certificateThumbprint } from '../src/index.js';
 import { assertCertificateBinding, normalizeMtls, peerCertificate } from '../src/mtls.js';
-import { testPki } from '../../../test/fixtures/tls.js';
+import { testPki } from '@tokengate/test-fixtures/tls';
 
 const { client, otherClient } = await testPki();
 const der = new X509Certificate(client.cert).raw;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createMemoryReplayStore } from '../src/index.js';
-import { createClock } from '../../../test/fixtures/clock.js';
+import { createClock } from '@tokengate/test-fixtures/clock';
 
 describe('createMemoryReplayStore', () => {
   it('answers true on first use and false on a replay', () => {

@@ -9,11 +9,11 @@ import type {
   VerificationErrorCode,
   VerifiedToken,
 } from '../src/index.js';
-import { createClock } from '../../../test/fixtures/clock.js';
-import { createDpopKey, proof } from '../../../test/fixtures/dpop.js';
-import { issuerJwks } from '../../../test/fixtures/keys.js';
-import { AUDIENCE, ISSUER, claims, sign } from '../../../test/fixtures/tokens.js';
-import { testPki } from '../../../test/fixtures/tls.js';
+import { createClock } from '@tokengate/test-fixtures/clock';
+import { createDpopKey, proof } from '@tokengate/test-fixtures/dpop';
+import { issuerJwks } from '@tokengate/test-fixtures/keys';
+import { AUDIENCE, ISSUER, claims, sign } from '@tokengate/test-fixtures/tokens';
+import { testPki } from '@tokengate/test-fixtures/tls';
 
 interface FakeRequest {
   method: string;

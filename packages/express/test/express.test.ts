@@ -2,10 +2,10 @@ import express from 'express';
 import type { ErrorRequestHandler, NextFunction, Request, Response } from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { VerificationError } from '@tokengate/core';
-import { listen } from '../../../test/fixtures/http.js';
-import type { Listening } from '../../../test/fixtures/http.js';
-import { createCapturingLogger } from '../../../test/fixtures/logger.js';
-import { createStubVerifier } from '../../../test/fixtures/stub-verifier.js';
+import { listen } from '@tokengate/test-fixtures/http';
+import type { Listening } from '@tokengate/test-fixtures/http';
+import { createCapturingLogger } from '@tokengate/test-fixtures/logger';
+import { createStubVerifier } from '@tokengate/test-fixtures/stub-verifier';
 import { getAuth, requireClaims, requireScopes, tokengate } from '../src/index.js';
 
 const answers = { good: { sub: 'alice', scope: 'orders:read' }, old: 'token_expired' } as const;

@@ -2,8 +2,8 @@ import { Writable } from 'node:stream';
 import Fastify from 'fastify';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createCapturingLogger } from '../../../test/fixtures/logger.js';
-import { createStubVerifier } from '../../../test/fixtures/stub-verifier.js';
+import { createCapturingLogger } from '@tokengate/test-fixtures/logger';
+import { createStubVerifier } from '@tokengate/test-fixtures/stub-verifier';
 import tokengate, { getAuth, requireClaims, requireScopes } from '../src/index.js';
 
 const answers = { good: { sub: 'alice', scope: 'orders:read' }, old: 'token_expired' } as const;

@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream';
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { createStubVerifier } from '../../../test/fixtures/stub-verifier.js';
-import { ACCEPTED_OPTIONS, REFUSED_OPTIONS } from '../../../test/fixtures/unknown-options.js';
+import { createStubVerifier } from '@tokengate/test-fixtures/stub-verifier';
+import { ACCEPTED_OPTIONS, REFUSED_OPTIONS } from '@tokengate/test-fixtures/unknown-options';
 import { tokengate } from '../src/index.js';
 import type { TokengateOptions } from '../src/index.js';
 

@@ -1,10 +1,10 @@
 import Koa from 'koa';
 import type { Next } from 'koa';
 import { afterEach, describe, expect, it } from 'vitest';
-import { listen } from '../../../test/fixtures/http.js';
-import type { Listening } from '../../../test/fixtures/http.js';
-import { createCapturingLogger } from '../../../test/fixtures/logger.js';
-import { createStubVerifier } from '../../../test/fixtures/stub-verifier.js';
+import { listen } from '@tokengate/test-fixtures/http';
+import type { Listening } from '@tokengate/test-fixtures/http';
+import { createCapturingLogger } from '@tokengate/test-fixtures/logger';
+import { createStubVerifier } from '@tokengate/test-fixtures/stub-verifier';
 import { getAuth, requireClaims, requireScopes, tokengate } from '../src/index.js';
 import type { AuthContext } from '../src/index.js';
 

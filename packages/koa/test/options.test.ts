@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ACCEPTED_OPTIONS, REFUSED_OPTIONS } from '../../../test/fixtures/unknown-options.js';
+import { ACCEPTED_OPTIONS, REFUSED_OPTIONS } from '@tokengate/test-fixtures/unknown-options';
 import { tokengate } from '../src/index.js';
 import type { TokengateOptions } from '../src/index.js';
 

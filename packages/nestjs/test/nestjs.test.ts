@@ -3,12 +3,12 @@ import { Catch, Controller, Get, Inject, Injectable, Module, UseGuards } from '@
 import type { ArgumentsHost, ExceptionFilter, ExecutionContext } from '@nestjs/common';
 import { APP_GUARD, HttpAdapterHost, Reflector } from '@nestjs/core';
 import { describe, expect, it } from 'vitest';
-import { createClock } from '../../../test/fixtures/clock.js';
-import { startJwksServer } from '../../../test/fixtures/jwks-server.js';
-import { issuerJwks } from '../../../test/fixtures/keys.js';
-import { createCapturingLogger } from '../../../test/fixtures/logger.js';
-import { createStubVerifier } from '../../../test/fixtures/stub-verifier.js';
-import { AUDIENCE, ISSUER, claims, sign } from '../../../test/fixtures/tokens.js';
+import { createClock } from '@tokengate/test-fixtures/clock';
+import { startJwksServer } from '@tokengate/test-fixtures/jwks-server';
+import { issuerJwks } from '@tokengate/test-fixtures/keys';
+import { createCapturingLogger } from '@tokengate/test-fixtures/logger';
+import { createStubVerifier } from '@tokengate/test-fixtures/stub-verifier';
+import { AUDIENCE, ISSUER, claims, sign } from '@tokengate/test-fixtures/tokens';
 import {
   AnyScope,
   Auth,

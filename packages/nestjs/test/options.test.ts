@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { describe, expect, it } from 'vitest';
-import { ACCEPTED_OPTIONS, REFUSED_OPTIONS } from '../../../test/fixtures/unknown-options.js';
+import { ACCEPTED_OPTIONS, REFUSED_OPTIONS } from '@tokengate/test-fixtures/unknown-options';
 import { TokengateModule } from '../src/index.js';
 import type { TokengateOptions } from '../src/index.js';
 

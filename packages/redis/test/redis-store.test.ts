@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from 'redis';
 import { createRedisReplayStore } from '../src/index.js';
 import type { RedisReplayStore } from '../src/index.js';
-import { startRedisServer } from '../../../test/fixtures/redis-server.js';
-import type { RedisServer } from '../../../test/fixtures/redis-server.js';
+import { startRedisServer } from '@tokengate/test-fixtures/redis-server';
+import type { RedisServer } from '@tokengate/test-fixtures/redis-server';
 
 let server: RedisServer;
 let admin: ReturnType<typeof createClient>;

@@ -1,5 +1,6 @@
 import { CompactEncrypt, SignJWT, exportJWK, generateKeyPair } from 'jose';
 import type { CryptoKey, JWK, JWTPayload } from 'jose';
+import { createClock } from '@tokengate/test-fixtures/clock';
 
 /** A signing or encryption key pair as JWKs, with the private side kept for minting. */
 export interface KeyPair {
@@ -83,16 +84,11 @@ export function b64json(value: unknown): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url');
 }
 
-/** A controllable clock in epoch seconds. */
+/**
+ * A controllable clock in epoch seconds that is itself the `now` option: the fixtures' clock
+ * (`@tokengate/test-fixtures/clock`) as a callable.
+ */
 export function fakeClock(start = NOW) {
-  let t = start;
-  const now = () => t;
-  return Object.assign(now, {
-    advance(seconds: number) {
-      t += seconds;
-    },
-    set(seconds: number) {
-      t = seconds;
-    },
-  });
+  const clock = createClock(start);
+  return Object.assign(() => clock.now(), { advance: clock.advance, set: clock.set });
 }

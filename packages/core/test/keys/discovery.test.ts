@@ -3,10 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { createDiscoveredJwks, discoveryUrls } from '../../src/keys/discovery.js';
 import type { RemoteJwksOptions } from '../../src/keys/remote-jwks.js';
 import { sharedDiscoveredJwks, sharedRemoteJwks } from '../../src/keys/shared.js';
-import { createClock } from '../../../../test/fixtures/clock.js';
-import { publicJwks, signing } from '../../../../test/fixtures/keys.js';
-import type { JwksServer } from '../../../../test/fixtures/jwks-server.js';
-import { createCapturingLogger } from '../../../../test/fixtures/logger.js';
+import { createClock } from '@tokengate/test-fixtures/clock';
+import { publicJwks, signing } from '@tokengate/test-fixtures/keys';
+import type { JwksServer } from '@tokengate/test-fixtures/jwks-server';
+import { createCapturingLogger } from '@tokengate/test-fixtures/logger';
 import { DISCOVERY_PATH, JWKS_PATH, createEvents, serve } from './harness.js';
 
 const { es256, rs256 } = signing;

@@ -4,18 +4,14 @@ import { generateKeyPairSync } from 'node:crypto';
 import { afterEach } from 'vitest';
 import { createRemoteJwks } from '../../src/keys/remote-jwks.js';
 import type { RemoteJwks, RemoteJwksOptions } from '../../src/keys/remote-jwks.js';
-import { createClock } from '../../../../test/fixtures/clock.js';
-import type { FakeClock } from '../../../../test/fixtures/clock.js';
-import { startJwksServer } from '../../../../test/fixtures/jwks-server.js';
-import type {
-  Handler,
-  JwksServer,
-  JwksServerOptions,
-} from '../../../../test/fixtures/jwks-server.js';
-import { createCapturingLogger } from '../../../../test/fixtures/logger.js';
-import type { CapturingLogger } from '../../../../test/fixtures/logger.js';
+import { createClock } from '@tokengate/test-fixtures/clock';
+import type { FakeClock } from '@tokengate/test-fixtures/clock';
+import { startJwksServer } from '@tokengate/test-fixtures/jwks-server';
+import type { Handler, JwksServer, JwksServerOptions } from '@tokengate/test-fixtures/jwks-server';
+import { createCapturingLogger } from '@tokengate/test-fixtures/logger';
+import type { CapturingLogger } from '@tokengate/test-fixtures/logger';
 
-export { JWKS_PATH, DISCOVERY_PATH } from '../../../../test/fixtures/jwks-server.js';
+export { JWKS_PATH, DISCOVERY_PATH } from '@tokengate/test-fixtures/jwks-server';
 
 /** Hook calls in order: `fetch 200`, `fetch 304`, `error <message>`. */
 export interface Events {

@@ -1,11 +1,7 @@
 // The shared fixture server itself: other suites rely on these defaults.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  DISCOVERY_PATH,
-  JWKS_PATH,
-  startJwksServer,
-} from '../../../../test/fixtures/jwks-server.js';
-import type { JwksServer } from '../../../../test/fixtures/jwks-server.js';
+import { DISCOVERY_PATH, JWKS_PATH, startJwksServer } from '@tokengate/test-fixtures/jwks-server';
+import type { JwksServer } from '@tokengate/test-fixtures/jwks-server';
 
 describe('jwks fixture server', () => {
   let server: JwksServer;

@@ -8,10 +8,10 @@ import { describe, expect, it } from 'vitest';
 import { KeyRejected, importVerificationKey } from '../../src/keys/jwk.js';
 import { createVerifier } from '../../src/verifier.js';
 import type { VerifierOptions } from '../../src/options.js';
-import { createClock } from '../../../../test/fixtures/clock.js';
-import { signing } from '../../../../test/fixtures/keys.js';
-import { createCapturingLogger } from '../../../../test/fixtures/logger.js';
-import { AUDIENCE, claims, signWith } from '../../../../test/fixtures/tokens.js';
+import { createClock } from '@tokengate/test-fixtures/clock';
+import { signing } from '@tokengate/test-fixtures/keys';
+import { createCapturingLogger } from '@tokengate/test-fixtures/logger';
+import { AUDIENCE, claims, signWith } from '@tokengate/test-fixtures/tokens';
 import { harness, serve } from './harness.js';
 
 const { es256 } = signing;

@@ -6,7 +6,7 @@ import { VerificationError } from '../../src/errors.js';
 import { createRemoteJwks, kidRefreshLimiter } from '../../src/keys/remote-jwks.js';
 import { backoffDelay } from '../../src/keys/resource.js';
 import type { TokengateEvent } from '../../src/events.js';
-import { createSigningKey, publicJwks, signing } from '../../../../test/fixtures/keys.js';
+import { createSigningKey, publicJwks, signing } from '@tokengate/test-fixtures/keys';
 import { JWKS_PATH, harness, heldResponse } from './harness.js';
 import type { Harness } from './harness.js';
 

@@ -3,14 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import { createRemoteJwks } from '../../src/keys/remote-jwks.js';
 import type { RemoteJwksOptions } from '../../src/keys/remote-jwks.js';
-import {
-  createSigningKey,
-  encryption,
-  publicJwks,
-  signing,
-} from '../../../../test/fixtures/keys.js';
-import type { Handler } from '../../../../test/fixtures/jwks-server.js';
-import { NOW } from '../../../../test/fixtures/tokens.js';
+import { createSigningKey, encryption, publicJwks, signing } from '@tokengate/test-fixtures/keys';
+import type { Handler } from '@tokengate/test-fixtures/jwks-server';
+import { NOW } from '@tokengate/test-fixtures/tokens';
 import { JWKS_PATH, harness, serve, weakRsaJwk } from './harness.js';
 
 const { es256, rs256 } = signing;

@@ -3,9 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import { createRemoteJwks } from '../../src/keys/remote-jwks.js';
 import { sharedRemoteJwks } from '../../src/keys/shared.js';
-import { createClock } from '../../../../test/fixtures/clock.js';
-import { createSigningKey, publicJwks, signing } from '../../../../test/fixtures/keys.js';
-import { NOW } from '../../../../test/fixtures/tokens.js';
+import { createClock } from '@tokengate/test-fixtures/clock';
+import { createSigningKey, publicJwks, signing } from '@tokengate/test-fixtures/keys';
+import { NOW } from '@tokengate/test-fixtures/tokens';
 import { JWKS_PATH, harness, heldResponse, serve } from './harness.js';
 
 const { es256, rs256, eddsa } = signing;

@@ -6,17 +6,13 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createFileStore, createMemoryStore, createVerifier } from '../../src/index.js';
 import type { JwksStore, TokengateEvent, VerifierOptions } from '../../src/index.js';
-import { createClock } from '../../../../test/fixtures/clock.js';
-import type { FakeClock } from '../../../../test/fixtures/clock.js';
-import {
-  JWKS_PATH,
-  DISCOVERY_PATH,
-  startJwksServer,
-} from '../../../../test/fixtures/jwks-server.js';
-import type { JwksServer } from '../../../../test/fixtures/jwks-server.js';
-import { createSigningKey, publicJwks, signing } from '../../../../test/fixtures/keys.js';
-import { createCapturingLogger } from '../../../../test/fixtures/logger.js';
-import { AUDIENCE, claims, sign } from '../../../../test/fixtures/tokens.js';
+import { createClock } from '@tokengate/test-fixtures/clock';
+import type { FakeClock } from '@tokengate/test-fixtures/clock';
+import { JWKS_PATH, DISCOVERY_PATH, startJwksServer } from '@tokengate/test-fixtures/jwks-server';
+import type { JwksServer } from '@tokengate/test-fixtures/jwks-server';
+import { createSigningKey, publicJwks, signing } from '@tokengate/test-fixtures/keys';
+import { createCapturingLogger } from '@tokengate/test-fixtures/logger';
+import { AUDIENCE, claims, sign } from '@tokengate/test-fixtures/tokens';
 
 let server: JwksServer;
 let clock: FakeClock;
