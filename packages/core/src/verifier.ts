@@ -4,33 +4,27 @@ import {
   checkTimes,
   checkTyp,
   readTimeClaims,
-} from './claims.js';
-import { createCheckedClock } from './clock.js';
-import type { TimeClaims } from './claims.js';
-import type { Decryptor } from './decrypt.js';
+} from './token/claims.js';
+import { createCheckedClock } from './config/clock.js';
+import type { TimeClaims } from './token/claims.js';
+import { openJwe } from './token/decrypt.js';
 import { VerificationError, fromJoseError } from './errors.js';
 import type { TokenDetails } from './errors.js';
-import { createEmitter } from './events.js';
-import { stderrLogger, toLogger } from './log.js';
-import { createPolicySet } from './issuers.js';
-import { assertKnownOptions } from './option-names.js';
-import { isPromiseLike } from './promise.js';
-import { normalizeShared, normalizeTyp } from './options.js';
-import type { NormalizedOptions, VerifierOptions } from './options.js';
-import { assertEncryptionAllowed } from './policy.js';
-import type { Policy } from './policy.js';
-import { verifySignature } from './signature.js';
-import { parseJsonObject, parsePayload, parseToken } from './token.js';
-import type { ParsedJws } from './token.js';
-import { createTokenCache } from './token-cache.js';
-import type {
-  TokenHeader,
-  TokenPayload,
-  VerificationKey,
-  VerifiedToken,
-  Verifier,
-  VerifyOptions,
-} from './types.js';
+import { createEmitter } from './telemetry/events.js';
+import { stderrLogger, toLogger } from './telemetry/log.js';
+import { createPolicySet } from './issuers/policy-set.js';
+import { assertKnownOptions } from './config/option-names.js';
+import { isPromiseLike } from './lib/maybe-promise.js';
+import { normalizeShared } from './config/options.js';
+import type { NormalizedOptions, VerifierOptions } from './config/options.js';
+import { assertEncryptionAllowed } from './issuers/policy.js';
+import type { Policy } from './issuers/policy.js';
+import { verifySignature } from './token/signature.js';
+import { parsePayload, parseToken } from './token/compact.js';
+import type { ParsedJws } from './token/compact.js';
+import { createTokenCache } from './token/cache.js';
+import type { TokenPayload, VerifiedToken } from './token/types.js';
+import type { VerificationKey } from './keys/types.js';
 
 // The result is shared by every request that presents the same token: nobody may change it.
 // Iterative, so its cost is bounded by the size of the value, never by the call stack (decoded
@@ -44,43 +38,6 @@ function deepFreeze<T>(value: T): T {
     for (const key in next) pending.push((next as Record<string, unknown>)[key]);
   }
   return value;
-}
-
-const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-type Opened =
-  { jws: ParsedJws; encryption: TokenHeader } | { claims: TokenPayload; encryption: TokenHeader };
-
-/** Opens a JWE: the inner compact JWS, or (only when some policy allows it) its bare claims. */
-async function open(
-  decrypt: Decryptor | undefined,
-  token: string,
-  header: TokenHeader,
-  maxLength: number,
-  details: TokenDetails,
-): Promise<Opened> {
-  if (!decrypt) {
-    throw new VerificationError('decryption_failed', {
-      reason: 'no decryption keys are configured',
-    });
-  }
-  const { plaintext, header: encryption } = await decrypt(token, header);
-  let text: string;
-  try {
-    text = utf8.decode(plaintext);
-  } catch {
-    throw new VerificationError('token_malformed', { reason: 'plaintext is not UTF-8' });
-  }
-  const cty = encryption.cty === undefined ? undefined : normalizeTyp(encryption.cty);
-  if (cty === 'application/jwt' || COMPACT_JWS.test(text)) {
-    const inner = parseToken(text, maxLength, details);
-    if (inner.kind !== 'jws') {
-      throw new VerificationError('token_malformed', { reason: 'nested token is not a JWS' });
-    }
-    return { jws: inner, encryption };
-  }
-  return { claims: parseJsonObject(plaintext, 'plaintext') as TokenPayload, encryption };
 }
 
 /** The key that verifies the signature; awaits only when the key source has to. */
@@ -148,6 +105,33 @@ interface Entry {
   key: VerificationKey | undefined;
 }
 
+/** Options of one verification. */
+export interface VerifyOptions {
+  /**
+   * The caller checks a bound token's `cnf` (DPoP key, client certificate) against the request
+   * itself, as `createGate` does. Without it a bound token is refused with
+   * `token_binding_mismatch`: `verify()` alone cannot see the proof.
+   */
+  bindingChecked?: boolean;
+}
+
+/** A configured verifier: what `createVerifier` returns and every adapter calls. */
+export interface Verifier {
+  /**
+   * Verifies a compact JWS, JWE or nested token. Resolves to the verified token or rejects with
+   * a VerificationError (never another error type). `request` is handed to an issuer resolver.
+   */
+  verify(token: string, request?: unknown, options?: VerifyOptions): Promise<VerifiedToken>;
+  /**
+   * Synchronous token-cache lookup: the verified result when this exact token was verified
+   * before and is still valid now; `undefined` when it is not cached. Throws a VerificationError
+   * when the cached token has since expired or its key was removed.
+   */
+  cached(token: string, options?: VerifyOptions): VerifiedToken | undefined;
+  /** Loads remote keys (and discovery metadata) now; resolves when verification can proceed. */
+  ready(): Promise<void>;
+}
+
 /**
  * Creates a verifier: one trusted issuer (`issuer`), several (`issuers: [...]`), or issuers
  * looked up at run time (`issuers: async (iss) => policy`). Every configuration mistake throws a
@@ -203,7 +187,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const parsed = parseToken(token, shared.maxTokenLength, details);
     const opened =
       parsed.kind === 'jwe'
-        ? await open(policies.decrypt, token, parsed.header, shared.maxTokenLength, details)
+        ? await openJwe(policies.decrypt, token, parsed.header, shared.maxTokenLength, details)
         : undefined;
     const jws = opened ? ('jws' in opened ? opened.jws : undefined) : (parsed as ParsedJws);
     // Read before the signature check only to choose the issuer's policy, never to fetch a URL.

@@ -1,12 +1,12 @@
 // Issuer metadata (OpenID Connect Discovery 1.0, RFC 8414) → jwks_uri → a remote JWKS.
-import type { KeySource } from '../types.js';
-import { checkKeyServerUrl, loggableUrl } from './fetch.js';
+import type { KeySource } from './types.js';
+import { checkKeyServerUrl, loggableUrl } from './http/fetch.js';
 import { remoteJwksFor } from './remote-jwks.js';
 import type { RemoteJwks, RemoteJwksStatus } from './remote-jwks.js';
 import { toRemoteSettings } from './remote-options.js';
 import type { RemoteJwksOptions, RemoteSettings } from './remote-options.js';
-import { createResource } from './resource.js';
-import type { LastError, Resource, ResourceState } from './resource.js';
+import { createResource } from './http/cached-document.js';
+import type { LastError, Resource, ResourceState } from './http/cached-document.js';
 
 /** The parts of the issuer's metadata tokengate uses. */
 export interface IssuerMetadata {

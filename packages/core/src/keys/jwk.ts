@@ -1,6 +1,6 @@
 import { createPublicKey, createSecretKey } from 'node:crypto';
 import type { JWK } from 'jose';
-import type { VerificationKey } from '../types.js';
+import type { VerificationKey } from './types.js';
 import { hasRocaFingerprint } from './roca.js';
 
 /** Why a JWK was refused as a verification key (logged; never fatal for a whole set). */

@@ -1,5 +1,5 @@
 import { VerificationError } from '../errors.js';
-import type { KeySelector, KeySource, VerificationKey } from '../types.js';
+import type { KeySelector, KeySource, VerificationKey } from './types.js';
 import {
   KeyRejected,
   SIGNATURE_ALGORITHMS,

@@ -1,16 +1,19 @@
 import { VerificationError } from '../errors.js';
-import { logSafe } from '../log.js';
-import type { KeySelector, KeySource, VerificationKey } from '../types.js';
-import { checkKeyServerUrl, loggableUrl } from './fetch.js';
+import { logSafe } from '../telemetry/log.js';
+import type { KeySelector, KeySource, VerificationKey } from './types.js';
+import { checkKeyServerUrl, loggableUrl } from './http/fetch.js';
 import { KeyRejected, importVerificationKey, privateMaterialOf } from './jwk.js';
 import { indexByKid, selectKeys } from './local.js';
 import { toRemoteSettings } from './remote-options.js';
 import type { RemoteJwksOptions, RemoteSettings } from './remote-options.js';
-import { createResource, timedOut, waitAtMost } from './resource.js';
-import type { Resource, ResourceCounters, ResourceState } from './resource.js';
+import { createResource, timedOut, waitAtMost } from './http/cached-document.js';
+import type { Resource, ResourceCounters, ResourceState } from './http/cached-document.js';
 
 export type { RemoteJwksOptions } from './remote-options.js';
-export type { FetchInfo as JwksFetchInfo, LastError as JwksLastError } from './resource.js';
+export type {
+  FetchInfo as JwksFetchInfo,
+  LastError as JwksLastError,
+} from './http/cached-document.js';
 
 /** What a health check needs to know about a remote key set. Times are epoch seconds. */
 export interface RemoteJwksStatus extends ResourceCounters {

@@ -1,16 +1,16 @@
 // Process-wide registries: verifiers that name the same JWKS (or issuer) share one cache, so a
 // multi-issuer or multi-route set-up makes one request per key server, not one per verifier.
 import { LRUCache } from 'lru-cache';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../config/clock.js';
 import { discoveredJwksFor } from './discovery.js';
 import type { DiscoveredJwks } from './discovery.js';
-import { checkKeyServerUrl } from './fetch.js';
+import { checkKeyServerUrl } from './http/fetch.js';
 import { remoteJwksFor } from './remote-jwks.js';
 import type { RemoteJwks, RemoteJwksOptions } from './remote-jwks.js';
 import { toRemoteSettings } from './remote-options.js';
 import type { RemoteSettings } from './remote-options.js';
-import { createEmitter } from '../events.js';
-import type { EventSink } from '../events.js';
+import { createEmitter } from '../telemetry/events.js';
+import type { EventSink } from '../telemetry/events.js';
 
 /** How many key servers (and issuers) the registries remember. */
 export const SHARED_MAX = 100;

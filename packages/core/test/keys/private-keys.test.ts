@@ -7,7 +7,7 @@ import type { CryptoKey } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { KeyRejected, importVerificationKey } from '../../src/keys/jwk.js';
 import { createVerifier } from '../../src/verifier.js';
-import type { VerifierOptions } from '../../src/options.js';
+import type { VerifierOptions } from '../../src/config/options.js';
 import { createClock } from '../../../../test/fixtures/clock.js';
 import { signing } from '../../../../test/fixtures/keys.js';
 import { createCapturingLogger } from '../../../../test/fixtures/logger.js';

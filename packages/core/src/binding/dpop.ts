@@ -1,27 +1,29 @@
 import { createHash } from 'node:crypto';
-import { createCheckedClock } from './clock.js';
-import type { Clock } from './clock.js';
+import { createCheckedClock } from '../config/clock.js';
+import type { Clock } from '../config/clock.js';
 import { createNonceSource } from './dpop-nonce.js';
 import type { DpopNonceOptions, DpopNonceSource } from './dpop-nonce.js';
-import { toSeconds } from './duration.js';
-import type { Duration } from './duration.js';
-import { VerificationError, isVerificationError } from './errors.js';
+import { toSeconds } from '../config/duration.js';
+import type { Duration } from '../config/duration.js';
+import { VerificationError, isVerificationError } from '../errors.js';
 import {
   SIGNATURE_ALGORITHMS,
   importVerificationKey,
   isSymmetricAlg,
   keyFitsAlg,
   privateMaterialOf,
-} from './keys/jwk.js';
-import { orDefault } from './option-default.js';
-import { normalizeTyp } from './options.js';
+} from '../keys/jwk.js';
+import { orDefault } from '../config/option-default.js';
+import { normalizeTyp } from '../token/claims.js';
 import { createMemoryReplayStore } from './replay-store.js';
 import type { ReplayStore } from './replay-store.js';
-import { verifySignature } from './signature.js';
-import { parsePayload, parseToken } from './token.js';
-import type { ParsedJws } from './token.js';
-import type { Logger, TokenHeader, TokenPayload, VerificationKey } from './types.js';
-import { stderrLogger } from './log.js';
+import { verifySignature } from '../token/signature.js';
+import { parsePayload, parseToken } from '../token/compact.js';
+import type { ParsedJws } from '../token/compact.js';
+import type { Logger } from '../telemetry/log.js';
+import type { TokenHeader, TokenPayload } from '../token/types.js';
+import type { VerificationKey } from '../keys/types.js';
+import { stderrLogger } from '../telemetry/log.js';
 
 /** DPoP (RFC 9449): tokens bound to a key the client proves it holds on every request. */
 export interface DpopOptions<Req = unknown> {

@@ -1,7 +1,13 @@
-import { VERIFICATION_ERROR_CODES } from './errors.js';
-import type { VerificationError, VerificationErrorCode } from './errors.js';
-import { targetPath } from './request-url.js';
-import type { Logger } from './types.js';
+import { VERIFICATION_ERROR_CODES } from '../errors.js';
+import type { VerificationError, VerificationErrorCode } from '../errors.js';
+import { targetPath } from '../http/request-url.js';
+
+/** A pino-compatible logger: `warn(obj, msg)` and `error(obj, msg)`. */
+export interface Logger {
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  info?(obj: object, msg?: string): void;
+}
 
 /** The level a rejection record is logged at; `'silent'` logs nothing. */
 export type LogLevel = 'info' | 'warn' | 'error' | 'silent';

@@ -1,13 +1,13 @@
 // One cached HTTP JSON document (a JWKS, or issuer metadata): conditional requests, freshness,
 // single flight, stale-if-error and backoff. What the document means is the caller's `parse`.
-import type { Clock } from '../clock.js';
-import { VerificationError } from '../errors.js';
-import type { Logger } from '../types.js';
+import type { Clock } from '../../config/clock.js';
+import { VerificationError } from '../../errors.js';
+import type { Logger } from '../../telemetry/log.js';
 import { FetchFailed, fetchJson, loggableUrl } from './fetch.js';
 import type { FetchLimits } from './fetch.js';
 import { toFreshness } from './http-cache.js';
 import type { FreshnessPolicy, FreshnessSource } from './http-cache.js';
-import type { Emitter } from '../events.js';
+import type { Emitter } from '../../telemetry/events.js';
 import { isStoredDocument } from './store.js';
 import type { JwksStore, StoredDocument } from './store.js';
 

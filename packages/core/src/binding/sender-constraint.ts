@@ -1,23 +1,29 @@
 // The gate's sender-constraint step (RFC 9449 DPoP, RFC 8705 mTLS): after the token verifies,
 // check it against the key or certificate it is bound to (`cnf`) and the request it came with.
-import { isPromiseLike } from './promise.js';
-import type { Clock } from './clock.js';
+import { isPromiseLike } from '../lib/maybe-promise.js';
+import type { Clock } from '../config/clock.js';
 import { normalizeDpop, replayKey, replayTtl, verifyProof } from './dpop.js';
 import type { DpopOptions, NormalizedDpop } from './dpop.js';
-import { VerificationError, isVerificationError } from './errors.js';
-import type { ChallengeContext } from './errors.js';
-import { countHeaders } from './http.js';
-import type { CredentialSource, Credentials } from './http.js';
-import type { RequestFacts } from './log.js';
-import { assertCertificateBinding, normalizeMtls, peerCertificate } from './mtls.js';
+import { VerificationError, isVerificationError } from '../errors.js';
+import type { ChallengeContext } from '../errors.js';
+import { countHeaders } from '../http/credentials.js';
+import type { CredentialSource, Credentials } from '../http/credentials.js';
+import type { RequestFacts } from '../telemetry/log.js';
+import { assertCertificateBinding, normalizeMtls } from './mtls.js';
 import type { MtlsOptions } from './mtls.js';
-import type { UrlSettings } from './request-url.js';
-import type { Logger, VerifiedToken } from './types.js';
+import type { UrlSettings } from '../http/request-url.js';
+import type { Logger } from '../telemetry/log.js';
+import type { VerifiedToken } from '../token/types.js';
 
-/** What the step reads from a request: the adapter's `RequestIo`. */
+/**
+ * What the step reads from a request, through the HTTP layer (the gate): headers, method and the
+ * socket's client certificate. The request URL is computed by the gate too (request-url.ts).
+ */
 export interface BindingIo<Req> {
   raw(req: Req): CredentialSource;
   facts(req: Req): RequestFacts;
+  /** The DER client certificate of the request's TLS socket, read by the HTTP layer. */
+  peerCertificate(req: Req): Uint8Array | undefined;
 }
 
 /** Checks tokens against their binding (`cnf`); built once per gate. */
@@ -151,9 +157,7 @@ export function createSenderConstraint<Req>(
     const jkt = optionalString(members, 'jkt');
     const x5t = optionalString(members, 'x5t#S256');
     if (x5t !== undefined) {
-      const certificate = mtls.certificate
-        ? mtls.certificate(req)
-        : peerCertificate(io.raw(req).socket);
+      const certificate = mtls.certificate ? mtls.certificate(req) : io.peerCertificate(req);
       assertCertificateBinding(x5t, certificate);
     } else if (mtls.required) {
       throw mismatch('certificate-bound token required');

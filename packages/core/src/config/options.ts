@@ -4,12 +4,13 @@ import type { Clock } from './clock.js';
 import { toSeconds } from './duration.js';
 import { orDefault } from './option-default.js';
 import type { Duration } from './duration.js';
-import { SIGNATURE_ALGORITHMS, isSymmetricAlg } from './keys/jwk.js';
-import type { RemoteJwksOptions } from './keys/remote-jwks.js';
-import type { EventSink } from './events.js';
-import { toLogger } from './log.js';
-import type { LoggerOption } from './log.js';
-import type { KeySource } from './types.js';
+import { SIGNATURE_ALGORITHMS, isSymmetricAlg } from '../keys/jwk.js';
+import type { RemoteJwksOptions } from '../keys/remote-jwks.js';
+import type { EventSink } from '../telemetry/events.js';
+import { toLogger } from '../telemetry/log.js';
+import type { LoggerOption } from '../telemetry/log.js';
+import { normalizeTyp } from '../token/claims.js';
+import type { KeySource } from '../keys/types.js';
 
 /** The receiver's own private keys, to decrypt JWE tokens. */
 export interface DecryptionOptions {
@@ -195,16 +196,6 @@ function allowList(value: unknown, name: string, known: ReadonlySet<string>): st
     if (!known.has(alg)) throw new TypeError(`"${name}" contains unsupported algorithm "${alg}"`);
   }
   return list;
-}
-
-/**
- * The comparison form of a `typ` or `cty` media type: lower case, with `application/` prepended
- * only when the value has no `/` (RFC 7515 §4.1.9), so `at+jwt` and `application/at+jwt` match
- * but `text/plain` never matches `application/text/plain`.
- */
-export function normalizeTyp(typ: string): string {
-  const lower = typ.toLowerCase();
-  return lower.includes('/') ? lower : `application/${lower}`;
 }
 
 /** Options shared by every policy of a verifier. */

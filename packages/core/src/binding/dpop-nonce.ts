@@ -1,8 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Clock } from './clock.js';
-import { toSeconds } from './duration.js';
-import { orDefault } from './option-default.js';
-import type { Duration } from './duration.js';
+import type { Clock } from '../config/clock.js';
+import { toSeconds } from '../config/duration.js';
+import { orDefault } from '../config/option-default.js';
+import type { Duration } from '../config/duration.js';
 
 /**
  * Server-provided DPoP nonces (RFC 9449 §8, §9) made from a secret: stateless, so every receiver

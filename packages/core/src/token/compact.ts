@@ -1,6 +1,6 @@
-import { VerificationError } from './errors.js';
-import type { TokenDetails } from './errors.js';
-import { MAX_JSON_DEPTH, jsonStructureProblem } from './json.js';
+import { VerificationError } from '../errors.js';
+import type { TokenDetails } from '../errors.js';
+import { MAX_JSON_DEPTH, jsonStructureProblem } from '../lib/json.js';
 import type { TokenHeader, TokenPayload } from './types.js';
 
 const B64URL = /^[A-Za-z0-9_-]*$/;

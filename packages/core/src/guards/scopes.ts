@@ -1,7 +1,7 @@
 import type { ClaimCheck, ClaimsPredicate } from './claim-checks.js';
-import { VerificationError, isVerificationError } from './errors.js';
-import { isPromiseLike } from './promise.js';
-import type { TokenPayload, VerifiedToken } from './types.js';
+import { VerificationError, isVerificationError } from '../errors.js';
+import { isPromiseLike } from '../lib/maybe-promise.js';
+import type { TokenPayload, VerifiedToken } from '../token/types.js';
 
 const DEFAULT_SCOPE_CLAIMS = ['scope', 'scp'];
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/; // RFC 6749 §3.3 scope-token

@@ -1,18 +1,20 @@
-import { createSenderConstraint } from './binding.js';
-import { systemClock } from './clock.js';
-import type { DpopOptions } from './dpop.js';
-import { VerificationError, isVerificationError } from './errors.js';
-import { extractCredentials, toHttpError } from './http.js';
-import type { CredentialSource, Credentials, HttpError } from './http.js';
-import type { MtlsOptions } from './mtls.js';
-import { logAt, stderrLogger, toLogLevels, toLogger, toRejectionRecord } from './log.js';
-import type { LogLevels, LoggerOption, RequestFacts } from './log.js';
+import { createSenderConstraint } from '../binding/sender-constraint.js';
+import { systemClock } from '../config/clock.js';
+import type { DpopOptions } from '../binding/dpop.js';
+import { VerificationError, isVerificationError } from '../errors.js';
+import { extractCredentials, peerCertificate, toHttpError } from './credentials.js';
+import type { CredentialSource, Credentials, HttpError } from './credentials.js';
+import type { MtlsOptions } from '../binding/mtls.js';
+import { logAt, stderrLogger, toLogLevels, toLogger, toRejectionRecord } from '../telemetry/log.js';
+import type { LogLevels, LoggerOption, RequestFacts } from '../telemetry/log.js';
 import { requestUrl } from './request-url.js';
-import type { Guard } from './scopes.js';
-import type { Logger, VerifiedToken, Verifier } from './types.js';
-import { createVerifier } from './verifier.js';
-import { assertKnownOptions, verifierOptionsOf } from './option-names.js';
-import type { VerifierOptions } from './options.js';
+import type { Guard } from '../guards/scopes.js';
+import type { Logger } from '../telemetry/log.js';
+import type { VerifiedToken } from '../token/types.js';
+import type { Verifier } from '../verifier.js';
+import { createVerifier } from '../verifier.js';
+import { assertKnownOptions, verifierOptionsOf } from '../config/option-names.js';
+import type { VerifierOptions } from '../config/options.js';
 
 /** Options every adapter accepts on top of the verifier's. */
 export interface GateSettings<Req> {
@@ -103,7 +105,7 @@ export interface Gate<Req> {
 // An `Authorization` header naming the DPoP scheme, even one too malformed to parse.
 const DPOP_SCHEME = /^dpop(?: |$)/i;
 
-// The gate checks every `cnf` binding against the request (binding.ts).
+// The gate checks every `cnf` binding against the request (binding/sender-constraint.ts).
 const BINDING_CHECKED = { bindingChecked: true } as const;
 
 function isVerifier(value: unknown): value is Verifier {
@@ -157,10 +159,10 @@ export function createGate<Req>(
   }
   const loggerFor = (req: Req): Logger => logger ?? defaultLogger?.(req) ?? stderrLogger;
 
-  // Sender-constrained tokens (binding.ts): DPoP proofs and certificate-bound tokens.
+  // Sender-constrained tokens (binding/sender-constraint.ts): DPoP proofs and certificate-bound tokens.
   const binding = createSenderConstraint<Req>(
     { dpop: settings.dpop, mtls: settings.mtls, logger },
-    io,
+    { ...io, peerCertificate: (req) => peerCertificate(io.raw(req).socket) },
     (!isVerifier(options) && !('verifier' in options) && options.now) || systemClock,
   );
   // Only DPoP requests are recorded: their challenge carries the error on the DPoP scheme.

@@ -1,15 +1,16 @@
-import { createDecryptor } from './decrypt.js';
-import type { Decryptor } from './decrypt.js';
-import { VerificationError } from './errors.js';
-import { isSymmetricAlg } from './keys/jwk.js';
-import { createLocalKeySet } from './keys/local.js';
-import { createDiscoveredJwks } from './keys/discovery.js';
-import { createRemoteJwks } from './keys/remote-jwks.js';
-import type { RemoteJwksOptions } from './keys/remote-jwks.js';
-import { sharedDiscoveredJwks, sharedRemoteJwks } from './keys/shared.js';
-import { normalizeOptions } from './options.js';
-import type { NormalizedOptions, VerifierOptions } from './options.js';
-import type { KeySource, TokenHeader } from './types.js';
+import { createDecryptor } from '../token/decrypt.js';
+import type { Decryptor } from '../token/decrypt.js';
+import { VerificationError } from '../errors.js';
+import { isSymmetricAlg } from '../keys/jwk.js';
+import { createLocalKeySet } from '../keys/local.js';
+import { createDiscoveredJwks } from '../keys/discovery.js';
+import { createRemoteJwks } from '../keys/remote-jwks.js';
+import type { RemoteJwksOptions } from '../keys/remote-jwks.js';
+import { sharedDiscoveredJwks, sharedRemoteJwks } from '../keys/shared.js';
+import { normalizeOptions } from '../config/options.js';
+import type { NormalizedOptions, VerifierOptions } from '../config/options.js';
+import type { KeySource } from '../keys/types.js';
+import type { TokenHeader } from '../token/types.js';
 
 /** One issuer's checks, its key source and its decryptor, built once. */
 export interface Policy {
