@@ -19,6 +19,14 @@ export default tseslint.config(
     },
   },
   {
+    // Type-checked rules on the published sources (issue 15): a finding fails `pnpm lint`.
+    files: ['packages/*/src/**/*.ts'],
+    extends: [tseslint.configs.recommendedTypeChecked],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+  },
+  {
     // CommonJS on purpose (the packaging test's require() app).
     files: ['**/*.cjs'],
     languageOptions: { sourceType: 'commonjs' },

@@ -98,7 +98,7 @@ function withoutRegisterOptions(options: TokengateOptions): TokengateOptions {
   if (!REGISTER_OPTIONS.some((name) => Object.hasOwn(options, name))) return options;
   const copy: Record<string, unknown> = { ...options };
   for (const name of REGISTER_OPTIONS) delete copy[name];
-  return copy as TokengateOptions;
+  return copy;
 }
 
 /**

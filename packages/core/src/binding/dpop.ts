@@ -263,7 +263,7 @@ export function verifyProof(input: ProofRequest, o: NormalizedDpop<unknown>): Ve
   return {
     header,
     payload: payload as VerifiedProof['payload'],
-    jkt: jwkThumbprint(key.jwk as Record<string, unknown>),
+    jkt: jwkThumbprint(key.jwk),
   };
 }
 

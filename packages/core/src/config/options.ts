@@ -183,11 +183,15 @@ export interface NormalizedOptions {
 }
 
 function nonEmptyStrings(value: unknown, name: string): string[] {
-  const list = typeof value === 'string' ? [value] : value;
-  if (!Array.isArray(list) || list.length === 0 || !list.every((v) => typeof v === 'string' && v)) {
+  const list: unknown = typeof value === 'string' ? [value] : value;
+  if (
+    !Array.isArray(list) ||
+    list.length === 0 ||
+    !(list as unknown[]).every((v) => typeof v === 'string' && v)
+  ) {
     throw new TypeError(`"${name}" must be a non-empty string or a non-empty array of strings`);
   }
-  return [...list];
+  return [...(list as string[])];
 }
 
 function allowList(value: unknown, name: string, known: ReadonlySet<string>): string[] {
@@ -287,7 +291,9 @@ export function normalizeOptions(options: VerifierOptions): NormalizedOptions {
     if (typeof d !== 'object' || d === null || !Array.isArray(d.keys) || d.keys.length === 0) {
       throw new TypeError('"decryption.keys" must be a non-empty array of private JWKs');
     }
-    for (const key of d.keys) {
+    // Configuration is untrusted input: each entry is read as unknown until checked.
+    for (const entry of d.keys as readonly unknown[]) {
+      const key = entry as { kty?: unknown; d?: unknown; use?: unknown; kid?: unknown } | null;
       if (typeof key !== 'object' || key === null) {
         throw new TypeError('"decryption.keys" must hold JWK objects');
       }

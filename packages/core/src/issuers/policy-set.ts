@@ -45,7 +45,7 @@ function policyFor(options: VerifierOptions, entry: IssuerPolicy): Policy {
   }
   const merged: Record<string, unknown> = {};
   for (const name of INHERITED) if (options[name] !== undefined) merged[name] = options[name];
-  return createPolicy({ ...merged, ...entry } as VerifierOptions);
+  return createPolicy({ ...merged, ...entry });
 }
 
 /** One decryptor over the receiver keys of every policy (deduplicated by `kid`). */

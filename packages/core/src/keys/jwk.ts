@@ -168,7 +168,7 @@ export function importVerificationKey(
       ...publicJwk,
       ...(kid === undefined ? {} : { kid }),
       ...(alg === undefined ? {} : { alg }),
-    }) as JWK,
+    }),
     keyObject,
   });
 }

@@ -45,7 +45,7 @@ export function toLogLevels(
         `"logLevels.${code}" must be 'info', 'warn', 'error' or 'silent', not ${JSON.stringify(level)}`,
       );
     }
-    levels[code as VerificationErrorCode] = level as LogLevel;
+    levels[code as VerificationErrorCode] = level;
   }
   return levels;
 }

@@ -158,5 +158,5 @@ export function parseToken(
 
 /** Decodes the claim set of a verified JWS. */
 export function parsePayload(jws: ParsedJws): TokenPayload {
-  return parseJsonObject(jws.payload, 'payload') as TokenPayload;
+  return parseJsonObject(jws.payload, 'payload');
 }

@@ -114,7 +114,7 @@ export function createDecryptor(settings: DecryptionSettings): Decryptor {
           candidate.key,
           joseOptions,
         );
-        return { plaintext, header: protectedHeader as TokenHeader };
+        return { plaintext, header: protectedHeader };
       } catch (err) {
         last = err;
         const code = (err as { code?: unknown }).code;
@@ -163,5 +163,5 @@ export async function openJwe(
     }
     return { jws: inner, encryption };
   }
-  return { claims: parseJsonObject(plaintext, 'plaintext') as TokenPayload, encryption };
+  return { claims: parseJsonObject(plaintext, 'plaintext'), encryption };
 }
