@@ -117,7 +117,7 @@ export function statusOf(code: VerificationErrorCode): number {
 }
 
 /** The fixed, token-free description of a code. */
-export function describe(code: VerificationErrorCode): string {
+export function descriptionOf(code: VerificationErrorCode): string {
   return CODES[code].description;
 }
 

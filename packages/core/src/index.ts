@@ -6,7 +6,11 @@ export {
   statusOf,
 } from './errors.js';
 export { extractBearer, extractCredentials, toHttpError } from './http/credentials.js';
-export { createGate, requireAuth, runGuard } from './http/gate.js';
+// Adapter-only (also in `@tokengate/core/adapter`, where adapters import them from): kept here
+// while adapters outside this repository move over.
+export { createGate, requireAuth } from './http/gate.js';
+/** @deprecated Adapter-only: use `guardRefusal` from `@tokengate/core/adapter`. */
+export { guardRefusal as runGuard } from './http/gate.js';
 export {
   createGuards,
   scopeGuard,

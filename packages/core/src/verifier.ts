@@ -46,9 +46,9 @@ function checkSignature(
   jws: ParsedJws,
 ): VerificationKey | Promise<VerificationKey> {
   const alg = jws.header.alg;
-  if (!policy.o.algorithms.has(alg)) throw new VerificationError('alg_not_allowed');
+  if (!policy.options.algorithms.has(alg)) throw new VerificationError('alg_not_allowed');
   const candidates = policy.keys.getKeys({ kid: jws.header.kid, alg });
-  const max = policy.o.maxCandidateKeys;
+  const max = policy.options.maxCandidateKeys;
   // Promise.resolve adopts any thenable a custom key source returns.
   return isPromiseLike(candidates)
     ? Promise.resolve(candidates).then((keys) => verifyWithAny(alg, keys, jws, max))
@@ -100,7 +100,7 @@ function assertUnbound(result: VerifiedToken, options: VerifyOptions | undefined
 interface Entry {
   result: VerifiedToken;
   times: TimeClaims;
-  o: NormalizedOptions;
+  policyOptions: NormalizedOptions;
   policy: Policy;
   key: VerificationKey | undefined;
 }
@@ -161,7 +161,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     // Read outside the try: a broken clock says nothing about the cached token.
     const time = now();
     try {
-      checkTimes(entry.times, time, entry.o);
+      checkTimes(entry.times, time, entry.policyOptions);
       if (entry.key && !entry.policy.keys.isPublished(entry.key)) {
         throw new VerificationError('kid_unknown', {
           reason: 'the verifying key is no longer published',
@@ -195,34 +195,34 @@ export function createVerifier(options: VerifierOptions): Verifier {
     details.iss = payload.iss;
     const chosen = policies.choose(payload.iss, request);
     const policy = isPromiseLike(chosen) ? await chosen : chosen;
-    const o = policy.o;
+    const policyOptions = policy.options;
     // An untrusted issuer costs no key lookup (and so no JWKS request).
-    if (typeof payload.iss !== 'string' || !o.issuers.includes(payload.iss)) {
+    if (typeof payload.iss !== 'string' || !policyOptions.issuers.includes(payload.iss)) {
       throw new VerificationError('issuer_mismatch');
     }
-    if (opened) assertEncryptionAllowed(o, opened.encryption);
-    else if (o.requireEncryption) throw new VerificationError('encryption_required');
+    if (opened) assertEncryptionAllowed(policyOptions, opened.encryption);
+    else if (policyOptions.requireEncryption) throw new VerificationError('encryption_required');
     let key: VerificationKey | undefined;
     if (jws) {
       const checked = checkSignature(policy, jws);
       key = isPromiseLike(checked) ? await checked : checked;
-    } else if (!o.decryption?.allowUnsignedClaims) {
+    } else if (!policyOptions.decryption?.allowUnsignedClaims) {
       // An encrypted token proves nothing about its author: anyone can encrypt to us.
       throw new VerificationError('token_malformed', { reason: 'encrypted token is not signed' });
     }
     const header = jws ? jws.header : opened!.encryption;
-    checkTyp(header, o);
+    checkTyp(header, policyOptions);
     if (opened) checkReplicatedClaims(opened.encryption, payload);
     const times = readTimeClaims(payload);
-    checkTimes(times, now(), o);
-    checkIdentity(payload, o);
+    checkTimes(times, now(), policyOptions);
+    checkIdentity(payload, policyOptions);
     const result: VerifiedToken = deepFreeze({
       payload,
       header,
       ...(opened && { encryption: opened.encryption }),
       token,
     });
-    cache?.set(token, { result, times, o, policy, key });
+    cache?.set(token, { result, times, policyOptions: policyOptions, policy, key });
     return result;
   }
 

@@ -20,15 +20,15 @@ export interface MtlsOptions<Req = unknown> {
 
 /** Validates the `mtls` option. */
 export function normalizeMtls<Req>(options: MtlsOptions<Req> | undefined): MtlsOptions<Req> {
-  const o = options ?? {};
-  if (typeof o !== 'object' || o === null) throw new TypeError('"mtls" must be an object');
-  if (o.certificate !== undefined && typeof o.certificate !== 'function') {
+  const given = options ?? {};
+  if (typeof given !== 'object' || given === null) throw new TypeError('"mtls" must be an object');
+  if (given.certificate !== undefined && typeof given.certificate !== 'function') {
     throw new TypeError('"mtls.certificate" must be a function');
   }
-  if (o.required !== undefined && typeof o.required !== 'boolean') {
+  if (given.required !== undefined && typeof given.required !== 'boolean') {
     throw new TypeError('"mtls.required" must be a boolean');
   }
-  return o;
+  return given;
 }
 
 /** `x5t#S256` of a certificate (RFC 8705 §3.1): base64url SHA-256 of its DER bytes. */

@@ -91,9 +91,13 @@ export function createSenderConstraint<Req>(
   io: BindingIo<Req>,
   defaultNow: Clock,
 ): SenderConstraint<Req> {
-  const o: NormalizedDpop<Req> = normalizeDpop(settings.dpop, defaultNow, settings.logger);
+  const dpopSettings: NormalizedDpop<Req> = normalizeDpop(
+    settings.dpop,
+    defaultNow,
+    settings.logger,
+  );
   const mtls = normalizeMtls(settings.mtls);
-  const dpop = o.mode !== 'disabled';
+  const dpop = dpopSettings.mode !== 'disabled';
   const mtlsRequired = mtls.required === true;
 
   function checkProof(auth: VerifiedToken, jkt: string, token: string, req: Req, url: string) {
@@ -110,15 +114,15 @@ export function createSenderConstraint<Req>(
     }
     const proof = verifyProof(
       { proof: header, method: io.facts(req).method, url, accessToken: token },
-      o as NormalizedDpop<unknown>,
+      dpopSettings as NormalizedDpop<unknown>,
     );
     if (proof.jkt !== jkt) throw mismatch('proof key does not match "cnf.jkt"');
-    if (o.nonce) {
+    if (dpopSettings.nonce) {
       const nonce = proof.payload.nonce;
-      if (typeof nonce !== 'string' || !o.nonce.isValid(nonce)) {
+      if (typeof nonce !== 'string' || !dpopSettings.nonce.isValid(nonce)) {
         throw new VerificationError('dpop_nonce_required', {
           reason: nonce === undefined ? 'proof has no nonce' : 'proof nonce is invalid or stale',
-          dpopNonce: o.nonce.current(),
+          dpopNonce: dpopSettings.nonce.current(),
         });
       }
     }
@@ -133,7 +137,10 @@ export function createSenderConstraint<Req>(
     };
     let added: boolean | Promise<boolean>;
     try {
-      added = o.replayStore.add(replayKey(proof), replayTtl(proof, o as NormalizedDpop<unknown>));
+      added = dpopSettings.replayStore.add(
+        replayKey(proof),
+        replayTtl(proof, dpopSettings as NormalizedDpop<unknown>),
+      );
     } catch (err) {
       throw unavailable(err);
     }
@@ -176,12 +183,13 @@ export function createSenderConstraint<Req>(
   return {
     dpop,
     challenge: {
-      bearer: o.mode !== 'required',
-      dpopAlgs: dpop ? o.algorithms : undefined,
+      bearer: dpopSettings.mode !== 'required',
+      dpopAlgs: dpop ? dpopSettings.algorithms : undefined,
     },
     assertScheme(scheme, raw) {
       if (scheme !== 'bearer' || !dpop) return;
-      if (o.mode === 'required') throw mismatch('DPoP is required and the request used Bearer');
+      if (dpopSettings.mode === 'required')
+        throw mismatch('DPoP is required and the request used Bearer');
       // RFC 9449 §7.1: a proof goes with `Authorization: DPoP`. A proof beside a Bearer token is
       // a client mixing schemes, and RFC 6750 §3.1 makes a request that sends credentials more
       // than one way `invalid_request`. Refused, not ignored: the client believes its token is
@@ -190,7 +198,7 @@ export function createSenderConstraint<Req>(
         throw new VerificationError('request_invalid', { reason: 'DPoP proof sent with Bearer' });
       }
     },
-    urlSettings: { origin: o.origin, url: o.url },
+    urlSettings: { origin: dpopSettings.origin, url: dpopSettings.url },
     check(auth, credentials, req, url) {
       // The hot path: an unbound bearer token costs one property read.
       if (credentials.scheme === 'bearer' && auth.payload.cnf === undefined && !mtlsRequired) {

@@ -193,7 +193,7 @@ export function closestName(name: string, known: readonly string[]): string | un
   return best;
 }
 
-function describe(where: string): string {
+function placeOf(where: string): string {
   return where === '' ? 'at the top level' : `in \`${where}\``;
 }
 
@@ -211,7 +211,7 @@ function unknownOption(name: string, where: string, levels: readonly OptionLevel
       : closest !== undefined
         ? `did you mean \`${closest}\`?`
         : `known options here: ${known.map((n) => `\`${n}\``).join(', ')}`);
-  return new TypeError(`unknown option \`${name}\` ${describe(where)}: ${hint}`);
+  return new TypeError(`unknown option \`${name}\` ${placeOf(where)}: ${hint}`);
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { VerificationError, challengeHeaders, describe, oauthErrorOf } from '../errors.js';
+import { VerificationError, challengeHeaders, descriptionOf, oauthErrorOf } from '../errors.js';
 import type { ChallengeContext } from '../errors.js';
 
 /** The parts of a Node request that carry credentials (an IncomingMessage fits). */
@@ -157,7 +157,7 @@ export function toHttpError(err: VerificationError, options: HttpErrorOptions = 
   return {
     status: err.status,
     headers: challengeHeaders(err, options),
-    body: { error, error_description: describe(err.code) },
+    body: { error, error_description: descriptionOf(err.code) },
   };
 }
 

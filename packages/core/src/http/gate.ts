@@ -270,11 +270,12 @@ export function requireAuth(auth: VerifiedToken | null | undefined): VerifiedTok
 }
 
 /**
- * Runs a guard; returns the error it raised, if it was a VerificationError. Rethrows bugs.
+ * The refusal of a guard for this token: the VerificationError the guard raised, or `undefined`
+ * when it passes. Rethrows anything else (a bug).
  * Synchronous for a synchronous guard (scopes, sync claims predicates): a promise only when the
  * guard is async, then resolving to the error (or rejecting with a bug).
  */
-export function runGuard(
+export function guardRefusal(
   guard: Guard,
   auth: VerifiedToken | null | undefined,
   gate?: Pick<Gate<unknown>, 'scopeClaims'>,

@@ -59,7 +59,7 @@ function unionDecryptor(
   let allowUnsignedClaims = false;
   let maxDecompressedBytes = 0;
   for (const p of policies) {
-    const d = p.o.decryption;
+    const d = p.options.decryption;
     if (!d) continue;
     d.keys.forEach((k, i) => keys.set(k.kid ?? `#${keys.size}-${i}`, k));
     d.keyManagementAlgorithms.forEach((a) => algs.add(a));

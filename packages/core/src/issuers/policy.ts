@@ -14,39 +14,39 @@ import type { TokenHeader } from '../token/types.js';
 
 /** One issuer's checks, its key source and its decryptor, built once. */
 export interface Policy {
-  readonly o: NormalizedOptions;
+  readonly options: NormalizedOptions;
   readonly keys: KeySource;
   readonly decrypt: Decryptor | undefined;
 }
 
-function createKeySource(options: VerifierOptions, o: NormalizedOptions): KeySource {
+function createKeySource(options: VerifierOptions, normalized: NormalizedOptions): KeySource {
   if (options.keySource) return options.keySource;
   if (options.keys) {
     return createLocalKeySet(options.keys, {
-      allowSymmetric: [...o.algorithms].some(isSymmetricAlg),
+      allowSymmetric: [...normalized.algorithms].some(isSymmetricAlg),
     });
   }
   const { shared = true, ...jwks } = options.jwks ?? {};
   const remote: RemoteJwksOptions = {
     ...jwks,
     // The clock's identity keys the shared registry: pass it unwrapped.
-    now: o.now,
+    now: normalized.now,
     ...(options.logger !== undefined && { logger: options.logger }),
     ...(options.onEvent && { onEvent: options.onEvent }),
   };
   if (options.jwksUri !== undefined) {
     return (shared ? sharedRemoteJwks : createRemoteJwks)(options.jwksUri, remote);
   }
-  return (shared ? sharedDiscoveredJwks : createDiscoveredJwks)(o.issuers[0]!, remote);
+  return (shared ? sharedDiscoveredJwks : createDiscoveredJwks)(normalized.issuers[0]!, remote);
 }
 
 /** Validates one policy's options and builds its key source and decryptor. */
 export function createPolicy(options: VerifierOptions): Policy {
-  const o = normalizeOptions(options);
+  const normalized = normalizeOptions(options);
   return {
-    o,
-    keys: createKeySource(options, o),
-    decrypt: o.decryption && createDecryptor(o.decryption),
+    options: normalized,
+    keys: createKeySource(options, normalized),
+    decrypt: normalized.decryption && createDecryptor(normalized.decryption),
   };
 }
 
@@ -54,8 +54,8 @@ export function createPolicy(options: VerifierOptions): Policy {
  * After a JWE was opened with the receiver's keys, checks that the issuer's policy allows what
  * the token used: a multi-issuer verifier decrypts before it knows the issuer.
  */
-export function assertEncryptionAllowed(o: NormalizedOptions, header: TokenHeader): void {
-  const d = o.decryption;
+export function assertEncryptionAllowed(options: NormalizedOptions, header: TokenHeader): void {
+  const d = options.decryption;
   if (!d)
     throw new VerificationError('decryption_failed', {
       reason: "the issuer's policy has no decryption keys",

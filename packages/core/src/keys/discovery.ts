@@ -80,10 +80,10 @@ export function createDiscoveredJwks(
 /** Internal: checks the issuer and builds the source from validated settings. */
 export function discoveredJwksFor(
   issuer: string,
-  s: RemoteSettings,
+  settings: RemoteSettings,
   makeJwks: JwksFactory,
 ): DiscoveredJwks {
-  const checked = checkKeyServerUrl(issuer, s.allowInsecureHttp);
+  const checked = checkKeyServerUrl(issuer, settings.allowInsecureHttp);
   if ('problem' in checked) throw new TypeError(`"issuer" ${checked.problem}`);
   // RFC 8414 §2: an issuer identifier has no query or fragment.
   if (checked.url.search || checked.url.hash || issuer.includes('#') || issuer.includes('?')) {
@@ -92,19 +92,19 @@ export function discoveredJwksFor(
   const meta: Resource<IssuerMetadata> = createResource<IssuerMetadata>({
     urls: discoveryUrls(checked.url),
     event: 'discovery_fetch_failed',
-    now: s.now,
-    logger: s.logger,
-    limits: s.limits,
-    policy: s.policy,
-    maxStale: s.maxStale,
-    backoffMax: s.backoffMax,
-    random: s.random,
-    maxWait: s.maxWait,
-    parse: (body) => parseMetadata(body, issuer, s.allowInsecureHttp),
-    onFetch: s.onFetch,
-    onError: s.onError,
-    events: s.events,
-    store: s.store,
+    now: settings.now,
+    logger: settings.logger,
+    limits: settings.limits,
+    policy: settings.policy,
+    maxStale: settings.maxStale,
+    backoffMax: settings.backoffMax,
+    random: settings.random,
+    maxWait: settings.maxWait,
+    parse: (body) => parseMetadata(body, issuer, settings.allowInsecureHttp),
+    onFetch: settings.onFetch,
+    onError: settings.onError,
+    events: settings.events,
+    store: settings.store,
     storeKey: `tokengate:metadata ${issuer}`,
   });
   let jwks: RemoteJwks | undefined;
@@ -112,7 +112,7 @@ export function discoveredJwksFor(
   // A new jwks_uri in fresh metadata replaces the cache: keys from the old one stop verifying.
   function jwksFor(metadata: IssuerMetadata): RemoteJwks {
     if (jwks?.uri !== metadata.jwksUri) {
-      jwks = makeJwks(metadata.jwksUri, new URL(metadata.jwksUri), s);
+      jwks = makeJwks(metadata.jwksUri, new URL(metadata.jwksUri), settings);
     }
     return jwks;
   }

@@ -68,52 +68,52 @@ interface KeySet {
  * const key = await jwks.getKey({ kid: header.kid, alg: header.alg });
  */
 export function createRemoteJwks(uri: string, options: RemoteJwksOptions = {}): RemoteJwks {
-  const s = toRemoteSettings(options);
-  const checked = checkKeyServerUrl(uri, s.allowInsecureHttp);
+  const settings = toRemoteSettings(options);
+  const checked = checkKeyServerUrl(uri, settings.allowInsecureHttp);
   if ('problem' in checked) throw new TypeError(`"jwksUri" ${checked.problem}`);
-  return remoteJwksFor(uri, checked.url, s);
+  return remoteJwksFor(uri, checked.url, settings);
 }
 
 /** Internal: builds the cache from validated settings (discovery shares them). */
-export function remoteJwksFor(uri: string, url: URL, s: RemoteSettings): RemoteJwks {
+export function remoteJwksFor(uri: string, url: URL, settings: RemoteSettings): RemoteJwks {
   const resource: Resource<KeySet> = createResource<KeySet>({
     urls: [url],
     event: 'jwks_fetch_failed',
-    now: s.now,
-    logger: s.logger,
-    limits: s.limits,
-    policy: s.policy,
-    maxStale: s.maxStale,
-    backoffMax: s.backoffMax,
-    random: s.random,
-    maxWait: s.maxWait,
-    parse: (body, from) => parseKeySet(body, resource.entry()?.value, s, loggableUrl(from)),
-    onFetch: s.onFetch,
-    onError: s.onError,
-    events: s.events,
-    store: s.store,
+    now: settings.now,
+    logger: settings.logger,
+    limits: settings.limits,
+    policy: settings.policy,
+    maxStale: settings.maxStale,
+    backoffMax: settings.backoffMax,
+    random: settings.random,
+    maxWait: settings.maxWait,
+    parse: (body, from) => parseKeySet(body, resource.entry()?.value, settings, loggableUrl(from)),
+    onFetch: settings.onFetch,
+    onError: settings.onError,
+    events: settings.events,
+    store: settings.store,
     storeKey: `tokengate:jwks ${uri}`,
   });
   const loggable = loggableUrl(url);
-  const kidRefresh = kidRefreshLimiter(s.cooldown);
+  const kidRefresh = kidRefreshLimiter(settings.cooldown);
 
   // An unknown kid may be a rotation: refresh, even while backing off after failures, but
   // within the limiter's budget, so a flood of random kids cannot turn us into an amplifier
   // against the key server. The request waits at most `maxWait`; the fetch carries on.
   async function refreshForUnknownKey(): Promise<string> {
-    if (s.events.active()) s.events.emit({ type: 'kid.miss', uri: loggable });
+    if (settings.events.active()) settings.events.emit({ type: 'kid.miss', uri: loggable });
     if (!resource.loading) {
       const entry = resource.entry();
       const conditional = entry?.etag !== undefined || entry?.lastModified !== undefined;
-      if (!kidRefresh.tryAcquire(s.now(), conditional)) {
-        if (s.events.active()) s.events.emit({ type: 'cooldown.hit', uri: loggable });
+      if (!kidRefresh.tryAcquire(settings.now(), conditional)) {
+        if (settings.events.active()) settings.events.emit({ type: 'cooldown.hit', uri: loggable });
         return 'no key has this "kid"; a refresh is cooling down';
       }
     }
     // Joins the fetch in flight, if any. A failure is logged already; the old set still holds.
     const outcome = await waitAtMost(
       resource.load().catch(() => undefined),
-      s.maxWait,
+      settings.maxWait,
     );
     return timedOut(outcome)
       ? 'no key has this "kid" yet; the key server is slow, still fetching'
@@ -166,7 +166,7 @@ export function remoteJwksFor(uri: string, url: URL, s: RemoteSettings): RemoteJ
     },
     status() {
       const entry = resource.entry();
-      const now = s.now();
+      const now = settings.now();
       const set = resource.usable()?.value;
       return {
         uri: loggableUrl(url),
@@ -221,7 +221,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 function parseKeySet(
   body: unknown,
   previous: KeySet | undefined,
-  s: RemoteSettings,
+  settings: RemoteSettings,
   uri: string,
 ): KeySet {
   if (!isObject(body) || !Array.isArray(body.keys)) {
@@ -233,8 +233,8 @@ function parseKeySet(
   const leaked: { kid?: string; reason: string }[] = [];
   for (const [index, jwk] of body.keys.entries()) {
     const kid = logSafe(isObject(jwk) ? jwk.kid : undefined);
-    if (index >= s.maxKeys) {
-      skipped.push({ reason: `more than ${s.maxKeys} keys`, ...(kid ? { kid } : {}) });
+    if (index >= settings.maxKeys) {
+      skipped.push({ reason: `more than ${settings.maxKeys} keys`, ...(kid ? { kid } : {}) });
       continue;
     }
     // A private or secret key in a public set: whoever fetched the set can sign with it. Never
@@ -265,7 +265,7 @@ function parseKeySet(
   }
   if (skipped.length > 0) {
     try {
-      s.logger.warn(
+      settings.logger.warn(
         { event: 'jwks_keys_skipped', uri, skipped: skipped.length, keys: skipped.slice(0, 10) },
         'key server published keys that cannot verify signatures',
       );
@@ -275,7 +275,7 @@ function parseKeySet(
   }
   for (const key of leaked) {
     try {
-      s.logger.error(
+      settings.logger.error(
         { event: 'jwks_key_skipped', uri, ...key },
         'key server published a private or secret key: it is never used',
       );

@@ -140,12 +140,12 @@ export function toLogger(option: LoggerOption | undefined, fallback?: Logger): L
 export function toLogger(option: LoggerOption | undefined, fallback?: Logger): Logger | undefined {
   if (option === false) return silentLogger;
   if (option === undefined) return fallback;
-  const o = option as Partial<Logger> | null;
+  const candidate = option as Partial<Logger> | null;
   if (
-    typeof o !== 'object' ||
-    o === null ||
-    typeof o.warn !== 'function' ||
-    typeof o.error !== 'function'
+    typeof candidate !== 'object' ||
+    candidate === null ||
+    typeof candidate.warn !== 'function' ||
+    typeof candidate.error !== 'function'
   ) {
     throw new TypeError('"logger" must be a logger (warn(obj, msg) and error(obj, msg)) or false');
   }

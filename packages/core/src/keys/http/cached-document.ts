@@ -161,7 +161,7 @@ export interface Resource<T> {
 }
 
 /** Creates the cache for one document. Nothing is fetched until asked. */
-export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
+export function createResource<T>(options: ResourceOptions<T>): Resource<T> {
   let current: Entry<T> | undefined;
   let inflight: Promise<Entry<T>> | undefined;
   let fetches = 0;
@@ -170,7 +170,7 @@ export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
   let consecutiveFailures = 0;
   let retryAt: number | undefined;
   let lastError: LastError | undefined;
-  let lastUrl = o.urls[0]!;
+  let lastUrl = options.urls[0]!;
   let failure: Error | undefined;
   let restored = false;
   let startedMs = 0;
@@ -182,15 +182,15 @@ export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
   // fresh, and otherwise revalidated with its validators (a 304 instead of a full download).
   async function restore(): Promise<void> {
     restored = true;
-    if (!o.store) return;
+    if (!options.store) return;
     try {
-      const stored = await o.store.get(o.storeKey);
+      const stored = await options.store.get(options.storeKey);
       if (!isStoredDocument(stored) || current) return;
-      const url = o.urls.find((u) => u.href === stored.url);
+      const url = options.urls.find((u) => u.href === stored.url);
       if (!url) return;
       const { body, digest, etag, lastModified, fetchedAt, freshUntil } = stored;
       current = {
-        value: o.parse(body, url),
+        value: options.parse(body, url),
         body,
         url,
         digest,
@@ -200,7 +200,7 @@ export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
         freshUntil,
       };
     } catch (err) {
-      o.logger.warn(
+      options.logger.warn(
         { event: 'jwks_store_failed', op: 'get', reason: (err as Error).message },
         'key store read failed',
       );
@@ -208,8 +208,8 @@ export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
   }
 
   function save(entry: Entry<T>): void {
-    if (!o.store) return;
-    const ttl = Math.max(1, Math.ceil(entry.freshUntil + o.maxStale - o.now()));
+    if (!options.store) return;
+    const ttl = Math.max(1, Math.ceil(entry.freshUntil + options.maxStale - options.now()));
     const { url, body, digest, etag, lastModified, fetchedAt, freshUntil } = entry;
     const record: StoredDocument = {
       url: url.href,
@@ -221,9 +221,9 @@ export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
       freshUntil,
     };
     Promise.resolve()
-      .then(() => o.store!.set(o.storeKey, record, ttl))
+      .then(() => options.store!.set(options.storeKey, record, ttl))
       .catch((err: unknown) => {
-        o.logger.warn(
+        options.logger.warn(
           { event: 'jwks_store_failed', op: 'set', reason: (err as Error).message },
           'key store write failed',
         );
@@ -231,8 +231,8 @@ export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
   }
 
   function emitFetch(url: URL, status: 200 | 304 | 'error'): void {
-    if (o.events.active()) {
-      o.events.emit({
+    if (options.events.active()) {
+      options.events.emit({
         type: 'jwks.fetch',
         uri: loggableUrl(url),
         status,
@@ -252,10 +252,10 @@ export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
   async function attempt(): Promise<Entry<T>> {
     if (!restored) {
       await restore();
-      if (current && o.now() < current.freshUntil) return current;
+      if (current && options.now() < current.freshUntil) return current;
     }
     // Revalidate where the document came from; otherwise try the well-known URLs in order.
-    const urls = current ? [current.url] : o.urls;
+    const urls = current ? [current.url] : options.urls;
     const conditional: Record<string, string> = {};
     if (current?.etag !== undefined) conditional['if-none-match'] = current.etag;
     if (current?.lastModified !== undefined)
@@ -267,7 +267,7 @@ export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
       startedMs = performance.now();
       let res;
       try {
-        res = await fetchJson(url, conditional, o.limits);
+        res = await fetchJson(url, conditional, options.limits);
       } catch (err) {
         const next = i + 1 < urls.length;
         if (next && err instanceof FetchFailed && err.status !== undefined && err.status < 500) {
@@ -275,8 +275,8 @@ export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
         }
         throw err;
       }
-      const now = o.now();
-      const fresh = toFreshness(res.headers, now, o.policy);
+      const now = options.now();
+      const fresh = toFreshness(res.headers, now, options.policy);
       const base = { url, fetchedAt: now, freshUntil: fresh.freshUntil };
       let changed = false;
       if (res.status === 304) {
@@ -293,7 +293,7 @@ export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
         const digest = res.digest!;
         changed = current?.digest !== digest;
         // The same bytes again keep the same value, so imported keys stay the same objects.
-        const value = changed ? o.parse(res.body, res.url) : current!.value;
+        const value = changed ? options.parse(res.body, res.url) : current!.value;
         current = {
           value,
           body: res.body,
@@ -309,8 +309,8 @@ export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
       save(current);
       emitFetch(url, res.status);
       if (staleSince !== undefined) {
-        if (o.events.active()) {
-          o.events.emit({
+        if (options.events.active()) {
+          options.events.emit({
             type: 'jwks.recovered',
             uri: loggableUrl(url),
             staleSeconds: now - staleSince,
@@ -318,7 +318,7 @@ export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
         }
         staleSince = undefined;
       }
-      hook(o.onFetch, {
+      hook(options.onFetch, {
         uri: loggableUrl(url),
         status: res.status,
         changed,
@@ -332,17 +332,17 @@ export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
 
   function fail(err: unknown): never {
     const error = err instanceof Error ? err : new Error(String(err));
-    const now = o.now();
+    const now = options.now();
     failure = error;
     failures++;
     consecutiveFailures++;
-    const wait = backoffDelay(consecutiveFailures, o.backoffMax, o.random);
+    const wait = backoffDelay(consecutiveFailures, options.backoffMax, options.random);
     retryAt = now + wait;
     const status = err instanceof FetchFailed ? err.status : undefined;
     lastError = { message: error.message, at: now, ...(status === undefined ? {} : { status }) };
-    o.logger.error(
+    options.logger.error(
       {
-        event: o.event,
+        event: options.event,
         uri: loggableUrl(lastUrl),
         reason: error.message,
         ...(status === undefined ? {} : { status }),
@@ -354,7 +354,7 @@ export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
     );
     emitFetch(lastUrl, 'error');
     noteStale(now);
-    hook(o.onError, error);
+    hook(options.onError, error);
     throw error;
   }
 
@@ -365,8 +365,8 @@ export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
     const entry = resource.usable();
     if (!entry || now < entry.freshUntil) return;
     staleSince = now;
-    if (o.events.active()) {
-      o.events.emit({
+    if (options.events.active()) {
+      options.events.emit({
         type: 'jwks.stale_served',
         uri: loggableUrl(entry.url),
         ageSeconds: now - entry.fetchedAt,
@@ -397,12 +397,13 @@ export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
 
   const resource: Resource<T> = {
     entry: () => current,
-    usable: () => (current && o.now() <= current.freshUntil + o.maxStale ? current : undefined),
+    usable: () =>
+      current && options.now() <= current.freshUntil + options.maxStale ? current : undefined,
     get loading() {
       return inflight !== undefined;
     },
     failure: () => failure,
-    mayFetch: () => retryAt === undefined || o.now() >= retryAt,
+    mayFetch: () => retryAt === undefined || options.now() >= retryAt,
     load() {
       // Single flight: every caller shares the one request in flight.
       inflight ??= attempt()
@@ -413,7 +414,8 @@ export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
       return inflight;
     },
     revalidateIfStale() {
-      if (!current || inflight || o.now() < current.freshUntil || !resource.mayFetch()) return;
+      if (!current || inflight || options.now() < current.freshUntil || !resource.mayFetch())
+        return;
       // Already logged and counted in fail(); a background refresh never rejects unhandled.
       resource.load().catch(() => {});
     },
@@ -421,16 +423,16 @@ export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
       const entry = resource.usable();
       if (!entry) return undefined;
       // A refresh that failed while the document was fresh makes it stale only from now.
-      if (consecutiveFailures > 0 && staleSince === undefined) noteStale(o.now());
+      if (consecutiveFailures > 0 && staleSince === undefined) noteStale(options.now());
       resource.revalidateIfStale();
       return entry;
     },
     async ready() {
-      return resource.servable() ?? waitForLoad(o.maxWait);
+      return resource.servable() ?? waitForLoad(options.maxWait);
     },
     async refresh() {
       const entry = resource.usable();
-      if (entry && o.now() < entry.freshUntil) return entry;
+      if (entry && options.now() < entry.freshUntil) return entry;
       return waitForLoad(Infinity).catch((err: unknown) => {
         const stale = resource.usable();
         if (stale) return stale;
@@ -439,7 +441,7 @@ export function createResource<T>(o: ResourceOptions<T>): Resource<T> {
     },
     state() {
       if (!current) return 'cold';
-      if (o.now() < current.freshUntil) return 'fresh';
+      if (options.now() < current.freshUntil) return 'fresh';
       return resource.usable() ? 'stale' : 'expired';
     },
     counters: () => ({
