@@ -1,5 +1,6 @@
 import { createSenderConstraint } from '../binding/sender-constraint.js';
 import { systemClock } from '../config/clock.js';
+import type { Clock } from '../config/clock.js';
 import type { DpopOptions } from '../binding/dpop.js';
 import { VerificationError, isVerificationError } from '../errors.js';
 import { extractCredentials, peerCertificate, toHttpError } from './credentials.js';
@@ -117,32 +118,32 @@ function isVerifier(value: unknown): value is Verifier {
   );
 }
 
-/**
- * Builds the gate an adapter wraps. Configuration mistakes throw here, at start-up.
- * `defaultLogger` lets an adapter (Fastify) log through a request-scoped logger by default.
- */
-export function createGate<Req>(
-  options: GateOptions<Req>,
-  io: RequestIo<Req>,
-  defaultLogger: ((req: Req) => Logger) | undefined = undefined,
-): Gate<Req> {
+interface ResolvedGateOptions<Req> {
+  verifier: Verifier;
+  settings: GateSettings<Req>;
+  /** The clock of the verifier options, when the gate built the verifier. */
+  now: Clock;
+}
+
+/** Reads the three forms of `GateOptions` once: a verifier, `{ verifier, ... }`, or options. */
+function resolveGateOptions<Req>(options: GateOptions<Req>): ResolvedGateOptions<Req> {
   if (typeof options !== 'object' || options === null) {
     throw new TypeError('tokengate needs verifier options or a verifier');
   }
-  const settings: GateSettings<Req> = isVerifier(options) ? {} : options;
-  let verifier: Verifier;
-  if (isVerifier(options)) verifier = options;
-  else if ('verifier' in options) {
+  if (isVerifier(options)) return { verifier: options, settings: {}, now: systemClock };
+  if ('verifier' in options) {
     assertKnownOptions(options, ['adapter']);
     if (!isVerifier(options.verifier)) throw new TypeError('"verifier" must be a Verifier');
-    verifier = options.verifier;
-  } else {
-    assertKnownOptions(options, ['top', 'adapter']);
-    verifier = createVerifier(verifierOptionsOf(options));
+    return { verifier: options.verifier, settings: options, now: systemClock };
   }
-  const credentialsRequired = settings.credentialsRequired ?? true;
-  const { getToken, onRejected, realm } = settings;
-  if (getToken !== undefined && typeof getToken !== 'function') {
+  assertKnownOptions(options, ['top', 'adapter']);
+  const verifier = createVerifier(verifierOptionsOf(options));
+  return { verifier, settings: options, now: options.now || systemClock };
+}
+
+/** Checks the gate settings that are not the binding's; throws TypeError on a mistake. */
+function assertGateSettings<Req>(settings: GateSettings<Req>): void {
+  if (settings.getToken !== undefined && typeof settings.getToken !== 'function') {
     throw new TypeError('"getToken" must be a function');
   }
   if (
@@ -152,6 +153,47 @@ export function createGate<Req>(
   ) {
     throw new TypeError('"scopeClaims" must be an array of claim names');
   }
+}
+
+/** The request's credentials: from the `Authorization` header, or from `getToken`, never both. */
+function credentialsOf<Req>(
+  req: Req,
+  io: RequestIo<Req>,
+  dpop: boolean,
+  getToken: GateSettings<Req>['getToken'],
+): Credentials | undefined {
+  const fromHeader = extractCredentials(io.raw(req), dpop);
+  const elsewhere = getToken?.(req);
+  if (elsewhere !== undefined && elsewhere !== null && elsewhere !== '') {
+    if (fromHeader !== undefined) {
+      // RFC 6750 §3.1: more than one method of sending the token is invalid_request.
+      throw new VerificationError('request_invalid', {
+        reason: 'token was sent twice (header and getToken)',
+      });
+    }
+    if (typeof elsewhere !== 'string') {
+      throw new VerificationError('request_invalid', {
+        reason: 'getToken returned a non-string',
+      });
+    }
+    return { scheme: 'bearer', token: elsewhere };
+  }
+  return fromHeader;
+}
+
+/**
+ * Builds the gate an adapter wraps. Configuration mistakes throw here, at start-up.
+ * `defaultLogger` lets an adapter (Fastify) log through a request-scoped logger by default.
+ */
+export function createGate<Req>(
+  options: GateOptions<Req>,
+  io: RequestIo<Req>,
+  defaultLogger: ((req: Req) => Logger) | undefined = undefined,
+): Gate<Req> {
+  const { verifier, settings, now } = resolveGateOptions(options);
+  const credentialsRequired = settings.credentialsRequired ?? true;
+  const { getToken, onRejected, realm } = settings;
+  assertGateSettings(settings);
   const logger = toLogger(settings.logger);
   const logLevels = toLogLevels(settings.logLevels);
   if (settings.passErrors !== undefined && typeof settings.passErrors !== 'boolean') {
@@ -159,11 +201,11 @@ export function createGate<Req>(
   }
   const loggerFor = (req: Req): Logger => logger ?? defaultLogger?.(req) ?? stderrLogger;
 
-  // Sender-constrained tokens (binding/sender-constraint.ts): DPoP proofs and certificate-bound tokens.
+  // Sender-constrained tokens (binding/sender-constraint.ts): DPoP proofs, certificate-bound tokens.
   const binding = createSenderConstraint<Req>(
     { dpop: settings.dpop, mtls: settings.mtls, logger },
     { ...io, peerCertificate: (req) => peerCertificate(io.raw(req).socket) },
-    (!isVerifier(options) && !('verifier' in options) && options.now) || systemClock,
+    now,
   );
   // Only DPoP requests are recorded: their challenge carries the error on the DPoP scheme.
   const dpopRequests = new WeakSet<object>();
@@ -177,26 +219,6 @@ export function createGate<Req>(
     }
   }
 
-  function credentialsOf(req: Req): Credentials | undefined {
-    const fromHeader = extractCredentials(io.raw(req), binding.dpop);
-    const elsewhere = getToken?.(req);
-    if (elsewhere !== undefined && elsewhere !== null && elsewhere !== '') {
-      if (fromHeader !== undefined) {
-        // RFC 6750 §3.1: more than one method of sending the token is invalid_request.
-        throw new VerificationError('request_invalid', {
-          reason: 'token was sent twice (header and getToken)',
-        });
-      }
-      if (typeof elsewhere !== 'string') {
-        throw new VerificationError('request_invalid', {
-          reason: 'getToken returned a non-string',
-        });
-      }
-      return { scheme: 'bearer', token: elsewhere };
-    }
-    return fromHeader;
-  }
-
   return {
     verifier,
     logger,
@@ -205,7 +227,7 @@ export function createGate<Req>(
     authenticate(req) {
       let credentials: Credentials | undefined;
       try {
-        credentials = credentialsOf(req);
+        credentials = credentialsOf(req, io, binding.dpop, getToken);
       } catch (err) {
         recordScheme(req);
         throw err;
