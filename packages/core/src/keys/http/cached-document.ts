@@ -4,7 +4,7 @@ import type { Clock } from '../../config/clock.js';
 import { VerificationError } from '../../errors.js';
 import type { Logger } from '../../telemetry/log.js';
 import { FetchFailed, fetchJson, loggableUrl } from './fetch.js';
-import type { FetchLimits } from './fetch.js';
+import type { FetchLimits, FetchedJson } from './fetch.js';
 import { toFreshness } from './http-cache.js';
 import type { FreshnessPolicy, FreshnessSource } from './http-cache.js';
 import type { Emitter } from '../../telemetry/events.js';
@@ -160,15 +160,169 @@ export interface Resource<T> {
   state(): ResourceState;
 }
 
+/** The document after a response, and what the `onFetch` hook reports about it. */
+export interface Merged<T> {
+  entry: Entry<T>;
+  changed: boolean;
+  freshness: FreshnessSource;
+}
+
+/**
+ * Pure: the document after a `200` or `304` for `url`, from the one held (`current`). A 304
+ * keeps the body and value and updates freshness and the validators it carries (RFC 9111
+ * §4.3.4); a 200 with the same bytes keeps the same value (so imported keys stay the same
+ * objects), and new bytes are parsed. A 304 with nothing held is a failed fetch.
+ */
+export function mergeResponse<T>(
+  current: Entry<T> | undefined,
+  res: FetchedJson,
+  url: URL,
+  now: number,
+  policy: FreshnessPolicy,
+  parse: (body: unknown, url: URL) => T,
+): Merged<T> {
+  const fresh = toFreshness(res.headers, now, policy);
+  const base = { url, fetchedAt: now, freshUntil: fresh.freshUntil };
+  if (res.status === 304) {
+    if (!current) throw new FetchFailed('304 without a cached document', { status: 304 });
+    const entry = {
+      ...current,
+      ...base,
+      etag: fresh.etag ?? current.etag,
+      lastModified: fresh.lastModified ?? current.lastModified,
+    };
+    return { entry, changed: false, freshness: fresh.source };
+  }
+  const digest = res.digest!;
+  const changed = current?.digest !== digest;
+  const value = changed ? parse(res.body, res.url) : current!.value;
+  const entry = {
+    value,
+    body: res.body,
+    digest,
+    etag: fresh.etag,
+    lastModified: fresh.lastModified,
+    ...base,
+  };
+  return { entry, changed, freshness: fresh.source };
+}
+
+/** Failures in a row and the time before which no fetch is made (`backoffDelay`). */
+export interface Backoff {
+  readonly total: number;
+  readonly consecutive: number;
+  readonly retryAt: number | undefined;
+  /** False while backing off after a failure. */
+  over(): boolean;
+  /** Counts a failure at `now`; returns the wait before the next try (seconds). */
+  failed(now: number): number;
+  succeeded(): void;
+}
+
+/** The retry schedule of one document after failed fetches. */
+export function createBackoff(
+  options: Pick<ResourceOptions<unknown>, 'now' | 'backoffMax' | 'random'>,
+): Backoff {
+  let total = 0;
+  let consecutive = 0;
+  let retryAt: number | undefined;
+  return {
+    get total() {
+      return total;
+    },
+    get consecutive() {
+      return consecutive;
+    },
+    get retryAt() {
+      return retryAt;
+    },
+    over: () => retryAt === undefined || options.now() >= retryAt,
+    failed(now) {
+      total++;
+      consecutive++;
+      const wait = backoffDelay(consecutive, options.backoffMax, options.random);
+      retryAt = now + wait;
+      return wait;
+    },
+    succeeded() {
+      consecutive = 0;
+      retryAt = undefined;
+    },
+  };
+}
+
+// A cold cache first looks in the store: a document from a previous process is served while
+// fresh, and otherwise revalidated with its validators (a 304 instead of a full download).
+async function restoreFromStore<T>(
+  options: ResourceOptions<T>,
+  held: () => boolean,
+): Promise<Entry<T> | undefined> {
+  if (!options.store) return undefined;
+  try {
+    const stored = await options.store.get(options.storeKey);
+    // A fetch that finished while the store answered wins over the stored document.
+    if (!isStoredDocument(stored) || held()) return undefined;
+    const url = options.urls.find((u) => u.href === stored.url);
+    if (!url) return undefined;
+    const { body, digest, etag, lastModified, fetchedAt, freshUntil } = stored;
+    const value = options.parse(body, url);
+    return { value, body, url, digest, etag, lastModified, fetchedAt, freshUntil };
+  } catch (err) {
+    options.logger.warn(
+      { event: 'jwks_store_failed', op: 'get', reason: (err as Error).message },
+      'key store read failed',
+    );
+    return undefined;
+  }
+}
+
+function saveToStore<T>(options: ResourceOptions<T>, entry: Entry<T>): void {
+  const store = options.store;
+  if (!store) return;
+  const ttl = Math.max(1, Math.ceil(entry.freshUntil + options.maxStale - options.now()));
+  const { url, body, digest, etag, lastModified, fetchedAt, freshUntil } = entry;
+  const record: StoredDocument = {
+    url: url.href,
+    body,
+    digest,
+    etag,
+    lastModified,
+    fetchedAt,
+    freshUntil,
+  };
+  Promise.resolve()
+    .then(() => store.set(options.storeKey, record, ttl))
+    .catch((err: unknown) => {
+      options.logger.warn(
+        { event: 'jwks_store_failed', op: 'set', reason: (err as Error).message },
+        'key store write failed',
+      );
+    });
+}
+
+function callHook<A>(fn: ((arg: A) => void) | undefined, arg: A): void {
+  try {
+    fn?.(arg);
+  } catch {
+    // A throwing hook must not break key loading.
+  }
+}
+
+/** Conditional request headers from the validators of the document held (RFC 9110 §13.1). */
+function validatorsOf(current: Entry<unknown> | undefined): Record<string, string> {
+  const conditional: Record<string, string> = {};
+  if (current?.etag !== undefined) conditional['if-none-match'] = current.etag;
+  if (current?.lastModified !== undefined) conditional['if-modified-since'] = current.lastModified;
+  return conditional;
+}
+
 /** Creates the cache for one document. Nothing is fetched until asked. */
 export function createResource<T>(options: ResourceOptions<T>): Resource<T> {
   let current: Entry<T> | undefined;
   let inflight: Promise<Entry<T>> | undefined;
   let fetches = 0;
   let notModified = 0;
-  let failures = 0;
-  let consecutiveFailures = 0;
-  let retryAt: number | undefined;
+  const backoff = createBackoff(options);
   let lastError: LastError | undefined;
   let lastUrl = options.urls[0]!;
   let failure: Error | undefined;
@@ -177,58 +331,6 @@ export function createResource<T>(options: ResourceOptions<T>): Resource<T> {
   // Set while a held document is served past its freshness because refreshing it failed: the
   // telemetry reports entering and leaving that state, not every request served in it.
   let staleSince: number | undefined;
-
-  // A cold cache first looks in the store: a document from a previous process is served while
-  // fresh, and otherwise revalidated with its validators (a 304 instead of a full download).
-  async function restore(): Promise<void> {
-    restored = true;
-    if (!options.store) return;
-    try {
-      const stored = await options.store.get(options.storeKey);
-      if (!isStoredDocument(stored) || current) return;
-      const url = options.urls.find((u) => u.href === stored.url);
-      if (!url) return;
-      const { body, digest, etag, lastModified, fetchedAt, freshUntil } = stored;
-      current = {
-        value: options.parse(body, url),
-        body,
-        url,
-        digest,
-        etag,
-        lastModified,
-        fetchedAt,
-        freshUntil,
-      };
-    } catch (err) {
-      options.logger.warn(
-        { event: 'jwks_store_failed', op: 'get', reason: (err as Error).message },
-        'key store read failed',
-      );
-    }
-  }
-
-  function save(entry: Entry<T>): void {
-    if (!options.store) return;
-    const ttl = Math.max(1, Math.ceil(entry.freshUntil + options.maxStale - options.now()));
-    const { url, body, digest, etag, lastModified, fetchedAt, freshUntil } = entry;
-    const record: StoredDocument = {
-      url: url.href,
-      body,
-      digest,
-      etag,
-      lastModified,
-      fetchedAt,
-      freshUntil,
-    };
-    Promise.resolve()
-      .then(() => options.store!.set(options.storeKey, record, ttl))
-      .catch((err: unknown) => {
-        options.logger.warn(
-          { event: 'jwks_store_failed', op: 'set', reason: (err as Error).message },
-          'key store write failed',
-        );
-      });
-  }
 
   function emitFetch(url: URL, status: 200 | 304 | 'error'): void {
     if (options.events.active()) {
@@ -241,33 +343,16 @@ export function createResource<T>(options: ResourceOptions<T>): Resource<T> {
     }
   }
 
-  function hook<A>(fn: ((arg: A) => void) | undefined, arg: A): void {
-    try {
-      fn?.(arg);
-    } catch {
-      // A throwing hook must not break key loading.
-    }
-  }
-
-  async function attempt(): Promise<Entry<T>> {
-    if (!restored) {
-      await restore();
-      if (current && options.now() < current.freshUntil) return current;
-    }
-    // Revalidate where the document came from; otherwise try the well-known URLs in order.
-    const urls = current ? [current.url] : options.urls;
-    const conditional: Record<string, string> = {};
-    if (current?.etag !== undefined) conditional['if-none-match'] = current.etag;
-    if (current?.lastModified !== undefined)
-      conditional['if-modified-since'] = current.lastModified;
+  // The URLs to try, in order, until one answers other than 4xx (discovery's two paths).
+  async function fetchFirst(urls: readonly URL[]): Promise<{ url: URL; res: FetchedJson }> {
+    const conditional = validatorsOf(current);
     for (let i = 0; ; i++) {
       const url = urls[i]!;
       lastUrl = url;
       fetches++;
       startedMs = performance.now();
-      let res;
       try {
-        res = await fetchJson(url, conditional, options.limits);
+        return { url, res: await fetchJson(url, conditional, options.limits) };
       } catch (err) {
         const next = i + 1 < urls.length;
         if (next && err instanceof FetchFailed && err.status !== undefined && err.status < 500) {
@@ -275,69 +360,55 @@ export function createResource<T>(options: ResourceOptions<T>): Resource<T> {
         }
         throw err;
       }
-      const now = options.now();
-      const fresh = toFreshness(res.headers, now, options.policy);
-      const base = { url, fetchedAt: now, freshUntil: fresh.freshUntil };
-      let changed = false;
-      if (res.status === 304) {
-        if (!current) throw new FetchFailed('304 without a cached document', { status: 304 });
-        notModified++;
-        // RFC 9111 §4.3.4: a 304 updates the stored validators it carries.
-        current = {
-          ...current,
-          ...base,
-          etag: fresh.etag ?? current.etag,
-          lastModified: fresh.lastModified ?? current.lastModified,
-        };
-      } else {
-        const digest = res.digest!;
-        changed = current?.digest !== digest;
-        // The same bytes again keep the same value, so imported keys stay the same objects.
-        const value = changed ? options.parse(res.body, res.url) : current!.value;
-        current = {
-          value,
-          body: res.body,
-          digest,
-          etag: fresh.etag,
-          lastModified: fresh.lastModified,
-          ...base,
-        };
-      }
-      consecutiveFailures = 0;
-      retryAt = undefined;
-      failure = undefined;
-      save(current);
-      emitFetch(url, res.status);
-      if (staleSince !== undefined) {
-        if (options.events.active()) {
-          options.events.emit({
-            type: 'jwks.recovered',
-            uri: loggableUrl(url),
-            staleSeconds: now - staleSince,
-          });
-        }
-        staleSince = undefined;
-      }
-      hook(options.onFetch, {
-        uri: loggableUrl(url),
-        status: res.status,
-        changed,
-        fetchedAt: now,
-        freshUntil: current.freshUntil,
-        freshness: fresh.source,
-      });
-      return current;
     }
+  }
+
+  // Leaving "stale": reported once, when a refresh succeeds again.
+  function noteRecovered(url: URL, now: number): void {
+    if (staleSince === undefined) return;
+    if (options.events.active()) {
+      options.events.emit({
+        type: 'jwks.recovered',
+        uri: loggableUrl(url),
+        staleSeconds: now - staleSince,
+      });
+    }
+    staleSince = undefined;
+  }
+
+  async function attempt(): Promise<Entry<T>> {
+    if (!restored) {
+      restored = true;
+      current = (await restoreFromStore(options, () => current !== undefined)) ?? current;
+      if (current && options.now() < current.freshUntil) return current;
+    }
+    // Revalidate where the document came from; otherwise try the well-known URLs in order.
+    const { url, res } = await fetchFirst(current ? [current.url] : options.urls);
+    const now = options.now();
+    const merged = mergeResponse(current, res, url, now, options.policy, options.parse);
+    if (res.status === 304) notModified++;
+    current = merged.entry;
+    backoff.succeeded();
+    failure = undefined;
+    saveToStore(options, current);
+    emitFetch(url, res.status);
+    noteRecovered(url, now);
+    callHook(options.onFetch, {
+      uri: loggableUrl(url),
+      status: res.status,
+      changed: merged.changed,
+      fetchedAt: now,
+      freshUntil: current.freshUntil,
+      freshness: merged.freshness,
+    });
+    return current;
   }
 
   function fail(err: unknown): never {
     const error = err instanceof Error ? err : new Error(String(err));
     const now = options.now();
     failure = error;
-    failures++;
-    consecutiveFailures++;
-    const wait = backoffDelay(consecutiveFailures, options.backoffMax, options.random);
-    retryAt = now + wait;
+    const wait = backoff.failed(now);
     const status = err instanceof FetchFailed ? err.status : undefined;
     lastError = { message: error.message, at: now, ...(status === undefined ? {} : { status }) };
     options.logger.error(
@@ -346,7 +417,7 @@ export function createResource<T>(options: ResourceOptions<T>): Resource<T> {
         uri: loggableUrl(lastUrl),
         reason: error.message,
         ...(status === undefined ? {} : { status }),
-        consecutiveFailures,
+        consecutiveFailures: backoff.consecutive,
         retryInSeconds: wait,
         servingStale: resource.usable() !== undefined,
       },
@@ -354,14 +425,14 @@ export function createResource<T>(options: ResourceOptions<T>): Resource<T> {
     );
     emitFetch(lastUrl, 'error');
     noteStale(now);
-    hook(options.onError, error);
+    callHook(options.onError, error);
     throw error;
   }
 
   // Entering "stale": past fresh, still served, and the last refresh failed. Reported once per
   // episode (the ordinary stale-while-revalidate moment before a 304 is not an episode).
   function noteStale(now: number): void {
-    if (staleSince !== undefined || consecutiveFailures === 0) return;
+    if (staleSince !== undefined || backoff.consecutive === 0) return;
     const entry = resource.usable();
     if (!entry || now < entry.freshUntil) return;
     staleSince = now;
@@ -403,7 +474,7 @@ export function createResource<T>(options: ResourceOptions<T>): Resource<T> {
       return inflight !== undefined;
     },
     failure: () => failure,
-    mayFetch: () => retryAt === undefined || options.now() >= retryAt,
+    mayFetch: () => backoff.over(),
     load() {
       // Single flight: every caller shares the one request in flight.
       inflight ??= attempt()
@@ -423,7 +494,7 @@ export function createResource<T>(options: ResourceOptions<T>): Resource<T> {
       const entry = resource.usable();
       if (!entry) return undefined;
       // A refresh that failed while the document was fresh makes it stale only from now.
-      if (consecutiveFailures > 0 && staleSince === undefined) noteStale(options.now());
+      if (backoff.consecutive > 0 && staleSince === undefined) noteStale(options.now());
       resource.revalidateIfStale();
       return entry;
     },
@@ -447,9 +518,9 @@ export function createResource<T>(options: ResourceOptions<T>): Resource<T> {
     counters: () => ({
       fetches,
       notModified,
-      failures,
-      consecutiveFailures,
-      retryAt,
+      failures: backoff.total,
+      consecutiveFailures: backoff.consecutive,
+      retryAt: backoff.retryAt,
       lastError,
     }),
   };
