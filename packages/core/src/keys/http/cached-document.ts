@@ -195,7 +195,7 @@ export function mergeResponse<T>(
   }
   const digest = res.digest!;
   const changed = current?.digest !== digest;
-  const value = changed ? parse(res.body, res.url) : current!.value;
+  const value = changed ? parse(res.body, res.url) : current.value;
   const entry = {
     value,
     body: res.body,
@@ -385,7 +385,9 @@ export function createResource<T>(options: ResourceOptions<T>): Resource<T> {
     // Revalidate where the document came from; otherwise try the well-known URLs in order.
     const { url, res } = await fetchFirst(current ? [current.url] : options.urls);
     const now = options.now();
-    const merged = mergeResponse(current, res, url, now, options.policy, options.parse);
+    const merged = mergeResponse(current, res, url, now, options.policy, (body, from) =>
+      options.parse(body, from),
+    );
     if (res.status === 304) notModified++;
     current = merged.entry;
     backoff.succeeded();
