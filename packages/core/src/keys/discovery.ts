@@ -5,8 +5,8 @@ import { remoteJwksFor } from './remote-jwks.js';
 import type { RemoteJwks, RemoteJwksStatus } from './remote-jwks.js';
 import { toRemoteSettings } from './remote-options.js';
 import type { RemoteJwksOptions, RemoteSettings } from './remote-options.js';
-import { createResource } from './http/cached-document.js';
-import type { LastError, Resource, ResourceState } from './http/cached-document.js';
+import { createCachedDocument } from './http/cached-document.js';
+import type { LastError, CachedDocument, DocumentState } from './http/cached-document.js';
 
 /** The parts of the issuer's metadata tokengate uses. */
 export interface IssuerMetadata {
@@ -24,7 +24,7 @@ export interface DiscoveredJwksStatus {
   metadataUri: string | undefined;
   jwksUri: string | undefined;
   metadata: {
-    state: ResourceState;
+    state: DocumentState;
     fetchedAt: number | undefined;
     freshUntil: number | undefined;
     fetches: number;
@@ -89,7 +89,7 @@ export function discoveredJwksFor(
   if (checked.url.search || checked.url.hash || issuer.includes('#') || issuer.includes('?')) {
     throw new TypeError('"issuer" must not have a query or fragment for discovery');
   }
-  const meta: Resource<IssuerMetadata> = createResource<IssuerMetadata>({
+  const meta: CachedDocument<IssuerMetadata> = createCachedDocument<IssuerMetadata>({
     urls: discoveryUrls(checked.url),
     event: 'discovery_fetch_failed',
     now: settings.now,
@@ -117,23 +117,23 @@ export function discoveredJwksFor(
     return jwks;
   }
 
-  const current = async (): Promise<RemoteJwks> => jwksFor((await meta.ready()).value);
+  const current = async (): Promise<RemoteJwks> => jwksFor((await meta.whenServable()).value);
 
   return {
     issuer,
-    metadata: async () => (await meta.ready()).value,
+    metadata: async () => (await meta.whenServable()).value,
     getKeys: async (selector) => (await current()).getKeys(selector),
     isPublished(key) {
       meta.revalidateIfStale();
       // Metadata naming a new jwks_uri retires the old cache here too, not only on getKeys.
-      const entry = meta.usable();
+      const entry = meta.unexpired();
       return (entry ? jwksFor(entry.value) : jwks)?.isPublished(key) ?? false;
     },
     async refresh() {
-      await jwksFor((await meta.refresh()).value).refresh();
+      await jwksFor((await meta.revalidateNow()).value).refresh();
     },
     status() {
-      const entry = meta.entry();
+      const entry = meta.held();
       const c = meta.counters();
       return {
         issuer,

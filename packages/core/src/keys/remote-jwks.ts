@@ -6,8 +6,8 @@ import { KeyRejected, importVerificationKey, privateMaterialOf } from './jwk.js'
 import { indexByKid, selectKeys } from './local.js';
 import { toRemoteSettings } from './remote-options.js';
 import type { RemoteJwksOptions, RemoteSettings } from './remote-options.js';
-import { createResource, timedOut, waitAtMost } from './http/cached-document.js';
-import type { Resource, ResourceCounters, ResourceState } from './http/cached-document.js';
+import { createCachedDocument, timedOut, waitAtMost } from './http/cached-document.js';
+import type { CachedDocument, DocumentCounters, DocumentState } from './http/cached-document.js';
 
 export type { RemoteJwksOptions } from './remote-options.js';
 export type {
@@ -16,11 +16,11 @@ export type {
 } from './http/cached-document.js';
 
 /** What a health check needs to know about a remote key set. Times are epoch seconds. */
-export interface RemoteJwksStatus extends ResourceCounters {
+export interface RemoteJwksStatus extends DocumentCounters {
   /** The JWKS URL (query string removed). */
   uri: string;
   /** `cold`: never loaded; `stale`: past fresh, still served; `expired`: past `maxStale`. */
-  state: ResourceState;
+  state: DocumentState;
   /** The `kid`s of the usable keys, in set order. */
   keys: string[];
   /** Usable keys, with or without `kid`. */
@@ -76,7 +76,7 @@ export function createRemoteJwks(uri: string, options: RemoteJwksOptions = {}): 
 
 /** Internal: builds the cache from validated settings (discovery shares them). */
 export function remoteJwksFor(uri: string, url: URL, settings: RemoteSettings): RemoteJwks {
-  const resource: Resource<KeySet> = createResource<KeySet>({
+  const resource: CachedDocument<KeySet> = createCachedDocument<KeySet>({
     urls: [url],
     event: 'jwks_fetch_failed',
     now: settings.now,
@@ -87,7 +87,7 @@ export function remoteJwksFor(uri: string, url: URL, settings: RemoteSettings): 
     backoffMax: settings.backoffMax,
     random: settings.random,
     maxWait: settings.maxWait,
-    parse: (body, from) => parseKeySet(body, resource.entry()?.value, settings, loggableUrl(from)),
+    parse: (body, from) => parseKeySet(body, resource.held()?.value, settings, loggableUrl(from)),
     onFetch: settings.onFetch,
     onError: settings.onError,
     events: settings.events,
@@ -102,8 +102,8 @@ export function remoteJwksFor(uri: string, url: URL, settings: RemoteSettings): 
   // against the key server. The request waits at most `maxWait`; the fetch carries on.
   async function refreshForUnknownKey(): Promise<string> {
     if (settings.events.active()) settings.events.emit({ type: 'kid.miss', uri: loggable });
-    if (!resource.loading) {
-      const entry = resource.entry();
+    if (!resource.fetching) {
+      const entry = resource.held();
       const conditional = entry?.etag !== undefined || entry?.lastModified !== undefined;
       if (!kidRefresh.tryAcquire(settings.now(), conditional)) {
         if (settings.events.active()) settings.events.emit({ type: 'cooldown.hit', uri: loggable });
@@ -112,7 +112,7 @@ export function remoteJwksFor(uri: string, url: URL, settings: RemoteSettings): 
     }
     // Joins the fetch in flight, if any. A failure is logged already; the old set still holds.
     const outcome = await waitAtMost(
-      resource.load().catch(() => undefined),
+      resource.fetchNow().catch(() => undefined),
       settings.maxWait,
     );
     return timedOut(outcome)
@@ -124,20 +124,20 @@ export function remoteJwksFor(uri: string, url: URL, settings: RemoteSettings): 
   function getKeys(
     selector: KeySelector,
   ): readonly VerificationKey[] | Promise<readonly VerificationKey[]> {
-    const entry = resource.servable();
+    const entry = resource.servableNow();
     const found = entry && selectKeys(entry.value.byKid, entry.value.keys, selector);
     return found?.length ? found : getKeysSlowly(selector);
   }
 
   async function getKeysSlowly(selector: KeySelector): Promise<readonly VerificationKey[]> {
-    const before = resource.entry();
-    const entry = await resource.ready();
+    const before = resource.held();
+    const entry = await resource.whenServable();
     const found = selectKeys(entry.value.byKid, entry.value.keys, selector);
     if (found.length > 0) return found;
     // This call already waited for a fetch (cold start): another would tell us nothing new.
     const reason =
       entry === before ? await refreshForUnknownKey() : 'no key in the key set has this "kid"';
-    const set = resource.usable()?.value;
+    const set = resource.unexpired()?.value;
     const again = set ? selectKeys(set.byKid, set.keys, selector) : [];
     if (again.length > 0) return again;
     throw new VerificationError('kid_unknown', { reason });
@@ -159,15 +159,15 @@ export function remoteJwksFor(uri: string, url: URL, settings: RemoteSettings): 
       // The token cache asks on every hit; when only cached tokens arrive, this is what
       // notices that the set went stale, so a removed key still stops verifying.
       resource.revalidateIfStale();
-      return resource.entry()?.value.published.has(key) ?? false;
+      return resource.held()?.value.published.has(key) ?? false;
     },
     async refresh() {
-      await resource.refresh();
+      await resource.revalidateNow();
     },
     status() {
-      const entry = resource.entry();
+      const entry = resource.held();
       const now = settings.now();
-      const set = resource.usable()?.value;
+      const set = resource.unexpired()?.value;
       return {
         uri: loggableUrl(url),
         state: resource.state(),
@@ -178,7 +178,7 @@ export function remoteJwksFor(uri: string, url: URL, settings: RemoteSettings): 
         fetchedAt: entry?.fetchedAt,
         freshUntil: entry?.freshUntil,
         age: entry ? now - entry.fetchedAt : undefined,
-        refreshing: resource.loading,
+        refreshing: resource.fetching,
         ...resource.counters(),
       };
     },

@@ -61,10 +61,10 @@ export interface FetchInfo {
 }
 
 /** Where the document stands, as `status()` reports it. */
-export type ResourceState = 'cold' | 'fresh' | 'stale' | 'expired';
+export type DocumentState = 'cold' | 'fresh' | 'stale' | 'expired';
 
 /** What the cache counts, as `status()` reports it. */
-export interface ResourceCounters {
+export interface DocumentCounters {
   /** HTTP requests made (each try counts once). */
   fetches: number;
   /** `304 Not Modified` answers. */
@@ -97,7 +97,7 @@ export interface LastError {
   at: number;
 }
 
-export interface ResourceOptions<T> {
+export interface CachedDocumentOptions<T> {
   /** Tried in order while the server answers 4xx (discovery's two well-known paths). */
   urls: readonly URL[];
   /** `event` of the failure log record, e.g. `jwks_fetch_failed`. */
@@ -124,40 +124,54 @@ export interface ResourceOptions<T> {
   storeKey: string;
 }
 
-export interface Resource<T> {
-  /** The newest document, however old. */
-  entry(): Entry<T> | undefined;
-  /** The document when it may still be served (at most `maxStale` past fresh). */
-  usable(): Entry<T> | undefined;
+/**
+ * One cached document (a JWKS, or issuer metadata). Its state, by the age of the document held
+ * (`now` against `freshUntil` and `maxStale`), and what each accessor answers in it:
+ *
+ * | state     | held      | unexpired | servableNow                          | whenServable / revalidateNow |
+ * | --------- | --------- | --------- | ------------------------------------ | ---------------------------- |
+ * | `cold`    | undefined | undefined | undefined                            | fetches (waits)              |
+ * | `fresh`   | document  | document  | document                             | document / document          |
+ * | `stale`   | document  | document  | document, revalidated in background  | document / fetches first     |
+ * | `expired` | document  | undefined | undefined                            | fetches (waits)              |
+ *
+ * Across every state: `fetching` (a fetch is in flight), `backoffOver()` (no backoff forbids a
+ * fetch), `lastFailure()` (the failure since the last success).
+ */
+export interface CachedDocument<T> {
+  /** The newest document, however old (any state but `cold`). */
+  held(): Entry<T> | undefined;
+  /** The document when it may still be served: `fresh` or `stale` (at most `maxStale` past fresh). */
+  unexpired(): Entry<T> | undefined;
   /** True while a fetch is in flight. */
-  readonly loading: boolean;
+  readonly fetching: boolean;
   /** False while backing off after a failure. */
-  mayFetch(): boolean;
+  backoffOver(): boolean;
   /** Fetches now, or joins the fetch in flight. Rejects with the failure (already logged). */
-  load(): Promise<Entry<T>>;
+  fetchNow(): Promise<Entry<T>>;
   /** The last failure itself (for `cause`), cleared by the next success. */
-  failure(): Error | undefined;
+  lastFailure(): Error | undefined;
   /** Starts one background fetch when the document is stale and no backoff applies. */
   revalidateIfStale(): void;
   /**
    * Synchronous: the document when one may be served now (revalidating it in the background when
-   * stale), else undefined. The hot path of `ready()`.
+   * stale), else undefined. The hot path of `whenServable()`.
    */
-  servable(): Entry<T> | undefined;
+  servableNow(): Entry<T> | undefined;
   /**
    * A servable document: at once when one is held (revalidating it in the background when
    * stale), else after a fetch. Rejects with `jwks_unavailable`, without fetching while
    * backing off, and when the fetch takes longer than `maxWait` (it carries on).
    */
-  ready(): Promise<Entry<T>>;
+  whenServable(): Promise<Entry<T>>;
   /**
-   * Like `ready()`, but a stale document is revalidated first (stale-if-error still applies),
+   * Like `whenServable()`, but a stale document is revalidated first (stale-if-error still applies),
    * and the fetch is awaited to its end (bounded by the fetch timeout, not `maxWait`).
    */
-  refresh(): Promise<Entry<T>>;
-  counters(): ResourceCounters;
+  revalidateNow(): Promise<Entry<T>>;
+  counters(): DocumentCounters;
   /** `cold`: never loaded; `stale`: past fresh, still served; `expired`: past `maxStale`. */
-  state(): ResourceState;
+  state(): DocumentState;
 }
 
 /** The document after a response, and what the `onFetch` hook reports about it. */
@@ -221,7 +235,7 @@ export interface Backoff {
 
 /** The retry schedule of one document after failed fetches. */
 export function createBackoff(
-  options: Pick<ResourceOptions<unknown>, 'now' | 'backoffMax' | 'random'>,
+  options: Pick<CachedDocumentOptions<unknown>, 'now' | 'backoffMax' | 'random'>,
 ): Backoff {
   let total = 0;
   let consecutive = 0;
@@ -254,7 +268,7 @@ export function createBackoff(
 // A cold cache first looks in the store: a document from a previous process is served while
 // fresh, and otherwise revalidated with its validators (a 304 instead of a full download).
 async function restoreFromStore<T>(
-  options: ResourceOptions<T>,
+  options: CachedDocumentOptions<T>,
   held: () => boolean,
 ): Promise<Entry<T> | undefined> {
   if (!options.store) return undefined;
@@ -276,7 +290,7 @@ async function restoreFromStore<T>(
   }
 }
 
-function saveToStore<T>(options: ResourceOptions<T>, entry: Entry<T>): void {
+function saveToStore<T>(options: CachedDocumentOptions<T>, entry: Entry<T>): void {
   const store = options.store;
   if (!store) return;
   const ttl = Math.max(1, Math.ceil(entry.freshUntil + options.maxStale - options.now()));
@@ -317,7 +331,7 @@ function validatorsOf(current: Entry<unknown> | undefined): Record<string, strin
 }
 
 /** Creates the cache for one document. Nothing is fetched until asked. */
-export function createResource<T>(options: ResourceOptions<T>): Resource<T> {
+export function createCachedDocument<T>(options: CachedDocumentOptions<T>): CachedDocument<T> {
   let current: Entry<T> | undefined;
   let inflight: Promise<Entry<T>> | undefined;
   let fetches = 0;
@@ -421,7 +435,7 @@ export function createResource<T>(options: ResourceOptions<T>): Resource<T> {
         ...(status === undefined ? {} : { status }),
         consecutiveFailures: backoff.consecutive,
         retryInSeconds: wait,
-        servingStale: resource.usable() !== undefined,
+        servingStale: resource.unexpired() !== undefined,
       },
       'key server fetch failed',
     );
@@ -435,7 +449,7 @@ export function createResource<T>(options: ResourceOptions<T>): Resource<T> {
   // episode (the ordinary stale-while-revalidate moment before a 304 is not an episode).
   function noteStale(now: number): void {
     if (staleSince !== undefined || backoff.consecutive === 0) return;
-    const entry = resource.usable();
+    const entry = resource.unexpired();
     if (!entry || now < entry.freshUntil) return;
     staleSince = now;
     if (options.events.active()) {
@@ -453,31 +467,31 @@ export function createResource<T>(options: ResourceOptions<T>): Resource<T> {
   // Cold, or older than maxStale: the caller has to wait for the key server (at most
   // `maxSeconds`; the fetch itself carries on for the next caller).
   async function waitForLoad(maxSeconds: number): Promise<Entry<T>> {
-    if (!inflight && !resource.mayFetch())
+    if (!inflight && !resource.backoffOver())
       throw unavailable('the key server is backing off after failures');
     try {
-      if (timedOut(await waitAtMost(resource.load(), maxSeconds))) {
+      if (timedOut(await waitAtMost(resource.fetchNow(), maxSeconds))) {
         throw unavailable('the key server is slow; still fetching');
       }
     } catch (err) {
       if (err instanceof VerificationError) throw err;
       throw unavailable('the key server fetch failed');
     }
-    const loaded = resource.usable();
+    const loaded = resource.unexpired();
     if (!loaded) throw unavailable('no usable document is cached');
     return loaded;
   }
 
-  const resource: Resource<T> = {
-    entry: () => current,
-    usable: () =>
+  const resource: CachedDocument<T> = {
+    held: () => current,
+    unexpired: () =>
       current && options.now() <= current.freshUntil + options.maxStale ? current : undefined,
-    get loading() {
+    get fetching() {
       return inflight !== undefined;
     },
-    failure: () => failure,
-    mayFetch: () => backoff.over(),
-    load() {
+    lastFailure: () => failure,
+    backoffOver: () => backoff.over(),
+    fetchNow() {
       // Single flight: every caller shares the one request in flight.
       inflight ??= attempt()
         .catch(fail)
@@ -487,27 +501,27 @@ export function createResource<T>(options: ResourceOptions<T>): Resource<T> {
       return inflight;
     },
     revalidateIfStale() {
-      if (!current || inflight || options.now() < current.freshUntil || !resource.mayFetch())
+      if (!current || inflight || options.now() < current.freshUntil || !resource.backoffOver())
         return;
       // Already logged and counted in fail(); a background refresh never rejects unhandled.
-      resource.load().catch(() => {});
+      resource.fetchNow().catch(() => {});
     },
-    servable() {
-      const entry = resource.usable();
+    servableNow() {
+      const entry = resource.unexpired();
       if (!entry) return undefined;
       // A refresh that failed while the document was fresh makes it stale only from now.
       if (backoff.consecutive > 0 && staleSince === undefined) noteStale(options.now());
       resource.revalidateIfStale();
       return entry;
     },
-    async ready() {
-      return resource.servable() ?? waitForLoad(options.maxWait);
+    async whenServable() {
+      return resource.servableNow() ?? waitForLoad(options.maxWait);
     },
-    async refresh() {
-      const entry = resource.usable();
+    async revalidateNow() {
+      const entry = resource.unexpired();
       if (entry && options.now() < entry.freshUntil) return entry;
       return waitForLoad(Infinity).catch((err: unknown) => {
-        const stale = resource.usable();
+        const stale = resource.unexpired();
         if (stale) return stale;
         throw err;
       });
@@ -515,7 +529,7 @@ export function createResource<T>(options: ResourceOptions<T>): Resource<T> {
     state() {
       if (!current) return 'cold';
       if (options.now() < current.freshUntil) return 'fresh';
-      return resource.usable() ? 'stale' : 'expired';
+      return resource.unexpired() ? 'stale' : 'expired';
     },
     counters: () => ({
       fetches,
