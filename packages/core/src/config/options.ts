@@ -240,13 +240,10 @@ export function normalizeShared(options: VerifierOptions): SharedOptions {
 const AT_JWT_CLAIMS = ['exp', 'iss', 'aud', 'sub', 'client_id', 'iat', 'jti'];
 
 /**
- * Validates and normalises one issuer policy (with the shared options); every configuration
- * mistake throws a TypeError here, at construction.
+ * The key source: exactly one of `jwksUri`, `discovery`, `keys`, `keySource`, and the signature
+ * allow-list that fits it (RFC 8725 §3.1: HMAC only with static keys).
  */
-export function normalizeOptions(options: VerifierOptions): NormalizedOptions {
-  const shared = normalizeShared(options);
-  const issuers = nonEmptyStrings(options.issuer, 'issuer');
-  const audiences = nonEmptyStrings(options.audience, 'audience');
+function normalizeKeySource(options: VerifierOptions, issuers: readonly string[]): string[] {
   const sources = [
     options.jwksUri,
     options.discovery || undefined,
@@ -285,50 +282,54 @@ export function normalizeOptions(options: VerifierOptions): NormalizedOptions {
     // RFC 8725 §3.1: an HMAC allow-list with a public key set invites key confusion.
     throw new TypeError('symmetric "algorithms" (HS*) need static "keys", never a JWKS');
   }
-  let decryption: NormalizedOptions['decryption'];
-  if (options.decryption !== undefined) {
-    const d = options.decryption;
-    if (typeof d !== 'object' || d === null || !Array.isArray(d.keys) || d.keys.length === 0) {
-      throw new TypeError('"decryption.keys" must be a non-empty array of private JWKs');
-    }
-    // Configuration is untrusted input: each entry is read as unknown until checked.
-    for (const entry of d.keys as readonly unknown[]) {
-      const key = entry as { kty?: unknown; d?: unknown; use?: unknown; kid?: unknown } | null;
-      if (typeof key !== 'object' || key === null) {
-        throw new TypeError('"decryption.keys" must hold JWK objects');
-      }
-      if (key.kty !== 'oct' && typeof key.d !== 'string') {
-        throw new TypeError('"decryption.keys" must be private keys (a public key cannot decrypt)');
-      }
-      if (key.use !== undefined && key.use !== 'enc') {
-        throw new TypeError('"decryption.keys" must not be signing keys ("use" must be "enc")');
-      }
-      if (d.keys.length > 1 && typeof key.kid !== 'string') {
-        throw new TypeError('with several "decryption.keys", each needs a "kid"');
-      }
-    }
-    decryption = {
-      keys: d.keys,
-      keyManagementAlgorithms: allowList(
-        d.keyManagementAlgorithms ?? DEFAULT_KEY_MANAGEMENT,
-        'decryption.keyManagementAlgorithms',
-        KEY_MANAGEMENT,
-      ),
-      contentEncryptionAlgorithms: allowList(
-        d.contentEncryptionAlgorithms ?? DEFAULT_CONTENT_ENCRYPTION,
-        'decryption.contentEncryptionAlgorithms',
-        CONTENT_ENCRYPTION,
-      ),
-      allowUnsignedClaims: d.allowUnsignedClaims === true,
-      maxDecompressedBytes:
-        d.maxDecompressedBytes === undefined || d.maxDecompressedBytes === 0
-          ? 0
-          : positiveInteger(d.maxDecompressedBytes, 'decryption.maxDecompressedBytes'),
-    };
+  return algorithms;
+}
+
+/** The receiver's own decryption keys and the JWE allow-lists. */
+function normalizeDecryption(d: DecryptionOptions): NonNullable<NormalizedOptions['decryption']> {
+  if (typeof d !== 'object' || d === null || !Array.isArray(d.keys) || d.keys.length === 0) {
+    throw new TypeError('"decryption.keys" must be a non-empty array of private JWKs');
   }
-  if (options.requireEncryption && !decryption) {
-    throw new TypeError('"requireEncryption" needs "decryption.keys"');
+  // Configuration is untrusted input: each entry is read as unknown until checked.
+  for (const entry of d.keys as readonly unknown[]) {
+    const key = entry as { kty?: unknown; d?: unknown; use?: unknown; kid?: unknown } | null;
+    if (typeof key !== 'object' || key === null) {
+      throw new TypeError('"decryption.keys" must hold JWK objects');
+    }
+    if (key.kty !== 'oct' && typeof key.d !== 'string') {
+      throw new TypeError('"decryption.keys" must be private keys (a public key cannot decrypt)');
+    }
+    if (key.use !== undefined && key.use !== 'enc') {
+      throw new TypeError('"decryption.keys" must not be signing keys ("use" must be "enc")');
+    }
+    if (d.keys.length > 1 && typeof key.kid !== 'string') {
+      throw new TypeError('with several "decryption.keys", each needs a "kid"');
+    }
   }
+  return {
+    keys: d.keys,
+    keyManagementAlgorithms: allowList(
+      d.keyManagementAlgorithms ?? DEFAULT_KEY_MANAGEMENT,
+      'decryption.keyManagementAlgorithms',
+      KEY_MANAGEMENT,
+    ),
+    contentEncryptionAlgorithms: allowList(
+      d.contentEncryptionAlgorithms ?? DEFAULT_CONTENT_ENCRYPTION,
+      'decryption.contentEncryptionAlgorithms',
+      CONTENT_ENCRYPTION,
+    ),
+    allowUnsignedClaims: d.allowUnsignedClaims === true,
+    maxDecompressedBytes:
+      d.maxDecompressedBytes === undefined || d.maxDecompressedBytes === 0
+        ? 0
+        : positiveInteger(d.maxDecompressedBytes, 'decryption.maxDecompressedBytes'),
+  };
+}
+
+/** Claim rules: `profile`, `typ`, required claims, `maxTokenAge`. */
+function normalizeClaimRules(
+  options: VerifierOptions,
+): Pick<NormalizedOptions, 'requiredClaims' | 'maxTokenAge' | 'typ'> {
   if (options.profile !== undefined && options.profile !== 'at+jwt') {
     throw new TypeError('"profile" must be \'at+jwt\'');
   }
@@ -352,6 +353,28 @@ export function normalizeOptions(options: VerifierOptions): NormalizedOptions {
   }
   const typ = atJwt ? 'at+jwt' : options.typ;
   return {
+    maxTokenAge,
+    requiredClaims: [...requiredClaims],
+    typ: typ === undefined ? undefined : normalizeTyp(typ),
+  };
+}
+
+/**
+ * Validates and normalises one issuer policy (with the shared options); every configuration
+ * mistake throws a TypeError here, at construction.
+ */
+export function normalizeOptions(options: VerifierOptions): NormalizedOptions {
+  const shared = normalizeShared(options);
+  const issuers = nonEmptyStrings(options.issuer, 'issuer');
+  const audiences = nonEmptyStrings(options.audience, 'audience');
+  const algorithms = normalizeKeySource(options, issuers);
+  const decryption =
+    options.decryption === undefined ? undefined : normalizeDecryption(options.decryption);
+  if (options.requireEncryption && !decryption) {
+    throw new TypeError('"requireEncryption" needs "decryption.keys"');
+  }
+  const claimRules = normalizeClaimRules(options);
+  return {
     ...shared,
     issuers,
     audiences,
@@ -362,9 +385,7 @@ export function normalizeOptions(options: VerifierOptions): NormalizedOptions {
       orDefault(options.clockTolerance, 5, 'clockTolerance'),
       'clockTolerance',
     ),
-    maxTokenAge,
-    requiredClaims: [...requiredClaims],
-    typ: typ === undefined ? undefined : normalizeTyp(typ),
+    ...claimRules,
     maxCandidateKeys: positiveInteger(
       options.maxCandidateKeys ?? DEFAULT_MAX_CANDIDATE_KEYS,
       'maxCandidateKeys',
