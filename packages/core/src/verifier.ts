@@ -16,6 +16,9 @@ import { createPolicySet } from './issuers/policy-set.js';
 import { assertKnownOptions } from './config/option-names.js';
 import { isPromiseLike } from './lib/maybe-promise.js';
 import { normalizeShared } from './config/options.js';
+import type { SharedOptions } from './config/options.js';
+import type { Clock } from './config/clock.js';
+import type { PolicySet } from './issuers/policy-set.js';
 import type { NormalizedOptions, VerifierOptions } from './config/options.js';
 import { assertEncryptionAllowed } from './issuers/policy.js';
 import type { Policy } from './issuers/policy.js';
@@ -133,51 +136,16 @@ export interface Verifier {
 }
 
 /**
- * Creates a verifier: one trusted issuer (`issuer`), several (`issuers: [...]`), or issuers
- * looked up at run time (`issuers: async (iss) => policy`). Every configuration mistake throws a
- * TypeError here, never on a request.
- *
- * @example
- * const verifier = createVerifier({
- *   issuer: 'https://issuer.example.com/',
- *   audience: 'api://orders',
- *   jwksUri: 'https://issuer.example.com/.well-known/jwks.json',
- * });
- * const { payload } = await verifier.verify(token);
+ * The pipeline for a token not in the cache (ARCHITECTURE.md): classify, decrypt, choose the
+ * issuer's policy, re-check the encryption, resolve the key and verify, check the claims, cache.
  */
-export function createVerifier(options: VerifierOptions): Verifier {
-  assertKnownOptions(options, ['top']);
-  const shared = normalizeShared(options);
-  const policies = createPolicySet(options, shared.now);
-  const cache = shared.tokenCache ? createTokenCache<Entry>(shared.tokenCache) : undefined;
-  const telemetry = createEmitter(options.onEvent);
-  // Every time check reads this one: a broken clock fails closed (503), logged once per outage.
-  const now = createCheckedClock(shared.now, toLogger(options.logger, stderrLogger));
-
-  /** Token-cache lookup; throws when a cached token is no longer valid. */
-  function lookup(token: string): VerifiedToken | undefined {
-    const entry = cache?.get(token);
-    if (!entry) return undefined;
-    // Read outside the try: a broken clock says nothing about the cached token.
-    const time = now();
-    try {
-      checkTimes(entry.times, time, entry.policyOptions);
-      if (entry.key && !entry.policy.keys.isPublished(entry.key)) {
-        throw new VerificationError('kid_unknown', {
-          reason: 'the verifying key is no longer published',
-        });
-      }
-    } catch (err) {
-      cache!.delete(token);
-      const { header, payload } = entry.result;
-      (err as VerificationError).details = { kid: header.kid, alg: header.alg, iss: payload.iss };
-      throw err;
-    }
-    if (telemetry.active()) telemetry.emit({ type: 'cache.hit' });
-    return entry.result;
-  }
-
-  async function verifyUncached(
+function createPipeline(
+  shared: SharedOptions,
+  policies: PolicySet,
+  now: Clock,
+  cache: { set(token: string, entry: Entry): void } | undefined,
+): (token: string, details: TokenDetails, request: unknown) => Promise<VerifiedToken> {
+  return async function verifyUncached(
     token: string,
     details: TokenDetails,
     request: unknown,
@@ -224,6 +192,53 @@ export function createVerifier(options: VerifierOptions): Verifier {
     });
     cache?.set(token, { result, times, policyOptions: policyOptions, policy, key });
     return result;
+  };
+}
+
+/**
+ * Creates a verifier: one trusted issuer (`issuer`), several (`issuers: [...]`), or issuers
+ * looked up at run time (`issuers: async (iss) => policy`). Every configuration mistake throws a
+ * TypeError here, never on a request.
+ *
+ * @example
+ * const verifier = createVerifier({
+ *   issuer: 'https://issuer.example.com/',
+ *   audience: 'api://orders',
+ *   jwksUri: 'https://issuer.example.com/.well-known/jwks.json',
+ * });
+ * const { payload } = await verifier.verify(token);
+ */
+export function createVerifier(options: VerifierOptions): Verifier {
+  assertKnownOptions(options, ['top']);
+  const shared = normalizeShared(options);
+  const policies = createPolicySet(options, shared.now);
+  const cache = shared.tokenCache ? createTokenCache<Entry>(shared.tokenCache) : undefined;
+  const telemetry = createEmitter(options.onEvent);
+  // Every time check reads this one: a broken clock fails closed (503), logged once per outage.
+  const now = createCheckedClock(shared.now, toLogger(options.logger, stderrLogger));
+  const verifyUncached = createPipeline(shared, policies, now, cache);
+
+  /** Token-cache lookup; throws when a cached token is no longer valid. */
+  function lookup(token: string): VerifiedToken | undefined {
+    const entry = cache?.get(token);
+    if (!entry) return undefined;
+    // Read outside the try: a broken clock says nothing about the cached token.
+    const time = now();
+    try {
+      checkTimes(entry.times, time, entry.policyOptions);
+      if (entry.key && !entry.policy.keys.isPublished(entry.key)) {
+        throw new VerificationError('kid_unknown', {
+          reason: 'the verifying key is no longer published',
+        });
+      }
+    } catch (err) {
+      cache!.delete(token);
+      const { header, payload } = entry.result;
+      (err as VerificationError).details = { kid: header.kid, alg: header.alg, iss: payload.iss };
+      throw err;
+    }
+    if (telemetry.active()) telemetry.emit({ type: 'cache.hit' });
+    return entry.result;
   }
 
   return {
