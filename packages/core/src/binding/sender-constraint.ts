@@ -81,6 +81,105 @@ function optionalString(cnf: Record<string, unknown>, name: string): string | un
   return value;
 }
 
+/** What the step's checks read: the settings and the HTTP layer's view of the request. */
+interface StepContext<Req> {
+  dpopSettings: NormalizedDpop<Req>;
+  mtls: MtlsOptions<Req>;
+  io: BindingIo<Req>;
+}
+
+/** RFC 9449 §4.3: the DPoP proof of this request, for a token bound to `jkt`. */
+function checkProof<Req>(
+  step: StepContext<Req>,
+  auth: VerifiedToken,
+  jkt: string,
+  token: string,
+  req: Req,
+  url: string,
+): VerifiedToken | Promise<VerifiedToken> {
+  const { io, dpopSettings } = step;
+  const raw = io.raw(req);
+  const header = raw.headers.dpop;
+  // RFC 9449 §4.3 step 1: exactly one DPoP header.
+  if (header === undefined || header === '') {
+    throw new VerificationError('dpop_proof_invalid', { reason: 'request has no DPoP header' });
+  }
+  if (typeof header !== 'string' || countHeaders(raw.rawHeaders, 'dpop') > 1) {
+    throw new VerificationError('dpop_proof_invalid', {
+      reason: 'request has several DPoP headers',
+    });
+  }
+  const proof = verifyProof(
+    { proof: header, method: io.facts(req).method, url, accessToken: token },
+    dpopSettings as NormalizedDpop<unknown>,
+  );
+  if (proof.jkt !== jkt) throw mismatch('proof key does not match "cnf.jkt"');
+  if (dpopSettings.nonce) {
+    const nonce = proof.payload.nonce;
+    if (typeof nonce !== 'string' || !dpopSettings.nonce.isValid(nonce)) {
+      throw new VerificationError('dpop_nonce_required', {
+        reason: nonce === undefined ? 'proof has no nonce' : 'proof nonce is invalid or stale',
+        dpopNonce: dpopSettings.nonce.current(),
+      });
+    }
+  }
+  // Last: only a request that passed every other check may spend a replay-store entry.
+  const fresh = (added: boolean): VerifiedToken => {
+    if (added !== true) {
+      throw new VerificationError('dpop_proof_invalid', {
+        reason: 'proof "jti" was seen before (a replay)',
+      });
+    }
+    return auth;
+  };
+  let added: boolean | Promise<boolean>;
+  try {
+    added = dpopSettings.replayStore.add(
+      replayKey(proof),
+      replayTtl(proof, dpopSettings as NormalizedDpop<unknown>),
+    );
+  } catch (err) {
+    throw unavailable(err);
+  }
+  if (!isPromiseLike(added)) return fresh(added);
+  return Promise.resolve(added).then(fresh, (err: unknown) => {
+    throw unavailable(err);
+  });
+}
+
+/** Checks `cnf` against the request: the certificate (`x5t#S256`), then the DPoP key (`jkt`). */
+function bind<Req>(
+  step: StepContext<Req>,
+  auth: VerifiedToken,
+  credentials: Credentials,
+  req: Req,
+  url: string | undefined,
+): VerifiedToken | Promise<VerifiedToken> {
+  const { io, mtls } = step;
+  const cnf = auth.payload.cnf;
+  if (cnf !== undefined && (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf))) {
+    throw new VerificationError('claim_invalid', { reason: '"cnf" is not an object' });
+  }
+  const members = (cnf ?? {}) as Record<string, unknown>;
+  const jkt = optionalString(members, 'jkt');
+  const x5t = optionalString(members, 'x5t#S256');
+  if (x5t !== undefined) {
+    const certificate = mtls.certificate ? mtls.certificate(req) : io.peerCertificate(req);
+    assertCertificateBinding(x5t, certificate);
+  } else if (mtls.required) {
+    throw mismatch('certificate-bound token required');
+  }
+  if (credentials.scheme === 'bearer') {
+    // RFC 9449 §7.2: a DPoP-bound token is never accepted as a bearer token.
+    if (jkt !== undefined) throw mismatch('DPoP-bound token was sent as Bearer');
+    return auth;
+  }
+  if (jkt === undefined) throw mismatch('token without "cnf.jkt" was sent as DPoP');
+  // The gate computes the URL for every DPoP request before the token is verified.
+  if (url === undefined) throw new TypeError('a DPoP request needs its URL');
+  return checkProof(step, auth, jkt, credentials.token, req, url);
+}
+
 /** Builds the step from the gate settings `dpop` and `mtls`. Throws TypeError on bad options. */
 export function createSenderConstraint<Req>(
   settings: {
@@ -99,86 +198,7 @@ export function createSenderConstraint<Req>(
   const mtls = normalizeMtls(settings.mtls);
   const dpop = dpopSettings.mode !== 'disabled';
   const mtlsRequired = mtls.required === true;
-
-  function checkProof(auth: VerifiedToken, jkt: string, token: string, req: Req, url: string) {
-    const raw = io.raw(req);
-    const header = raw.headers.dpop;
-    // RFC 9449 §4.3 step 1: exactly one DPoP header.
-    if (header === undefined || header === '') {
-      throw new VerificationError('dpop_proof_invalid', { reason: 'request has no DPoP header' });
-    }
-    if (typeof header !== 'string' || countHeaders(raw.rawHeaders, 'dpop') > 1) {
-      throw new VerificationError('dpop_proof_invalid', {
-        reason: 'request has several DPoP headers',
-      });
-    }
-    const proof = verifyProof(
-      { proof: header, method: io.facts(req).method, url, accessToken: token },
-      dpopSettings as NormalizedDpop<unknown>,
-    );
-    if (proof.jkt !== jkt) throw mismatch('proof key does not match "cnf.jkt"');
-    if (dpopSettings.nonce) {
-      const nonce = proof.payload.nonce;
-      if (typeof nonce !== 'string' || !dpopSettings.nonce.isValid(nonce)) {
-        throw new VerificationError('dpop_nonce_required', {
-          reason: nonce === undefined ? 'proof has no nonce' : 'proof nonce is invalid or stale',
-          dpopNonce: dpopSettings.nonce.current(),
-        });
-      }
-    }
-    // Last: only a request that passed every other check may spend a replay-store entry.
-    const fresh = (added: boolean): VerifiedToken => {
-      if (added !== true) {
-        throw new VerificationError('dpop_proof_invalid', {
-          reason: 'proof "jti" was seen before (a replay)',
-        });
-      }
-      return auth;
-    };
-    let added: boolean | Promise<boolean>;
-    try {
-      added = dpopSettings.replayStore.add(
-        replayKey(proof),
-        replayTtl(proof, dpopSettings as NormalizedDpop<unknown>),
-      );
-    } catch (err) {
-      throw unavailable(err);
-    }
-    if (typeof added === 'boolean') return fresh(added);
-    return Promise.resolve(added).then(fresh, (err: unknown) => {
-      throw unavailable(err);
-    });
-  }
-
-  function bind(
-    auth: VerifiedToken,
-    credentials: Credentials,
-    req: Req,
-    url: string | undefined,
-  ): VerifiedToken | Promise<VerifiedToken> {
-    const cnf = auth.payload.cnf;
-    if (cnf !== undefined && (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf))) {
-      throw new VerificationError('claim_invalid', { reason: '"cnf" is not an object' });
-    }
-    const members = (cnf ?? {}) as Record<string, unknown>;
-    const jkt = optionalString(members, 'jkt');
-    const x5t = optionalString(members, 'x5t#S256');
-    if (x5t !== undefined) {
-      const certificate = mtls.certificate ? mtls.certificate(req) : io.peerCertificate(req);
-      assertCertificateBinding(x5t, certificate);
-    } else if (mtls.required) {
-      throw mismatch('certificate-bound token required');
-    }
-    if (credentials.scheme === 'bearer') {
-      // RFC 9449 §7.2: a DPoP-bound token is never accepted as a bearer token.
-      if (jkt !== undefined) throw mismatch('DPoP-bound token was sent as Bearer');
-      return auth;
-    }
-    if (jkt === undefined) throw mismatch('token without "cnf.jkt" was sent as DPoP');
-    // The gate computes the URL for every DPoP request before the token is verified.
-    if (url === undefined) throw new TypeError('a DPoP request needs its URL');
-    return checkProof(auth, jkt, credentials.token, req, url);
-  }
+  const step: StepContext<Req> = { dpopSettings, mtls, io };
 
   return {
     dpop,
@@ -206,7 +226,7 @@ export function createSenderConstraint<Req>(
       }
       let result: VerifiedToken | Promise<VerifiedToken>;
       try {
-        result = bind(auth, credentials, req, url);
+        result = bind(step, auth, credentials, req, url);
       } catch (err) {
         throw withDetails(err, auth);
       }
