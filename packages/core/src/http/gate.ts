@@ -103,7 +103,6 @@ export interface Gate<Req> {
   readonly passErrors: boolean;
 }
 
-// An `Authorization` header naming the DPoP scheme, even one too malformed to parse.
 const DPOP_SCHEME = /^dpop(?: |$)/i;
 
 // The gate checks every `cnf` binding against the request (binding/sender-constraint.ts).
@@ -153,6 +152,12 @@ function assertGateSettings<Req>(settings: GateSettings<Req>): void {
   ) {
     throw new TypeError('"scopeClaims" must be an array of claim names');
   }
+}
+
+/** An `Authorization` header naming the DPoP scheme, even one too malformed to parse. */
+function meantAsDpop(raw: CredentialSource): boolean {
+  const value = raw.headers.authorization;
+  return typeof value === 'string' && DPOP_SCHEME.test(value);
 }
 
 /** The request's credentials: from the `Authorization` header, or from `getToken`, never both. */
@@ -210,15 +215,6 @@ export function createGate<Req>(
   // Only DPoP requests are recorded: their challenge carries the error on the DPoP scheme.
   const dpopRequests = new WeakSet<object>();
 
-  /** After a malformed request: was it meant as DPoP? Then the error goes on that challenge. */
-  function recordScheme(req: Req): void {
-    const raw = io.raw(req);
-    const value = raw.headers.authorization;
-    if (binding.dpop && typeof value === 'string' && DPOP_SCHEME.test(value)) {
-      dpopRequests.add(raw);
-    }
-  }
-
   return {
     verifier,
     logger,
@@ -229,7 +225,9 @@ export function createGate<Req>(
       try {
         credentials = credentialsOf(req, io, binding.dpop, getToken);
       } catch (err) {
-        recordScheme(req);
+        // After a malformed request: was it meant as DPoP? Then the error goes on that challenge.
+        const raw = io.raw(req);
+        if (binding.dpop && meantAsDpop(raw)) dpopRequests.add(raw);
         throw err;
       }
       if (credentials === undefined) {
