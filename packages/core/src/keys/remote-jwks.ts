@@ -7,7 +7,12 @@ import { indexByKid, selectKeys } from './local.js';
 import { toRemoteSettings } from './remote-options.js';
 import type { RemoteJwksOptions, RemoteSettings } from './remote-options.js';
 import { createCachedDocument, timedOut, waitAtMost } from './http/cached-document.js';
-import type { CachedDocument, DocumentCounters, DocumentState } from './http/cached-document.js';
+import type {
+  CachedDocument,
+  CachedDocumentOptions,
+  DocumentCounters,
+  DocumentState,
+} from './http/cached-document.js';
 
 export type { RemoteJwksOptions } from './remote-options.js';
 export type {
@@ -74,9 +79,38 @@ export function createRemoteJwks(uri: string, options: RemoteJwksOptions = {}): 
   return remoteJwksFor(uri, checked.url, settings);
 }
 
-/** Internal: builds the cache from validated settings (discovery shares them). */
-export function remoteJwksFor(uri: string, url: URL, settings: RemoteSettings): RemoteJwks {
-  const resource: CachedDocument<KeySet> = createCachedDocument<KeySet>({
+/** What `status()` reports: the held key set, its age and the fetch counters. */
+function statusOf(
+  resource: CachedDocument<KeySet>,
+  url: URL,
+  settings: RemoteSettings,
+): RemoteJwksStatus {
+  const entry = resource.held();
+  const now = settings.now();
+  const set = resource.unexpired()?.value;
+  return {
+    uri: loggableUrl(url),
+    state: resource.state(),
+    keys: (set?.keys ?? []).flatMap((k) => (k.kid === undefined ? [] : [k.kid])),
+    keyCount: set?.keys.length ?? 0,
+    etag: entry?.etag,
+    lastModified: entry?.lastModified,
+    fetchedAt: entry?.fetchedAt,
+    freshUntil: entry?.freshUntil,
+    age: entry ? now - entry.fetchedAt : undefined,
+    refreshing: resource.fetching,
+    ...resource.counters(),
+  };
+}
+
+/** The cached-document settings of one key set, from the remote settings. */
+function documentOptions(
+  uri: string,
+  url: URL,
+  settings: RemoteSettings,
+  parse: (body: unknown, from: URL) => KeySet,
+): CachedDocumentOptions<KeySet> {
+  return {
     urls: [url],
     event: 'jwks_fetch_failed',
     now: settings.now,
@@ -87,13 +121,22 @@ export function remoteJwksFor(uri: string, url: URL, settings: RemoteSettings): 
     backoffMax: settings.backoffMax,
     random: settings.random,
     maxWait: settings.maxWait,
-    parse: (body, from) => parseKeySet(body, resource.held()?.value, settings, loggableUrl(from)),
+    parse,
     onFetch: settings.onFetch,
     onError: settings.onError,
     events: settings.events,
     store: settings.store,
     storeKey: `tokengate:jwks ${uri}`,
-  });
+  };
+}
+
+/** Internal: builds the cache from validated settings (discovery shares them). */
+export function remoteJwksFor(uri: string, url: URL, settings: RemoteSettings): RemoteJwks {
+  const resource: CachedDocument<KeySet> = createCachedDocument<KeySet>(
+    documentOptions(uri, url, settings, (body, from) =>
+      parseKeySet(body, resource.held()?.value, settings, loggableUrl(from)),
+    ),
+  );
   const loggable = loggableUrl(url);
   const kidRefresh = kidRefreshLimiter(settings.cooldown);
 
@@ -164,24 +207,7 @@ export function remoteJwksFor(uri: string, url: URL, settings: RemoteSettings): 
     async refresh() {
       await resource.revalidateNow();
     },
-    status() {
-      const entry = resource.held();
-      const now = settings.now();
-      const set = resource.unexpired()?.value;
-      return {
-        uri: loggableUrl(url),
-        state: resource.state(),
-        keys: (set?.keys ?? []).flatMap((k) => (k.kid === undefined ? [] : [k.kid])),
-        keyCount: set?.keys.length ?? 0,
-        etag: entry?.etag,
-        lastModified: entry?.lastModified,
-        fetchedAt: entry?.fetchedAt,
-        freshUntil: entry?.freshUntil,
-        age: entry ? now - entry.fetchedAt : undefined,
-        refreshing: resource.fetching,
-        ...resource.counters(),
-      };
-    },
+    status: () => statusOf(resource, url, settings),
   };
 }
 
