@@ -330,6 +330,83 @@ function validatorsOf(current: Entry<unknown> | undefined): Record<string, strin
   return conditional;
 }
 
+/** The `jwks.*` events of one document: fetches, and entering and leaving a stale episode. */
+interface DocumentTelemetry {
+  /** True while a held document is served past its freshness because refreshing it failed. */
+  readonly stale: boolean;
+  /** A request is starting (its duration is measured from here). */
+  started(): void;
+  fetched(url: URL, status: 200 | 304 | 'error'): void;
+  staleServed(entry: Entry<unknown>, now: number): void;
+  /** Leaving "stale": reported once, when a refresh succeeds again. */
+  recovered(url: URL, now: number): void;
+}
+
+function createDocumentTelemetry(events: Emitter): DocumentTelemetry {
+  let startedMs = 0;
+  // Reported on entering and leaving the stale state, not for every request served in it.
+  let staleSince: number | undefined;
+  return {
+    get stale() {
+      return staleSince !== undefined;
+    },
+    started() {
+      startedMs = performance.now();
+    },
+    fetched(url, status) {
+      if (events.active()) {
+        events.emit({
+          type: 'jwks.fetch',
+          uri: loggableUrl(url),
+          status,
+          durationMs: performance.now() - startedMs,
+        });
+      }
+    },
+    staleServed(entry, now) {
+      staleSince = now;
+      if (events.active()) {
+        events.emit({
+          type: 'jwks.stale_served',
+          uri: loggableUrl(entry.url),
+          ageSeconds: now - entry.fetchedAt,
+        });
+      }
+    },
+    recovered(url, now) {
+      if (staleSince === undefined) return;
+      if (events.active()) {
+        events.emit({
+          type: 'jwks.recovered',
+          uri: loggableUrl(url),
+          staleSeconds: now - staleSince,
+        });
+      }
+      staleSince = undefined;
+    },
+  };
+}
+
+// Cold, or older than maxStale: the caller has to wait for the key server (at most
+// `maxSeconds`; the fetch itself carries on for the next caller).
+async function waitForLoad<T>(resource: CachedDocument<T>, maxSeconds: number): Promise<Entry<T>> {
+  const unavailable = (reason: string): VerificationError =>
+    new VerificationError('jwks_unavailable', { cause: resource.lastFailure(), reason });
+  if (!resource.fetching && !resource.backoffOver())
+    throw unavailable('the key server is backing off after failures');
+  try {
+    if (timedOut(await waitAtMost(resource.fetchNow(), maxSeconds))) {
+      throw unavailable('the key server is slow; still fetching');
+    }
+  } catch (err) {
+    if (err instanceof VerificationError) throw err;
+    throw unavailable('the key server fetch failed');
+  }
+  const loaded = resource.unexpired();
+  if (!loaded) throw unavailable('no usable document is cached');
+  return loaded;
+}
+
 /** Creates the cache for one document. Nothing is fetched until asked. */
 export function createCachedDocument<T>(options: CachedDocumentOptions<T>): CachedDocument<T> {
   let current: Entry<T> | undefined;
@@ -341,21 +418,7 @@ export function createCachedDocument<T>(options: CachedDocumentOptions<T>): Cach
   let lastUrl = options.urls[0]!;
   let failure: Error | undefined;
   let restored = false;
-  let startedMs = 0;
-  // Set while a held document is served past its freshness because refreshing it failed: the
-  // telemetry reports entering and leaving that state, not every request served in it.
-  let staleSince: number | undefined;
-
-  function emitFetch(url: URL, status: 200 | 304 | 'error'): void {
-    if (options.events.active()) {
-      options.events.emit({
-        type: 'jwks.fetch',
-        uri: loggableUrl(url),
-        status,
-        durationMs: performance.now() - startedMs,
-      });
-    }
-  }
+  const telemetry = createDocumentTelemetry(options.events);
 
   // The URLs to try, in order, until one answers other than 4xx (discovery's two paths).
   async function fetchFirst(urls: readonly URL[]): Promise<{ url: URL; res: FetchedJson }> {
@@ -364,7 +427,7 @@ export function createCachedDocument<T>(options: CachedDocumentOptions<T>): Cach
       const url = urls[i]!;
       lastUrl = url;
       fetches++;
-      startedMs = performance.now();
+      telemetry.started();
       try {
         return { url, res: await fetchJson(url, conditional, options.limits) };
       } catch (err) {
@@ -375,19 +438,6 @@ export function createCachedDocument<T>(options: CachedDocumentOptions<T>): Cach
         throw err;
       }
     }
-  }
-
-  // Leaving "stale": reported once, when a refresh succeeds again.
-  function noteRecovered(url: URL, now: number): void {
-    if (staleSince === undefined) return;
-    if (options.events.active()) {
-      options.events.emit({
-        type: 'jwks.recovered',
-        uri: loggableUrl(url),
-        staleSeconds: now - staleSince,
-      });
-    }
-    staleSince = undefined;
   }
 
   async function attempt(): Promise<Entry<T>> {
@@ -407,8 +457,8 @@ export function createCachedDocument<T>(options: CachedDocumentOptions<T>): Cach
     backoff.succeeded();
     failure = undefined;
     saveToStore(options, current);
-    emitFetch(url, res.status);
-    noteRecovered(url, now);
+    telemetry.fetched(url, res.status);
+    telemetry.recovered(url, now);
     callHook(options.onFetch, {
       uri: loggableUrl(url),
       status: res.status,
@@ -439,7 +489,7 @@ export function createCachedDocument<T>(options: CachedDocumentOptions<T>): Cach
       },
       'key server fetch failed',
     );
-    emitFetch(lastUrl, 'error');
+    telemetry.fetched(lastUrl, 'error');
     noteStale(now);
     callHook(options.onError, error);
     throw error;
@@ -448,38 +498,9 @@ export function createCachedDocument<T>(options: CachedDocumentOptions<T>): Cach
   // Entering "stale": past fresh, still served, and the last refresh failed. Reported once per
   // episode (the ordinary stale-while-revalidate moment before a 304 is not an episode).
   function noteStale(now: number): void {
-    if (staleSince !== undefined || backoff.consecutive === 0) return;
+    if (telemetry.stale || backoff.consecutive === 0) return;
     const entry = resource.unexpired();
-    if (!entry || now < entry.freshUntil) return;
-    staleSince = now;
-    if (options.events.active()) {
-      options.events.emit({
-        type: 'jwks.stale_served',
-        uri: loggableUrl(entry.url),
-        ageSeconds: now - entry.fetchedAt,
-      });
-    }
-  }
-
-  const unavailable = (reason: string): VerificationError =>
-    new VerificationError('jwks_unavailable', { cause: failure, reason });
-
-  // Cold, or older than maxStale: the caller has to wait for the key server (at most
-  // `maxSeconds`; the fetch itself carries on for the next caller).
-  async function waitForLoad(maxSeconds: number): Promise<Entry<T>> {
-    if (!inflight && !resource.backoffOver())
-      throw unavailable('the key server is backing off after failures');
-    try {
-      if (timedOut(await waitAtMost(resource.fetchNow(), maxSeconds))) {
-        throw unavailable('the key server is slow; still fetching');
-      }
-    } catch (err) {
-      if (err instanceof VerificationError) throw err;
-      throw unavailable('the key server fetch failed');
-    }
-    const loaded = resource.unexpired();
-    if (!loaded) throw unavailable('no usable document is cached');
-    return loaded;
+    if (entry && now >= entry.freshUntil) telemetry.staleServed(entry, now);
   }
 
   const resource: CachedDocument<T> = {
@@ -510,17 +531,17 @@ export function createCachedDocument<T>(options: CachedDocumentOptions<T>): Cach
       const entry = resource.unexpired();
       if (!entry) return undefined;
       // A refresh that failed while the document was fresh makes it stale only from now.
-      if (backoff.consecutive > 0 && staleSince === undefined) noteStale(options.now());
+      if (backoff.consecutive > 0 && !telemetry.stale) noteStale(options.now());
       resource.revalidateIfStale();
       return entry;
     },
     async whenServable() {
-      return resource.servableNow() ?? waitForLoad(options.maxWait);
+      return resource.servableNow() ?? waitForLoad(resource, options.maxWait);
     },
     async revalidateNow() {
       const entry = resource.unexpired();
       if (entry && options.now() < entry.freshUntil) return entry;
-      return waitForLoad(Infinity).catch((err: unknown) => {
+      return waitForLoad(resource, Infinity).catch((err: unknown) => {
         const stale = resource.unexpired();
         if (stale) return stale;
         throw err;
