@@ -135,7 +135,7 @@ describe('createBackoff: the retry schedule after failed fetches', () => {
     // random() = 0: the plain doubling from 1 s, capped at backoffMax.
     const backoff = createBackoff({ now: () => now, backoffMax: 4, random: () => 0 });
     expect(backoff.over()).toBe(true);
-    const waits = [1, 2, 4, 4].map(() => backoff.failed(now));
+    const waits = [1, 2, 4, 4].map(() => backoff.failed(now, new Error('down')));
     expect(waits).toEqual([1, 2, 4, 4]);
     expect(backoff.consecutive).toBe(4);
     expect(backoff.retryAt).toBe(4);
@@ -144,6 +144,17 @@ describe('createBackoff: the retry schedule after failed fetches', () => {
     expect(backoff.over()).toBe(true);
     backoff.succeeded();
     expect([backoff.total, backoff.consecutive, backoff.retryAt]).toEqual([4, 0, undefined]);
-    expect(backoff.failed(now)).toBe(1);
+    expect(backoff.failed(now, new Error('down'))).toBe(1);
+  });
+
+  it('keeps the last failure for `cause` until a success, and its record for status()', () => {
+    const backoff = createBackoff({ now: () => 7, backoffMax: 4, random: () => 0 });
+    const down = new FetchFailed('HTTP 503', { status: 503 });
+    backoff.failed(7, down);
+    expect(backoff.failure).toBe(down);
+    expect(backoff.lastError).toEqual({ message: 'HTTP 503', at: 7, status: 503 });
+    backoff.succeeded();
+    expect(backoff.failure).toBeUndefined();
+    expect(backoff.lastError).toEqual({ message: 'HTTP 503', at: 7, status: 503 });
   });
 });

@@ -228,8 +228,14 @@ export interface Backoff {
   readonly retryAt: number | undefined;
   /** False while backing off after a failure. */
   over(): boolean;
+  /** As `status()` reports them. */
+  counters(): Pick<DocumentCounters, 'failures' | 'consecutiveFailures' | 'retryAt'>;
+  /** The last failure itself (for `cause`), cleared by the next success. */
+  readonly failure: Error | undefined;
+  /** The last failure as `status()` reports it (kept after a success). */
+  readonly lastError: LastError | undefined;
   /** Counts a failure at `now`; returns the wait before the next try (seconds). */
-  failed(now: number): number;
+  failed(now: number, error: Error): number;
   succeeded(): void;
 }
 
@@ -240,7 +246,15 @@ export function createBackoff(
   let total = 0;
   let consecutive = 0;
   let retryAt: number | undefined;
+  let failure: Error | undefined;
+  let lastError: LastError | undefined;
   return {
+    get failure() {
+      return failure;
+    },
+    get lastError() {
+      return lastError;
+    },
     get total() {
       return total;
     },
@@ -251,7 +265,11 @@ export function createBackoff(
       return retryAt;
     },
     over: () => retryAt === undefined || options.now() >= retryAt,
-    failed(now) {
+    counters: () => ({ failures: total, consecutiveFailures: consecutive, retryAt }),
+    failed(now, error) {
+      failure = error;
+      const status = error instanceof FetchFailed ? error.status : undefined;
+      lastError = { message: error.message, at: now, ...(status === undefined ? {} : { status }) };
       total++;
       consecutive++;
       const wait = backoffDelay(consecutive, options.backoffMax, options.random);
@@ -259,6 +277,7 @@ export function createBackoff(
       return wait;
     },
     succeeded() {
+      failure = undefined;
       consecutive = 0;
       retryAt = undefined;
     },
@@ -337,7 +356,11 @@ interface DocumentTelemetry {
   /** A request is starting (its duration is measured from here). */
   started(): void;
   fetched(url: URL, status: 200 | 304 | 'error'): void;
-  staleServed(entry: Entry<unknown>, now: number): void;
+  /**
+   * Entering "stale": past fresh, still served, and the last refresh failed (`failing`). Reported
+   * once per episode (the ordinary stale-while-revalidate moment before a 304 is not an episode).
+   */
+  staleIfFailing(entry: Entry<unknown> | undefined, now: number, failing: boolean): void;
   /** Leaving "stale": reported once, when a refresh succeeds again. */
   recovered(url: URL, now: number): void;
 }
@@ -363,7 +386,9 @@ function createDocumentTelemetry(events: Emitter): DocumentTelemetry {
         });
       }
     },
-    staleServed(entry, now) {
+    staleIfFailing(entry, now, failing) {
+      if (staleSince !== undefined || !failing) return;
+      if (!entry || now < entry.freshUntil) return;
       staleSince = now;
       if (events.active()) {
         events.emit({
@@ -389,7 +414,10 @@ function createDocumentTelemetry(events: Emitter): DocumentTelemetry {
 
 // Cold, or older than maxStale: the caller has to wait for the key server (at most
 // `maxSeconds`; the fetch itself carries on for the next caller).
-async function waitForLoad<T>(resource: CachedDocument<T>, maxSeconds: number): Promise<Entry<T>> {
+async function waitForLoad<T>(
+  resource: FetchingDocument<T>,
+  maxSeconds: number,
+): Promise<Entry<T>> {
   const unavailable = (reason: string): VerificationError =>
     new VerificationError('jwks_unavailable', { cause: resource.lastFailure(), reason });
   if (!resource.fetching && !resource.backoffOver())
@@ -407,6 +435,126 @@ async function waitForLoad<T>(resource: CachedDocument<T>, maxSeconds: number): 
   return loaded;
 }
 
+// The URLs to try, in order, until one answers other than 4xx (discovery's two paths).
+async function fetchFirst(
+  urls: readonly URL[],
+  conditional: Record<string, string>,
+  limits: FetchLimits,
+  onTry: (url: URL) => void,
+): Promise<{ url: URL; res: FetchedJson }> {
+  for (let i = 0; ; i++) {
+    const url = urls[i]!;
+    onTry(url);
+    try {
+      return { url, res: await fetchJson(url, conditional, limits) };
+    } catch (err) {
+      const next = i + 1 < urls.length;
+      if (next && err instanceof FetchFailed && err.status !== undefined && err.status < 500) {
+        continue;
+      }
+      throw err;
+    }
+  }
+}
+
+/** What the `onFetch` hook is told about one successful fetch. */
+function fetchInfo(url: URL, status: 200 | 304, merged: Merged<unknown>, now: number): FetchInfo {
+  return {
+    uri: loggableUrl(url),
+    status,
+    changed: merged.changed,
+    fetchedAt: now,
+    freshUntil: merged.entry.freshUntil,
+    freshness: merged.freshness,
+  };
+}
+
+/** The one log record of a failed fetch (the URL without its query). */
+function logFailure(
+  options: Pick<CachedDocumentOptions<unknown>, 'logger' | 'event'>,
+  url: URL,
+  error: LastError,
+  backoff: { consecutiveFailures: number; retryInSeconds: number; servingStale: boolean },
+): void {
+  options.logger.error(
+    {
+      event: options.event,
+      uri: loggableUrl(url),
+      reason: error.message,
+      ...(error.status === undefined ? {} : { status: error.status }),
+      ...backoff,
+    },
+    'key server fetch failed',
+  );
+}
+
+/** The state of the document held at `now` (see the table on `CachedDocument`). */
+function stateOf(
+  current: Entry<unknown> | undefined,
+  now: number,
+  unexpired: () => boolean,
+): DocumentState {
+  if (!current) return 'cold';
+  if (now < current.freshUntil) return 'fresh';
+  return unexpired() ? 'stale' : 'expired';
+}
+
+/** The accessors that fetch and report; `withServing` adds those that serve. */
+type FetchingDocument<T> = Omit<
+  CachedDocument<T>,
+  'revalidateIfStale' | 'servableNow' | 'whenServable' | 'revalidateNow'
+>;
+
+/**
+ * Adds the serving accessors (stale-while-revalidate, the bounded wait) on top of fetching.
+ * `noteFailedRefresh` reports a stale episode that began while the document was still fresh.
+ */
+function withServing<T>(
+  doc: FetchingDocument<T>,
+  options: Pick<CachedDocumentOptions<T>, 'now' | 'maxWait'>,
+  noteFailedRefresh: () => void,
+): CachedDocument<T> {
+  const resource: CachedDocument<T> = {
+    held: () => doc.held(),
+    unexpired: () => doc.unexpired(),
+    get fetching() {
+      return doc.fetching;
+    },
+    lastFailure: () => doc.lastFailure(),
+    backoffOver: () => doc.backoffOver(),
+    fetchNow: () => doc.fetchNow(),
+    state: () => doc.state(),
+    counters: () => doc.counters(),
+    revalidateIfStale() {
+      const current = doc.held();
+      if (!current || doc.fetching || options.now() < current.freshUntil || !doc.backoffOver())
+        return;
+      // Already logged and counted in fail(); a background refresh never rejects unhandled.
+      doc.fetchNow().catch(() => {});
+    },
+    servableNow() {
+      const entry = doc.unexpired();
+      if (!entry) return undefined;
+      noteFailedRefresh();
+      resource.revalidateIfStale();
+      return entry;
+    },
+    async whenServable() {
+      return resource.servableNow() ?? waitForLoad(doc, options.maxWait);
+    },
+    async revalidateNow() {
+      const entry = doc.unexpired();
+      if (entry && options.now() < entry.freshUntil) return entry;
+      return waitForLoad(doc, Infinity).catch((err: unknown) => {
+        const stale = doc.unexpired();
+        if (stale) return stale;
+        throw err;
+      });
+    },
+  };
+  return resource;
+}
+
 /** Creates the cache for one document. Nothing is fetched until asked. */
 export function createCachedDocument<T>(options: CachedDocumentOptions<T>): CachedDocument<T> {
   let current: Entry<T> | undefined;
@@ -414,31 +562,9 @@ export function createCachedDocument<T>(options: CachedDocumentOptions<T>): Cach
   let fetches = 0;
   let notModified = 0;
   const backoff = createBackoff(options);
-  let lastError: LastError | undefined;
   let lastUrl = options.urls[0]!;
-  let failure: Error | undefined;
   let restored = false;
   const telemetry = createDocumentTelemetry(options.events);
-
-  // The URLs to try, in order, until one answers other than 4xx (discovery's two paths).
-  async function fetchFirst(urls: readonly URL[]): Promise<{ url: URL; res: FetchedJson }> {
-    const conditional = validatorsOf(current);
-    for (let i = 0; ; i++) {
-      const url = urls[i]!;
-      lastUrl = url;
-      fetches++;
-      telemetry.started();
-      try {
-        return { url, res: await fetchJson(url, conditional, options.limits) };
-      } catch (err) {
-        const next = i + 1 < urls.length;
-        if (next && err instanceof FetchFailed && err.status !== undefined && err.status < 500) {
-          continue;
-        }
-        throw err;
-      }
-    }
-  }
 
   async function attempt(): Promise<Entry<T>> {
     if (!restored) {
@@ -447,7 +573,12 @@ export function createCachedDocument<T>(options: CachedDocumentOptions<T>): Cach
       if (current && options.now() < current.freshUntil) return current;
     }
     // Revalidate where the document came from; otherwise try the well-known URLs in order.
-    const { url, res } = await fetchFirst(current ? [current.url] : options.urls);
+    const urls = current ? [current.url] : options.urls;
+    const { url, res } = await fetchFirst(urls, validatorsOf(current), options.limits, (tried) => {
+      lastUrl = tried;
+      fetches++;
+      telemetry.started();
+    });
     const now = options.now();
     const merged = mergeResponse(current, res, url, now, options.policy, (body, from) =>
       options.parse(body, from),
@@ -455,62 +586,39 @@ export function createCachedDocument<T>(options: CachedDocumentOptions<T>): Cach
     if (res.status === 304) notModified++;
     current = merged.entry;
     backoff.succeeded();
-    failure = undefined;
     saveToStore(options, current);
     telemetry.fetched(url, res.status);
     telemetry.recovered(url, now);
-    callHook(options.onFetch, {
-      uri: loggableUrl(url),
-      status: res.status,
-      changed: merged.changed,
-      fetchedAt: now,
-      freshUntil: current.freshUntil,
-      freshness: merged.freshness,
-    });
+    callHook(options.onFetch, fetchInfo(url, res.status, merged, now));
     return current;
   }
 
   function fail(err: unknown): never {
     const error = err instanceof Error ? err : new Error(String(err));
     const now = options.now();
-    failure = error;
-    const wait = backoff.failed(now);
-    const status = err instanceof FetchFailed ? err.status : undefined;
-    lastError = { message: error.message, at: now, ...(status === undefined ? {} : { status }) };
-    options.logger.error(
-      {
-        event: options.event,
-        uri: loggableUrl(lastUrl),
-        reason: error.message,
-        ...(status === undefined ? {} : { status }),
-        consecutiveFailures: backoff.consecutive,
-        retryInSeconds: wait,
-        servingStale: resource.unexpired() !== undefined,
-      },
-      'key server fetch failed',
-    );
+    const wait = backoff.failed(now, error);
+    logFailure(options, lastUrl, backoff.lastError!, {
+      consecutiveFailures: backoff.consecutive,
+      retryInSeconds: wait,
+      servingStale: resource.unexpired() !== undefined,
+    });
     telemetry.fetched(lastUrl, 'error');
     noteStale(now);
     callHook(options.onError, error);
     throw error;
   }
 
-  // Entering "stale": past fresh, still served, and the last refresh failed. Reported once per
-  // episode (the ordinary stale-while-revalidate moment before a 304 is not an episode).
-  function noteStale(now: number): void {
-    if (telemetry.stale || backoff.consecutive === 0) return;
-    const entry = resource.unexpired();
-    if (entry && now >= entry.freshUntil) telemetry.staleServed(entry, now);
-  }
+  const noteStale = (now: number): void =>
+    telemetry.staleIfFailing(resource.unexpired(), now, backoff.consecutive > 0);
 
-  const resource: CachedDocument<T> = {
+  const resource: FetchingDocument<T> = {
     held: () => current,
     unexpired: () =>
       current && options.now() <= current.freshUntil + options.maxStale ? current : undefined,
     get fetching() {
       return inflight !== undefined;
     },
-    lastFailure: () => failure,
+    lastFailure: () => backoff.failure,
     backoffOver: () => backoff.over(),
     fetchNow() {
       // Single flight: every caller shares the one request in flight.
@@ -521,45 +629,14 @@ export function createCachedDocument<T>(options: CachedDocumentOptions<T>): Cach
         });
       return inflight;
     },
-    revalidateIfStale() {
-      if (!current || inflight || options.now() < current.freshUntil || !resource.backoffOver())
-        return;
-      // Already logged and counted in fail(); a background refresh never rejects unhandled.
-      resource.fetchNow().catch(() => {});
-    },
-    servableNow() {
-      const entry = resource.unexpired();
-      if (!entry) return undefined;
-      // A refresh that failed while the document was fresh makes it stale only from now.
-      if (backoff.consecutive > 0 && !telemetry.stale) noteStale(options.now());
-      resource.revalidateIfStale();
-      return entry;
-    },
-    async whenServable() {
-      return resource.servableNow() ?? waitForLoad(resource, options.maxWait);
-    },
-    async revalidateNow() {
-      const entry = resource.unexpired();
-      if (entry && options.now() < entry.freshUntil) return entry;
-      return waitForLoad(resource, Infinity).catch((err: unknown) => {
-        const stale = resource.unexpired();
-        if (stale) return stale;
-        throw err;
-      });
-    },
-    state() {
-      if (!current) return 'cold';
-      if (options.now() < current.freshUntil) return 'fresh';
-      return resource.unexpired() ? 'stale' : 'expired';
-    },
+    state: () => stateOf(current, options.now(), () => resource.unexpired() !== undefined),
     counters: () => ({
       fetches,
       notModified,
-      failures: backoff.total,
-      consecutiveFailures: backoff.consecutive,
-      retryAt: backoff.retryAt,
-      lastError,
+      ...backoff.counters(),
+      lastError: backoff.lastError,
     }),
   };
-  return resource;
+  // A refresh that failed while the document was fresh makes it stale only from now.
+  return withServing(resource, options, () => noteStale(options.now()));
 }
