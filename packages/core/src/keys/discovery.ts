@@ -3,7 +3,7 @@ import type { KeySource } from './types.js';
 import { checkKeyServerUrl, loggableUrl } from './http/fetch.js';
 import { remoteJwksFor } from './remote-jwks.js';
 import type { RemoteJwks, RemoteJwksStatus } from './remote-jwks.js';
-import { toRemoteSettings } from './remote-options.js';
+import { documentOptions, toRemoteSettings } from './remote-options.js';
 import type { RemoteJwksOptions, RemoteSettings } from './remote-options.js';
 import { createCachedDocument } from './http/cached-document.js';
 import type { LastError, CachedDocument, DocumentState } from './http/cached-document.js';
@@ -89,24 +89,14 @@ export function discoveredJwksFor(
   if (checked.url.search || checked.url.hash || issuer.includes('#') || issuer.includes('?')) {
     throw new TypeError('"issuer" must not have a query or fragment for discovery');
   }
-  const meta: CachedDocument<IssuerMetadata> = createCachedDocument<IssuerMetadata>({
-    urls: discoveryUrls(checked.url),
-    event: 'discovery_fetch_failed',
-    now: settings.now,
-    logger: settings.logger,
-    limits: settings.limits,
-    policy: settings.policy,
-    maxStale: settings.maxStale,
-    backoffMax: settings.backoffMax,
-    random: settings.random,
-    maxWait: settings.maxWait,
-    parse: (body) => parseMetadata(body, issuer, settings.allowInsecureHttp),
-    onFetch: settings.onFetch,
-    onError: settings.onError,
-    events: settings.events,
-    store: settings.store,
-    storeKey: `tokengate:metadata ${issuer}`,
-  });
+  const meta: CachedDocument<IssuerMetadata> = createCachedDocument<IssuerMetadata>(
+    documentOptions(settings, {
+      urls: discoveryUrls(checked.url),
+      event: 'discovery_fetch_failed',
+      parse: (body) => parseMetadata(body, issuer, settings.allowInsecureHttp),
+      storeKey: `tokengate:metadata ${issuer}`,
+    }),
+  );
   let jwks: RemoteJwks | undefined;
 
   // A new jwks_uri in fresh metadata replaces the cache: keys from the old one stop verifying.

@@ -4,15 +4,10 @@ import type { KeySelector, KeySource, VerificationKey } from './types.js';
 import { checkKeyServerUrl, loggableUrl } from './http/fetch.js';
 import { KeyRejected, importVerificationKey, privateMaterialOf } from './jwk.js';
 import { indexByKid, selectKeys } from './local.js';
-import { toRemoteSettings } from './remote-options.js';
+import { documentOptions, toRemoteSettings } from './remote-options.js';
 import type { RemoteJwksOptions, RemoteSettings } from './remote-options.js';
 import { createCachedDocument, timedOut, waitAtMost } from './http/cached-document.js';
-import type {
-  CachedDocument,
-  CachedDocumentOptions,
-  DocumentCounters,
-  DocumentState,
-} from './http/cached-document.js';
+import type { CachedDocument, DocumentCounters, DocumentState } from './http/cached-document.js';
 
 export type { RemoteJwksOptions } from './remote-options.js';
 export type {
@@ -103,39 +98,15 @@ function statusOf(
   };
 }
 
-/** The cached-document settings of one key set, from the remote settings. */
-function documentOptions(
-  uri: string,
-  url: URL,
-  settings: RemoteSettings,
-  parse: (body: unknown, from: URL) => KeySet,
-): CachedDocumentOptions<KeySet> {
-  return {
-    urls: [url],
-    event: 'jwks_fetch_failed',
-    now: settings.now,
-    logger: settings.logger,
-    limits: settings.limits,
-    policy: settings.policy,
-    maxStale: settings.maxStale,
-    backoffMax: settings.backoffMax,
-    random: settings.random,
-    maxWait: settings.maxWait,
-    parse,
-    onFetch: settings.onFetch,
-    onError: settings.onError,
-    events: settings.events,
-    store: settings.store,
-    storeKey: `tokengate:jwks ${uri}`,
-  };
-}
-
 /** Internal: builds the cache from validated settings (discovery shares them). */
 export function remoteJwksFor(uri: string, url: URL, settings: RemoteSettings): RemoteJwks {
   const resource: CachedDocument<KeySet> = createCachedDocument<KeySet>(
-    documentOptions(uri, url, settings, (body, from) =>
-      parseKeySet(body, resource.held()?.value, settings, loggableUrl(from)),
-    ),
+    documentOptions(settings, {
+      urls: [url],
+      event: 'jwks_fetch_failed',
+      parse: (body, from) => parseKeySet(body, resource.held()?.value, settings, loggableUrl(from)),
+      storeKey: `tokengate:jwks ${uri}`,
+    }),
   );
   const loggable = loggableUrl(url);
   const kidRefresh = kidRefreshLimiter(settings.cooldown);

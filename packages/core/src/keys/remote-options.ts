@@ -1,5 +1,6 @@
 // Options shared by the remote JWKS cache and discovery: validated once, at construction.
 import { systemClock } from '../config/clock.js';
+import type { CachedDocumentOptions } from './http/cached-document.js';
 import type { Clock } from '../config/clock.js';
 import { toSeconds } from '../config/duration.js';
 import type { Duration } from '../config/duration.js';
@@ -163,5 +164,30 @@ export function toRemoteSettings(options: RemoteJwksOptions): RemoteSettings {
     events: createEmitter(options.onEvent),
     onEvent: options.onEvent,
     store: checkStore(options.store),
+  };
+}
+
+/**
+ * The cached-document settings of one remote document (a JWKS or issuer metadata): the remote
+ * settings, plus what the document itself names.
+ */
+export function documentOptions<T>(
+  settings: RemoteSettings,
+  own: Pick<CachedDocumentOptions<T>, 'urls' | 'event' | 'parse' | 'storeKey'>,
+): CachedDocumentOptions<T> {
+  return {
+    ...own,
+    now: settings.now,
+    logger: settings.logger,
+    limits: settings.limits,
+    policy: settings.policy,
+    maxStale: settings.maxStale,
+    backoffMax: settings.backoffMax,
+    random: settings.random,
+    maxWait: settings.maxWait,
+    onFetch: settings.onFetch,
+    onError: settings.onError,
+    events: settings.events,
+    store: settings.store,
   };
 }
