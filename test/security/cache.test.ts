@@ -7,7 +7,7 @@ import { issuerJwks, publicJwks, signing } from '../fixtures/keys.js';
 import { NOW, claims } from '../fixtures/tokens.js';
 import { craftJws, nonCanonical } from './craft.js';
 import { drivers, expectAccepted, expectRefused, startGate, watchFetches } from './harness.js';
-import type { Driver, Gate, NeutralOptions } from './harness.js';
+import type { Driver, GateServer, NeutralOptions } from './harness.js';
 
 const token = (extra: Record<string, unknown> = {}, key = signing.es256) =>
   craftJws({
@@ -20,10 +20,10 @@ async function withGates(
   driver: Driver,
   published: { keys: object[] },
   optionSets: Partial<NeutralOptions>[],
-  run: (gates: Gate[], server: Awaited<ReturnType<typeof startJwksServer>>) => Promise<void>,
+  run: (gates: GateServer[], server: Awaited<ReturnType<typeof startJwksServer>>) => Promise<void>,
 ): Promise<void> {
   const server = await startJwksServer(published);
-  const gates: Gate[] = [];
+  const gates: GateServer[] = [];
   try {
     for (const options of optionSets)
       gates.push(await startGate(driver, { jwks: server, options }));

@@ -103,7 +103,7 @@ export interface GateSetup {
 }
 
 /** A running app behind one driver, with its own clock and capturing logger. */
-export interface Gate {
+export interface GateServer {
   readonly driver: Driver;
   readonly app: RunningApp;
   readonly clock: FakeClock;
@@ -136,7 +136,7 @@ export function baseOptions(
 }
 
 /** Starts `driver` with the base options plus `setup.options`. */
-export async function startGate(driver: Driver, setup: GateSetup = {}): Promise<Gate> {
+export async function startGate(driver: Driver, setup: GateSetup = {}): Promise<GateServer> {
   const clock = setup.clock ?? createClock();
   const logger = createCapturingLogger();
   const handled: string[] = [];
@@ -159,7 +159,7 @@ export async function startGate(driver: Driver, setup: GateSetup = {}): Promise<
     logger.entries.length = 0;
     handled.length = 0;
   };
-  const gate: Gate = {
+  const gate: GateServer = {
     driver,
     app,
     clock,
@@ -195,7 +195,7 @@ function secretParts(token: string | undefined): string[] {
 const LEAKS = [/\bat .+:\d+:\d+/, /-----BEGIN/, /"(?:n|e|d|p|q|dp|dq|qi|x|y|k)"\s*:/, /Error\b/];
 
 /** Asserts that neither the body nor any log record carries the token, a stack or key material. */
-export function expectNoLeak(gate: Gate, reply: { text: string }): void {
+export function expectNoLeak(gate: GateServer, reply: { text: string }): void {
   const logged = JSON.stringify(gate.logger.entries);
   for (const secret of secretParts(gate.lastToken)) {
     expect(reply.text).not.toContain(secret);
@@ -205,7 +205,7 @@ export function expectNoLeak(gate: Gate, reply: { text: string }): void {
 }
 
 /** What an answer says, in one comparable object (a failure shows the actual code). */
-function summary(gate: Gate, reply: Reply) {
+function summary(gate: GateServer, reply: Reply) {
   return {
     status: reply.status,
     challenge: reply.headers['www-authenticate'],
@@ -220,7 +220,7 @@ function summary(gate: Gate, reply: Reply) {
  * table, the handler not run, one log record with that code, and nothing leaked.
  */
 export function expectRefused(
-  gate: Gate,
+  gate: GateServer,
   reply: Reply,
   code: VerificationErrorCode,
   options: { scope?: readonly string[]; realm?: string } = {},
@@ -237,7 +237,7 @@ export function expectRefused(
 }
 
 /** Asserts the handler ran and answered 200 with no rejection logged. */
-export function expectAccepted(gate: Gate, reply: Reply): void {
+export function expectAccepted(gate: GateServer, reply: Reply): void {
   expect(summary(gate, reply)).toMatchObject({ status: 200, logged: [], handled: ['open'] });
 }
 
@@ -325,7 +325,7 @@ export function watchFetches(): FetchWatch {
 export interface AttackEnv {
   clock: FakeClock;
   jwks: JwksServer;
-  gate: Gate;
+  gate: GateServer;
 }
 
 /** One hostile request, run through every adapter. */
@@ -392,8 +392,8 @@ export function describeAttacks(cases: readonly AttackCase[], published = issuer
 export function gateFixture(
   driver: Driver,
   published: { keys: object[] } = issuerJwks,
-): { readonly jwks: JwksServer; readonly gate: Gate } {
-  const fixture = {} as { jwks: JwksServer; gate: Gate };
+): { readonly jwks: JwksServer; readonly gate: GateServer } {
+  const fixture = {} as { jwks: JwksServer; gate: GateServer };
   beforeAll(async () => {
     fixture.jwks = await startJwksServer(published);
     fixture.gate = await startGate(driver, { jwks: fixture.jwks });

@@ -17,12 +17,12 @@ import {
   sendBytes,
   startGate,
 } from './harness.js';
-import type { Gate, Reply } from './harness.js';
+import type { GateServer, Reply } from './harness.js';
 
 const honest = () => craftJws({ header: esHeader(), payload: claims() as Record<string, unknown> });
 
 /** Every string in a rejection record is printable ASCII (so no line can be split or forged). */
-function expectCleanRecords(gate: Gate): void {
+function expectCleanRecords(gate: GateServer): void {
   const records = gate.logger.rejections();
   expect(records.length).toBeGreaterThan(0);
   for (const record of records) {
@@ -168,7 +168,7 @@ describe.each(drivers)('$name', (driver) => {
   });
 
   describe('token text with characters no header can carry (query parameter)', () => {
-    let queryGate: Gate;
+    let queryGate: GateServer;
     beforeAll(async () => {
       queryGate = await startGate(driver, { jwks: env.jwks, carrier: 'query' });
     });

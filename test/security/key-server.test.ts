@@ -24,7 +24,7 @@ import {
   watchFetches,
   PATH,
 } from './harness.js';
-import type { Driver, FetchWatch, Gate } from './harness.js';
+import type { Driver, FetchWatch, GateServer } from './harness.js';
 
 // The attacker's origin: a key server that must never be contacted.
 let elsewhere: JwksServer;
@@ -36,7 +36,7 @@ afterAll(() => elsewhere?.close());
 const TIMEOUT = 0.3; // seconds: the trickling and slow servers are given up on after this
 
 /** A fresh token, valid at the gate's clock. */
-const tokenAt = (gate: Gate, key = signing.es256) =>
+const tokenAt = (gate: GateServer, key = signing.es256) =>
   craftJws({
     header: { alg: key.alg, kid: key.kid, typ: 'at+jwt' },
     payload: claims({}, gate.clock.now()),
@@ -45,7 +45,7 @@ const tokenAt = (gate: Gate, key = signing.es256) =>
 
 interface Scenario {
   server: JwksServer;
-  gate: Gate;
+  gate: GateServer;
   watch: FetchWatch;
   close(): Promise<void>;
 }

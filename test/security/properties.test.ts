@@ -15,7 +15,7 @@ import { decryptionKeys, encryption, issuerJwks, signing } from '../fixtures/key
 import { AUDIENCE, ISSUER, claims, nested, sign } from '../fixtures/tokens.js';
 import { b64u } from './craft.js';
 import { drivers, startGate } from './harness.js';
-import type { Gate } from './harness.js';
+import type { GateServer } from './harness.js';
 
 const originals = {
   'JWS ES256': await sign(claims()),
@@ -230,7 +230,7 @@ describe('core: mutated tokens', () => {
 
 describe.each(drivers)('$name: mutated tokens over HTTP', (driver) => {
   let jwks: JwksServer;
-  let gate: Gate;
+  let gate: GateServer;
   beforeAll(async () => {
     jwks = await startJwksServer(issuerJwks);
     gate = await startGate(driver, { jwks });

@@ -15,7 +15,7 @@ import type { SigningKeyPair } from '../fixtures/keys.js';
 import { NOW, claims } from '../fixtures/tokens.js';
 import { craftJws, esHeader } from './craft.js';
 import { PATH, drivers, floodAgent, send, startGate } from './harness.js';
-import type { Gate } from './harness.js';
+import type { GateServer } from './harness.js';
 
 // A real collection, so "back to baseline" is measured rather than guessed.
 setFlagsFromString('--expose-gc');
@@ -47,7 +47,7 @@ type Kind = 'k1' | 'k2' | 'unknown' | 'garbage';
 
 describe('soak: three adapters, a key server that flaps, rotates and goes down', () => {
   let server: JwksServer;
-  const gates: Gate[] = [];
+  const gates: GateServer[] = [];
   const clock = createClock();
   let unhandled = 0;
   const onUnhandled = () => void unhandled++;
@@ -110,7 +110,7 @@ describe('soak: three adapters, a key server that flaps, rotates and goes down',
     const baseline = heapAfterGc();
     let peak = baseline;
 
-    const worker = async (gate: Gate, id: number): Promise<void> => {
+    const worker = async (gate: GateServer, id: number): Promise<void> => {
       for (let i = id; running; i++) {
         const roll = i % 10;
         const rotated = phase === 'rotation' || phase === 'down' || phase === 'recovered';
