@@ -2,7 +2,7 @@ import { createVerifier } from '@tokengate/core';
 import { AUDIENCE, claims, hmacTokens, mint, signingKey } from './lib/tokens.js';
 
 const ISSUER = 'https://issuer.bench.example/';
-// tokengate's documented defaults (packages/core/src/options.ts): the bound this row checks.
+// tokengate's documented defaults (packages/core/src/config/options.ts): the bound this row checks.
 export const DEFAULT_CACHE_MAX = 100_000;
 export const DEFAULT_CACHE_BYTES = 256 * 1024 * 1024;
 
@@ -51,7 +51,7 @@ export async function run({ quick }) {
     seconds,
     heapGrowth: growth,
     bytesPerEntry: growth / entries,
-    // The cache's own size estimate per entry (token-cache.ts): maxBytes is counted in these.
+    // The cache's own size estimate per entry (token/cache.ts): maxBytes is counted in these.
     estimatePerEntry: last.length * 3 + 512,
     bound: DEFAULT_CACHE_BYTES,
     firstStillCached: verifier.cached(first) !== undefined,

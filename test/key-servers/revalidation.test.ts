@@ -1,7 +1,7 @@
 // Revalidation against the key servers people actually run, each a real framework on loopback:
 // every one must answer tokengate's second fetch (a conditional GET) with 304. The `fresh` module
 // behind Express and Koa answers 200 to `Cache-Control: no-cache`, which fetch adds by itself to
-// conditional requests unless we send our own Cache-Control (packages/core/src/keys/fetch.ts).
+// conditional requests unless we send our own Cache-Control (packages/core/src/keys/http/fetch.ts).
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';

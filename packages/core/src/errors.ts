@@ -81,9 +81,9 @@ const CODES = {
     description: 'token lacks the required scope',
   },
   jwks_unavailable: { status: 503, description: 'signing keys are temporarily unavailable' },
-  // The server's clock (the `now` option) read NaN or another non-finite value (clock.ts).
+  // The server's clock (the `now` option) read NaN or another non-finite value (config/clock.ts).
   clock_unavailable: { status: 503, description: 'server clock is temporarily unavailable' },
-  // Sender-constrained tokens (dpop.ts, mtls.ts, binding.ts).
+  // Sender-constrained tokens (binding/: dpop.ts, mtls.ts, sender-constraint.ts).
   dpop_proof_invalid: {
     status: 401,
     error: 'invalid_dpop_proof',
@@ -117,7 +117,7 @@ export function statusOf(code: VerificationErrorCode): number {
 }
 
 /** The fixed, token-free description of a code. */
-export function describe(code: VerificationErrorCode): string {
+export function descriptionOf(code: VerificationErrorCode): string {
   return CODES[code].description;
 }
 

@@ -4,33 +4,30 @@ import {
   checkTimes,
   checkTyp,
   readTimeClaims,
-} from './claims.js';
-import { createCheckedClock } from './clock.js';
-import type { TimeClaims } from './claims.js';
-import type { Decryptor } from './decrypt.js';
+} from './token/claims.js';
+import { createCheckedClock } from './config/clock.js';
+import type { TimeClaims } from './token/claims.js';
+import { openJwe } from './token/decrypt.js';
 import { VerificationError, fromJoseError } from './errors.js';
 import type { TokenDetails } from './errors.js';
-import { createEmitter } from './events.js';
-import { stderrLogger, toLogger } from './log.js';
-import { createPolicySet } from './issuers.js';
-import { assertKnownOptions } from './option-names.js';
-import { isPromiseLike } from './promise.js';
-import { normalizeShared, normalizeTyp } from './options.js';
-import type { NormalizedOptions, VerifierOptions } from './options.js';
-import { assertEncryptionAllowed } from './policy.js';
-import type { Policy } from './policy.js';
-import { verifySignature } from './signature.js';
-import { parseJsonObject, parsePayload, parseToken } from './token.js';
-import type { ParsedJws } from './token.js';
-import { createTokenCache } from './token-cache.js';
-import type {
-  TokenHeader,
-  TokenPayload,
-  VerificationKey,
-  VerifiedToken,
-  Verifier,
-  VerifyOptions,
-} from './types.js';
+import { createEmitter } from './telemetry/events.js';
+import { stderrLogger, toLogger } from './telemetry/log.js';
+import { createPolicySet } from './issuers/policy-set.js';
+import { assertKnownOptions } from './config/option-names.js';
+import { isPromiseLike } from './lib/maybe-promise.js';
+import { normalizeShared } from './config/options.js';
+import type { SharedOptions } from './config/options.js';
+import type { Clock } from './config/clock.js';
+import type { PolicySet } from './issuers/policy-set.js';
+import type { NormalizedOptions, VerifierOptions } from './config/options.js';
+import { assertEncryptionAllowed } from './issuers/policy.js';
+import type { Policy } from './issuers/policy.js';
+import { verifySignature } from './token/signature.js';
+import { parsePayload, parseToken } from './token/compact.js';
+import type { ParsedJws } from './token/compact.js';
+import { createTokenCache } from './token/cache.js';
+import type { TokenPayload, VerifiedToken } from './token/types.js';
+import type { VerificationKey } from './keys/types.js';
 
 // The result is shared by every request that presents the same token: nobody may change it.
 // Iterative, so its cost is bounded by the size of the value, never by the call stack (decoded
@@ -46,52 +43,15 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-type Opened =
-  { jws: ParsedJws; encryption: TokenHeader } | { claims: TokenPayload; encryption: TokenHeader };
-
-/** Opens a JWE: the inner compact JWS, or (only when some policy allows it) its bare claims. */
-async function open(
-  decrypt: Decryptor | undefined,
-  token: string,
-  header: TokenHeader,
-  maxLength: number,
-  details: TokenDetails,
-): Promise<Opened> {
-  if (!decrypt) {
-    throw new VerificationError('decryption_failed', {
-      reason: 'no decryption keys are configured',
-    });
-  }
-  const { plaintext, header: encryption } = await decrypt(token, header);
-  let text: string;
-  try {
-    text = utf8.decode(plaintext);
-  } catch {
-    throw new VerificationError('token_malformed', { reason: 'plaintext is not UTF-8' });
-  }
-  const cty = encryption.cty === undefined ? undefined : normalizeTyp(encryption.cty);
-  if (cty === 'application/jwt' || COMPACT_JWS.test(text)) {
-    const inner = parseToken(text, maxLength, details);
-    if (inner.kind !== 'jws') {
-      throw new VerificationError('token_malformed', { reason: 'nested token is not a JWS' });
-    }
-    return { jws: inner, encryption };
-  }
-  return { claims: parseJsonObject(plaintext, 'plaintext') as TokenPayload, encryption };
-}
-
 /** The key that verifies the signature; awaits only when the key source has to. */
 function checkSignature(
   policy: Policy,
   jws: ParsedJws,
 ): VerificationKey | Promise<VerificationKey> {
   const alg = jws.header.alg;
-  if (!policy.o.algorithms.has(alg)) throw new VerificationError('alg_not_allowed');
+  if (!policy.options.algorithms.has(alg)) throw new VerificationError('alg_not_allowed');
   const candidates = policy.keys.getKeys({ kid: jws.header.kid, alg });
-  const max = policy.o.maxCandidateKeys;
+  const max = policy.options.maxCandidateKeys;
   // Promise.resolve adopts any thenable a custom key source returns.
   return isPromiseLike(candidates)
     ? Promise.resolve(candidates).then((keys) => verifyWithAny(alg, keys, jws, max))
@@ -143,9 +103,96 @@ function assertUnbound(result: VerifiedToken, options: VerifyOptions | undefined
 interface Entry {
   result: VerifiedToken;
   times: TimeClaims;
-  o: NormalizedOptions;
+  policyOptions: NormalizedOptions;
   policy: Policy;
   key: VerificationKey | undefined;
+}
+
+/** Options of one verification. */
+export interface VerifyOptions {
+  /**
+   * The caller checks a bound token's `cnf` (DPoP key, client certificate) against the request
+   * itself, as `createGate` does. Without it a bound token is refused with
+   * `token_binding_mismatch`: `verify()` alone cannot see the proof.
+   */
+  bindingChecked?: boolean;
+}
+
+/** A configured verifier: what `createVerifier` returns and every adapter calls. */
+export interface Verifier {
+  /**
+   * Verifies a compact JWS, JWE or nested token. Resolves to the verified token or rejects with
+   * a VerificationError (never another error type). `request` is handed to an issuer resolver.
+   */
+  verify(token: string, request?: unknown, options?: VerifyOptions): Promise<VerifiedToken>;
+  /**
+   * Synchronous token-cache lookup: the verified result when this exact token was verified
+   * before and is still valid now; `undefined` when it is not cached. Throws a VerificationError
+   * when the cached token has since expired or its key was removed.
+   */
+  cached(token: string, options?: VerifyOptions): VerifiedToken | undefined;
+  /** Loads remote keys (and discovery metadata) now; resolves when verification can proceed. */
+  ready(): Promise<void>;
+}
+
+/**
+ * The pipeline for a token not in the cache (ARCHITECTURE.md): classify, decrypt, choose the
+ * issuer's policy, re-check the encryption, resolve the key and verify, check the claims, cache.
+ */
+function createPipeline(
+  shared: SharedOptions,
+  policies: PolicySet,
+  now: Clock,
+  cache: { set(token: string, entry: Entry): void } | undefined,
+): (token: string, details: TokenDetails, request: unknown) => Promise<VerifiedToken> {
+  return async function verifyUncached(
+    token: string,
+    details: TokenDetails,
+    request: unknown,
+  ): Promise<VerifiedToken> {
+    // First, so a broken clock costs no decryption, key lookup or key-server request.
+    now();
+    const parsed = parseToken(token, shared.maxTokenLength, details);
+    const opened =
+      parsed.kind === 'jwe'
+        ? await openJwe(policies.decrypt, token, parsed.header, shared.maxTokenLength, details)
+        : undefined;
+    const jws = opened ? ('jws' in opened ? opened.jws : undefined) : (parsed as ParsedJws);
+    // Read before the signature check only to choose the issuer's policy, never to fetch a URL.
+    const payload = jws ? parsePayload(jws) : (opened as { claims: TokenPayload }).claims;
+    details.iss = payload.iss;
+    const chosen = policies.choose(payload.iss, request);
+    const policy = isPromiseLike(chosen) ? await chosen : chosen;
+    const policyOptions = policy.options;
+    // An untrusted issuer costs no key lookup (and so no JWKS request).
+    if (typeof payload.iss !== 'string' || !policyOptions.issuers.includes(payload.iss)) {
+      throw new VerificationError('issuer_mismatch');
+    }
+    if (opened) assertEncryptionAllowed(policyOptions, opened.encryption);
+    else if (policyOptions.requireEncryption) throw new VerificationError('encryption_required');
+    let key: VerificationKey | undefined;
+    if (jws) {
+      const checked = checkSignature(policy, jws);
+      key = isPromiseLike(checked) ? await checked : checked;
+    } else if (!policyOptions.decryption?.allowUnsignedClaims) {
+      // An encrypted token proves nothing about its author: anyone can encrypt to us.
+      throw new VerificationError('token_malformed', { reason: 'encrypted token is not signed' });
+    }
+    const header = jws ? jws.header : opened!.encryption;
+    checkTyp(header, policyOptions);
+    if (opened) checkReplicatedClaims(opened.encryption, payload);
+    const times = readTimeClaims(payload);
+    checkTimes(times, now(), policyOptions);
+    checkIdentity(payload, policyOptions);
+    const result: VerifiedToken = deepFreeze({
+      payload,
+      header,
+      ...(opened && { encryption: opened.encryption }),
+      token,
+    });
+    cache?.set(token, { result, times, policyOptions: policyOptions, policy, key });
+    return result;
+  };
 }
 
 /**
@@ -169,6 +216,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const telemetry = createEmitter(options.onEvent);
   // Every time check reads this one: a broken clock fails closed (503), logged once per outage.
   const now = createCheckedClock(shared.now, toLogger(options.logger, stderrLogger));
+  const verifyUncached = createPipeline(shared, policies, now, cache);
 
   /** Token-cache lookup; throws when a cached token is no longer valid. */
   function lookup(token: string): VerifiedToken | undefined {
@@ -177,7 +225,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     // Read outside the try: a broken clock says nothing about the cached token.
     const time = now();
     try {
-      checkTimes(entry.times, time, entry.o);
+      checkTimes(entry.times, time, entry.policyOptions);
       if (entry.key && !entry.policy.keys.isPublished(entry.key)) {
         throw new VerificationError('kid_unknown', {
           reason: 'the verifying key is no longer published',
@@ -191,55 +239,6 @@ export function createVerifier(options: VerifierOptions): Verifier {
     }
     if (telemetry.active()) telemetry.emit({ type: 'cache.hit' });
     return entry.result;
-  }
-
-  async function verifyUncached(
-    token: string,
-    details: TokenDetails,
-    request: unknown,
-  ): Promise<VerifiedToken> {
-    // First, so a broken clock costs no decryption, key lookup or key-server request.
-    now();
-    const parsed = parseToken(token, shared.maxTokenLength, details);
-    const opened =
-      parsed.kind === 'jwe'
-        ? await open(policies.decrypt, token, parsed.header, shared.maxTokenLength, details)
-        : undefined;
-    const jws = opened ? ('jws' in opened ? opened.jws : undefined) : (parsed as ParsedJws);
-    // Read before the signature check only to choose the issuer's policy, never to fetch a URL.
-    const payload = jws ? parsePayload(jws) : (opened as { claims: TokenPayload }).claims;
-    details.iss = payload.iss;
-    const chosen = policies.choose(payload.iss, request);
-    const policy = isPromiseLike(chosen) ? await chosen : chosen;
-    const o = policy.o;
-    // An untrusted issuer costs no key lookup (and so no JWKS request).
-    if (typeof payload.iss !== 'string' || !o.issuers.includes(payload.iss)) {
-      throw new VerificationError('issuer_mismatch');
-    }
-    if (opened) assertEncryptionAllowed(o, opened.encryption);
-    else if (o.requireEncryption) throw new VerificationError('encryption_required');
-    let key: VerificationKey | undefined;
-    if (jws) {
-      const checked = checkSignature(policy, jws);
-      key = isPromiseLike(checked) ? await checked : checked;
-    } else if (!o.decryption?.allowUnsignedClaims) {
-      // An encrypted token proves nothing about its author: anyone can encrypt to us.
-      throw new VerificationError('token_malformed', { reason: 'encrypted token is not signed' });
-    }
-    const header = jws ? jws.header : opened!.encryption;
-    checkTyp(header, o);
-    if (opened) checkReplicatedClaims(opened.encryption, payload);
-    const times = readTimeClaims(payload);
-    checkTimes(times, now(), o);
-    checkIdentity(payload, o);
-    const result: VerifiedToken = deepFreeze({
-      payload,
-      header,
-      ...(opened && { encryption: opened.encryption }),
-      token,
-    });
-    cache?.set(token, { result, times, o, policy, key });
-    return result;
   }
 
   return {

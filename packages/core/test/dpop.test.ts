@@ -1,8 +1,8 @@
 import { generateKeyPair, exportJWK, calculateJwkThumbprint } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { normalizeDpop, normalizeHtu, verifyProof, jwkThumbprint } from '../src/dpop.js';
-import type { DpopOptions } from '../src/dpop.js';
-import { createNonceSource } from '../src/dpop-nonce.js';
+import { normalizeDpop, normalizeHtu, verifyProof, jwkThumbprint } from '../src/binding/dpop.js';
+import type { DpopOptions } from '../src/binding/dpop.js';
+import { createNonceSource } from '../src/binding/dpop-nonce.js';
 import { accessTokenHash } from '../src/index.js';
 import { createClock } from '@tokengate/test-fixtures/clock';
 import { ath, createDpopKey, proof } from '@tokengate/test-fixtures/dpop';

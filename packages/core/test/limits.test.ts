@@ -4,7 +4,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { MAX_JSON_DEPTH } from '../src/json.js';
+import { MAX_JSON_DEPTH } from '../src/lib/json.js';
 import { createGate, createVerifier } from '../src/index.js';
 import type { Gate, GateOptions, VerificationError, VerifierOptions } from '../src/index.js';
 import { createClock } from '@tokengate/test-fixtures/clock';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createVerifier, scopeGuard, toLogLevels, VERIFICATION_ERROR_CODES } from '../src/index.js';
 import type { Logger, VerifiedToken } from '../src/index.js';
-import { logAt } from '../src/log.js';
+import { logAt } from '../src/telemetry/log.js';
 import { createSigningKey } from '@tokengate/test-fixtures/keys';
 
 const signingKey = await createSigningKey('ES256');

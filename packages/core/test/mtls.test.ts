@@ -1,7 +1,8 @@
 import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { certificateThumbprint } from '../src/index.js';
-import { assertCertificateBinding, normalizeMtls, peerCertificate } from '../src/mtls.js';
+import { assertCertificateBinding, normalizeMtls } from '../src/binding/mtls.js';
+import { peerCertificate } from '../src/http/credentials.js';
 import { testPki } from '@tokengate/test-fixtures/tls';
 
 const { client, otherClient } = await testPki();

@@ -2,7 +2,7 @@
 // Through real HTTP on every adapter: test/conformance (the "request URL" rows).
 import type { IncomingHttpHeaders } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { parseAuthority, requestUrl, targetPath } from '../src/request-url.js';
+import { parseAuthority, requestUrl, targetPath } from '../src/http/request-url.js';
 import type { CredentialSource } from '../src/index.js';
 
 describe('parseAuthority: host[:port] (RFC 9110 §7.2, RFC 3986 §3.2.2)', () => {

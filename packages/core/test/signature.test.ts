@@ -11,7 +11,7 @@ import { CompactSign, compactVerify } from 'jose';
 import type { JWK } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { KeyRejected, SIGNATURE_ALGORITHMS, importVerificationKey } from '../src/keys/jwk.js';
-import { verifySignature } from '../src/signature.js';
+import { verifySignature } from '../src/token/signature.js';
 
 // The fast path (node:crypto, issue 6 goal 2) must agree with jose, the reference, case by case:
 // on valid tokens signed by jose and by node:crypto, and on every mutation below.

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { createGate, createVerifier } from '../src/index.js';
 import type { IssuerPolicy, VerifierOptions } from '../src/index.js';
-import { OPTION_NAMES, closestName, editDistance } from '../src/option-names.js';
+import { OPTION_NAMES, closestName, editDistance } from '../src/config/option-names.js';
 import { AUDIENCE, ISSUER, NOW, generateTestKeys, sign, validClaims } from './helpers/keys.js';
 
 const keys = await generateTestKeys();

@@ -1,13 +1,14 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { isVerificationError } from '@tokengate/core';
+import type { VerifiedToken } from '@tokengate/core';
 import {
   createGate,
   createGuards,
+  guardRefusal,
   isPromiseLike,
-  isVerificationError,
   requireAuth,
-  runGuard,
-} from '@tokengate/core';
-import type { Gate, GateOptions, Guard, GuardFactories, VerifiedToken } from '@tokengate/core';
+} from '@tokengate/core/adapter';
+import type { Gate, GateOptions, Guard, GuardFactories } from '@tokengate/core/adapter';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -92,7 +93,7 @@ function fail(err: unknown, req: Request, res: Response, next: NextFunction): vo
 
 function guard(check: Guard, name: string): RequestHandler {
   const handler = (req: Request, res: Response, next: NextFunction): void => {
-    const outcome = runGuard(check, req.auth, mounted.get(req));
+    const outcome = guardRefusal(check, req.auth, mounted.get(req));
     // Only an async claims predicate answers later: a sync guard never costs a tick.
     if (isPromiseLike(outcome)) {
       outcome.then(

@@ -7,15 +7,16 @@ import type {
   preHandlerHookHandler,
 } from 'fastify';
 import fp from 'fastify-plugin';
+import { isVerificationError } from '@tokengate/core';
+import type { VerifiedToken } from '@tokengate/core';
 import {
   createGate,
   createGuards,
+  guardRefusal,
   isPromiseLike,
-  isVerificationError,
   requireAuth,
-  runGuard,
-} from '@tokengate/core';
-import type { Gate, GateOptions, Guard, GuardFactories, VerifiedToken } from '@tokengate/core';
+} from '@tokengate/core/adapter';
+import type { Gate, GateOptions, Guard, GuardFactories } from '@tokengate/core/adapter';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -98,7 +99,7 @@ function withoutRegisterOptions(options: TokengateOptions): TokengateOptions {
   if (!REGISTER_OPTIONS.some((name) => Object.hasOwn(options, name))) return options;
   const copy: Record<string, unknown> = { ...options };
   for (const name of REGISTER_OPTIONS) delete copy[name];
-  return copy as TokengateOptions;
+  return copy;
 }
 
 /**
@@ -150,7 +151,7 @@ export { tokengate };
 
 function guard(check: Guard, name: string): preHandlerHookHandler {
   const hook: preHandlerHookHandler = (request, reply, next) => {
-    const outcome = runGuard(check, request.auth, gates.get(request));
+    const outcome = guardRefusal(check, request.auth, gates.get(request));
     // Only an async claims predicate answers later: a sync guard never costs a tick.
     if (isPromiseLike(outcome)) {
       outcome.then(

@@ -1,13 +1,14 @@
 import type { Middleware, Next, ParameterizedContext } from 'koa';
+import { isVerificationError } from '@tokengate/core';
+import type { VerifiedToken } from '@tokengate/core';
 import {
   createGate,
   createGuards,
+  guardRefusal,
   isPromiseLike,
-  isVerificationError,
   requireAuth,
-  runGuard,
-} from '@tokengate/core';
-import type { Gate, GateOptions, Guard, GuardFactories, VerifiedToken } from '@tokengate/core';
+} from '@tokengate/core/adapter';
+import type { Gate, GateOptions, Guard, GuardFactories } from '@tokengate/core/adapter';
 
 /** What `tokengate()` adds to `ctx.state`. */
 export interface AuthState {
@@ -101,7 +102,7 @@ function fail(err: unknown, ctx: AuthContext): void {
 
 function guard(check: Guard, name: string): Middleware<AuthState> {
   const middleware: Middleware<AuthState> = (ctx, next) => {
-    const outcome = runGuard(check, ctx.state.auth, gates.get(ctx));
+    const outcome = guardRefusal(check, ctx.state.auth, gates.get(ctx));
     // Only an async claims predicate answers later: a sync guard never costs a tick.
     if (isPromiseLike(outcome)) return outcome.then((err) => (err ? fail(err, ctx) : next()));
     if (outcome) return fail(outcome, ctx);

@@ -1,12 +1,12 @@
 // Issuer metadata (OpenID Connect Discovery 1.0, RFC 8414) → jwks_uri → a remote JWKS.
-import type { KeySource } from '../types.js';
-import { checkKeyServerUrl, loggableUrl } from './fetch.js';
+import type { KeySource } from './types.js';
+import { checkKeyServerUrl, loggableUrl } from './http/fetch.js';
 import { remoteJwksFor } from './remote-jwks.js';
 import type { RemoteJwks, RemoteJwksStatus } from './remote-jwks.js';
-import { toRemoteSettings } from './remote-options.js';
+import { documentOptions, toRemoteSettings } from './remote-options.js';
 import type { RemoteJwksOptions, RemoteSettings } from './remote-options.js';
-import { createResource } from './resource.js';
-import type { LastError, Resource, ResourceState } from './resource.js';
+import { createCachedDocument } from './http/cached-document.js';
+import type { LastError, CachedDocument, DocumentState } from './http/cached-document.js';
 
 /** The parts of the issuer's metadata tokengate uses. */
 export interface IssuerMetadata {
@@ -24,7 +24,7 @@ export interface DiscoveredJwksStatus {
   metadataUri: string | undefined;
   jwksUri: string | undefined;
   metadata: {
-    state: ResourceState;
+    state: DocumentState;
     fetchedAt: number | undefined;
     freshUntil: number | undefined;
     fetches: number;
@@ -80,60 +80,50 @@ export function createDiscoveredJwks(
 /** Internal: checks the issuer and builds the source from validated settings. */
 export function discoveredJwksFor(
   issuer: string,
-  s: RemoteSettings,
+  settings: RemoteSettings,
   makeJwks: JwksFactory,
 ): DiscoveredJwks {
-  const checked = checkKeyServerUrl(issuer, s.allowInsecureHttp);
+  const checked = checkKeyServerUrl(issuer, settings.allowInsecureHttp);
   if ('problem' in checked) throw new TypeError(`"issuer" ${checked.problem}`);
   // RFC 8414 §2: an issuer identifier has no query or fragment.
   if (checked.url.search || checked.url.hash || issuer.includes('#') || issuer.includes('?')) {
     throw new TypeError('"issuer" must not have a query or fragment for discovery');
   }
-  const meta: Resource<IssuerMetadata> = createResource<IssuerMetadata>({
-    urls: discoveryUrls(checked.url),
-    event: 'discovery_fetch_failed',
-    now: s.now,
-    logger: s.logger,
-    limits: s.limits,
-    policy: s.policy,
-    maxStale: s.maxStale,
-    backoffMax: s.backoffMax,
-    random: s.random,
-    maxWait: s.maxWait,
-    parse: (body) => parseMetadata(body, issuer, s.allowInsecureHttp),
-    onFetch: s.onFetch,
-    onError: s.onError,
-    events: s.events,
-    store: s.store,
-    storeKey: `tokengate:metadata ${issuer}`,
-  });
+  const meta: CachedDocument<IssuerMetadata> = createCachedDocument<IssuerMetadata>(
+    documentOptions(settings, {
+      urls: discoveryUrls(checked.url),
+      event: 'discovery_fetch_failed',
+      parse: (body) => parseMetadata(body, issuer, settings.allowInsecureHttp),
+      storeKey: `tokengate:metadata ${issuer}`,
+    }),
+  );
   let jwks: RemoteJwks | undefined;
 
   // A new jwks_uri in fresh metadata replaces the cache: keys from the old one stop verifying.
   function jwksFor(metadata: IssuerMetadata): RemoteJwks {
     if (jwks?.uri !== metadata.jwksUri) {
-      jwks = makeJwks(metadata.jwksUri, new URL(metadata.jwksUri), s);
+      jwks = makeJwks(metadata.jwksUri, new URL(metadata.jwksUri), settings);
     }
     return jwks;
   }
 
-  const current = async (): Promise<RemoteJwks> => jwksFor((await meta.ready()).value);
+  const current = async (): Promise<RemoteJwks> => jwksFor((await meta.whenServable()).value);
 
   return {
     issuer,
-    metadata: async () => (await meta.ready()).value,
+    metadata: async () => (await meta.whenServable()).value,
     getKeys: async (selector) => (await current()).getKeys(selector),
     isPublished(key) {
       meta.revalidateIfStale();
       // Metadata naming a new jwks_uri retires the old cache here too, not only on getKeys.
-      const entry = meta.usable();
+      const entry = meta.unexpired();
       return (entry ? jwksFor(entry.value) : jwks)?.isPublished(key) ?? false;
     },
     async refresh() {
-      await jwksFor((await meta.refresh()).value).refresh();
+      await jwksFor((await meta.revalidateNow()).value).refresh();
     },
     status() {
-      const entry = meta.entry();
+      const entry = meta.held();
       const c = meta.counters();
       return {
         issuer,

@@ -1,6 +1,6 @@
 import { createPublicKey, createSecretKey } from 'node:crypto';
 import type { JWK } from 'jose';
-import type { VerificationKey } from '../types.js';
+import type { VerificationKey } from './types.js';
 import { hasRocaFingerprint } from './roca.js';
 
 /** Why a JWK was refused as a verification key (logged; never fatal for a whole set). */
@@ -66,27 +66,12 @@ function base64urlBytes(value: unknown, name: string): Buffer {
   return Buffer.from(value, 'base64url');
 }
 
-/**
- * Imports one JWK as a signature verification key, checking what RFC 7517 and RFC 8725 ask:
- * `use` must be `sig` (when present), `key_ops` must allow `verify`, RSA at least 2048 bits with
- * an odd exponent above 1, a known curve, and no private key material (`d`, `p`, … see
- * `privateMaterialOf`). `oct` keys are accepted only when `allowSymmetric` is set (static keys,
- * never a JWKS).
- */
-export function importVerificationKey(
-  input: unknown,
-  { allowSymmetric = false }: { allowSymmetric?: boolean } = {},
-): VerificationKey {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw new KeyRejected('not a JSON object');
-  }
-  const jwk = input as JWK & Record<string, unknown>;
-  const { kty, kid, alg, use } = jwk;
+type JwkMembers = JWK & Record<string, unknown>;
+
+/** The members every key type shares: `kid`, `alg`, `use`, `key_ops` (RFC 7517 §4). */
+function assertCommonMembers(jwk: JwkMembers): void {
+  const { kid, alg, use } = jwk;
   const keyOps = jwk.key_ops;
-  // A verification key is public: one that carries its private half is never trusted (its
-  // private members used to be dropped silently, so a leaked key still verified).
-  const secret = kty === 'oct' ? undefined : privateMaterialOf(jwk);
-  if (secret !== undefined) throw new KeyRejected(secret);
   if (kid !== undefined && typeof kid !== 'string') throw new KeyRejected('"kid" is not a string');
   if (alg !== undefined && typeof alg !== 'string') throw new KeyRejected('"alg" is not a string');
   if (alg !== undefined && !(SIGNATURE_ALGORITHMS as readonly string[]).includes(alg)) {
@@ -101,22 +86,71 @@ export function importVerificationKey(
     if (new Set(keyOps).size !== keyOps.length) throw new KeyRejected('"key_ops" repeats a value');
     if (!keyOps.includes('verify')) throw new KeyRejected('"key_ops" does not allow "verify"');
   }
-  if (kty === 'oct') {
-    if (!allowSymmetric) throw new KeyRejected('symmetric keys are not accepted here');
-    if (alg !== undefined && !isSymmetricAlg(alg))
-      throw new KeyRejected('"alg" does not fit "oct"');
-    const secret = base64urlBytes(jwk.k, 'k');
-    if (secret.length < 32) throw new KeyRejected('HMAC key shorter than 256 bits');
-    return Object.freeze({
-      kid,
-      alg,
-      kty,
-      crv: undefined,
-      modulusLength: 0,
-      jwk: Object.freeze({ ...jwk }),
-      keyObject: createSecretKey(secret),
-    });
+}
+
+/** An `oct` (HMAC) key: at least 256 bits (RFC 7518 §3.2). */
+function importSecretKey(jwk: JwkMembers, allowSymmetric: boolean): VerificationKey {
+  const { kid, alg } = jwk;
+  if (!allowSymmetric) throw new KeyRejected('symmetric keys are not accepted here');
+  if (alg !== undefined && !isSymmetricAlg(alg)) throw new KeyRejected('"alg" does not fit "oct"');
+  const secret = base64urlBytes(jwk.k, 'k');
+  if (secret.length < 32) throw new KeyRejected('HMAC key shorter than 256 bits');
+  return Object.freeze({
+    kid,
+    alg,
+    kty: 'oct',
+    crv: undefined,
+    modulusLength: 0,
+    jwk: Object.freeze({ ...jwk }),
+    keyObject: createSecretKey(secret),
+  });
+}
+
+/** RSA: at least 2048 bits, no ROCA fingerprint, an odd exponent above 1. Returns the bit length. */
+function checkRsa(jwk: JwkMembers, alg: string | undefined): number {
+  const n = base64urlBytes(jwk.n, 'n');
+  const e = base64urlBytes(jwk.e, 'e');
+  const leading = n.findIndex((b) => b !== 0);
+  const bits = leading < 0 ? 0 : (n.length - leading - 1) * 8 + (32 - Math.clz32(n[leading]!));
+  if (bits < MIN_RSA_BITS) throw new KeyRejected('RSA modulus shorter than 2048 bits');
+  if (hasRocaFingerprint(n)) throw new KeyRejected('RSA modulus has the ROCA fingerprint');
+  const lastByte = e[e.length - 1] ?? 0;
+  const eIsOne = e.every((b, i) => (i === e.length - 1 ? b === 1 : b === 0));
+  if ((lastByte & 1) === 0 || eIsOne || e.length > 8) throw new KeyRejected('weak RSA exponent');
+  if (alg !== undefined && !/^(RS|PS)/.test(alg)) throw new KeyRejected('"alg" does not fit "RSA"');
+  return bits;
+}
+
+function checkEc(jwk: JwkMembers, alg: string | undefined): number {
+  if (!['P-256', 'P-384', 'P-521'].includes(jwk.crv as string)) {
+    throw new KeyRejected('unsupported EC curve');
   }
+  if (alg !== undefined && EC_CURVE[alg] !== jwk.crv) {
+    throw new KeyRejected('"alg" does not fit the curve');
+  }
+  return 0;
+}
+
+function checkOkp(jwk: JwkMembers, alg: string | undefined): number {
+  if (!['Ed25519', 'Ed448'].includes(jwk.crv as string)) {
+    throw new KeyRejected('unsupported OKP curve');
+  }
+  if (alg !== undefined && !(alg === 'EdDSA' || (alg === 'Ed25519' && jwk.crv === 'Ed25519'))) {
+    throw new KeyRejected('"alg" does not fit the curve');
+  }
+  return 0;
+}
+
+/** The checks of each public key type, keyed by `kty`: each returns the RSA modulus bits or 0. */
+const PUBLIC_KEY_CHECKS: Record<string, (jwk: JwkMembers, alg: string | undefined) => number> = {
+  RSA: checkRsa,
+  EC: checkEc,
+  OKP: checkOkp,
+};
+
+/** An RSA, EC or OKP public key: only its public members are kept (PUBLIC_MEMBERS). */
+function importPublicKey(jwk: JwkMembers): VerificationKey {
+  const { kty, kid, alg } = jwk;
   const members = typeof kty === 'string' ? PUBLIC_MEMBERS[kty] : undefined;
   if (!members) throw new KeyRejected('unsupported "kty"');
   const publicJwk: Record<string, unknown> = {};
@@ -124,33 +158,7 @@ export function importVerificationKey(
     if (typeof jwk[m] !== 'string') throw new KeyRejected(`"${m}" is missing`);
     publicJwk[m] = jwk[m];
   }
-  let modulusLength = 0;
-  if (kty === 'RSA') {
-    const n = base64urlBytes(jwk.n, 'n');
-    const e = base64urlBytes(jwk.e, 'e');
-    const leading = n.findIndex((b) => b !== 0);
-    modulusLength = leading < 0 ? 0 : (n.length - leading - 1) * 8 + (32 - Math.clz32(n[leading]!));
-    if (modulusLength < MIN_RSA_BITS) throw new KeyRejected('RSA modulus shorter than 2048 bits');
-    if (hasRocaFingerprint(n)) throw new KeyRejected('RSA modulus has the ROCA fingerprint');
-    const lastByte = e[e.length - 1] ?? 0;
-    const eIsOne = e.every((b, i) => (i === e.length - 1 ? b === 1 : b === 0));
-    if ((lastByte & 1) === 0 || eIsOne || e.length > 8) throw new KeyRejected('weak RSA exponent');
-    if (alg !== undefined && !/^(RS|PS)/.test(alg))
-      throw new KeyRejected('"alg" does not fit "RSA"');
-  } else if (kty === 'EC') {
-    if (!['P-256', 'P-384', 'P-521'].includes(jwk.crv as string)) {
-      throw new KeyRejected('unsupported EC curve');
-    }
-    if (alg !== undefined && EC_CURVE[alg] !== jwk.crv) {
-      throw new KeyRejected('"alg" does not fit the curve');
-    }
-  } else {
-    if (!['Ed25519', 'Ed448'].includes(jwk.crv as string))
-      throw new KeyRejected('unsupported OKP curve');
-    if (alg !== undefined && !(alg === 'EdDSA' || (alg === 'Ed25519' && jwk.crv === 'Ed25519'))) {
-      throw new KeyRejected('"alg" does not fit the curve');
-    }
-  }
+  const modulusLength = PUBLIC_KEY_CHECKS[kty as string]!(jwk, alg);
   let keyObject;
   try {
     // node:crypto validates the point is on the curve and the RSA numbers parse.
@@ -168,9 +176,32 @@ export function importVerificationKey(
       ...publicJwk,
       ...(kid === undefined ? {} : { kid }),
       ...(alg === undefined ? {} : { alg }),
-    }) as JWK,
+    }),
     keyObject,
   });
+}
+
+/**
+ * Imports one JWK as a signature verification key, checking what RFC 7517 and RFC 8725 ask:
+ * `use` must be `sig` (when present), `key_ops` must allow `verify`, RSA at least 2048 bits with
+ * an odd exponent above 1, a known curve, and no private key material (`d`, `p`, … see
+ * `privateMaterialOf`). `oct` keys are accepted only when `allowSymmetric` is set (static keys,
+ * never a JWKS).
+ */
+export function importVerificationKey(
+  input: unknown,
+  { allowSymmetric = false }: { allowSymmetric?: boolean } = {},
+): VerificationKey {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new KeyRejected('not a JSON object');
+  }
+  const jwk = input as JwkMembers;
+  // A verification key is public: one that carries its private half is never trusted (its
+  // private members used to be dropped silently, so a leaked key still verified).
+  const secret = jwk.kty === 'oct' ? undefined : privateMaterialOf(jwk);
+  if (secret !== undefined) throw new KeyRejected(secret);
+  assertCommonMembers(jwk);
+  return jwk.kty === 'oct' ? importSecretKey(jwk, allowSymmetric) : importPublicKey(jwk);
 }
 
 /** True when `key` may verify a token signed with `alg` (RFC 8725 §3.1: one algorithm per key type). */

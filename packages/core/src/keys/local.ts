@@ -1,5 +1,5 @@
 import { VerificationError } from '../errors.js';
-import type { KeySelector, KeySource, VerificationKey } from '../types.js';
+import type { KeySelector, KeySource, VerificationKey } from './types.js';
 import {
   KeyRejected,
   SIGNATURE_ALGORITHMS,
@@ -62,11 +62,11 @@ export function createLocalKeySet(
   input: { keys: readonly unknown[] } | readonly unknown[],
   { allowSymmetric = false }: { allowSymmetric?: boolean } = {},
 ): KeySource {
-  const list = Array.isArray(input) ? input : (input as { keys: readonly unknown[] }).keys;
+  const list: unknown = Array.isArray(input) ? input : (input as { keys: readonly unknown[] }).keys;
   if (!Array.isArray(list) || list.length === 0) {
     throw new TypeError('"keys" must be a JWKS object or a non-empty array of JWKs');
   }
-  const keys = list.map((jwk, i) => {
+  const keys = (list as readonly unknown[]).map((jwk, i) => {
     const secret = typeof jwk === 'object' && jwk !== null ? privateMaterialOf(jwk) : undefined;
     if (secret !== undefined && !(allowSymmetric && (jwk as { kty?: unknown }).kty === 'oct')) {
       // Verification keys are public: a private key in the configuration is a mistake to fix

@@ -1,23 +1,26 @@
 import { VerificationError } from '../errors.js';
-import { logSafe } from '../log.js';
-import type { KeySelector, KeySource, VerificationKey } from '../types.js';
-import { checkKeyServerUrl, loggableUrl } from './fetch.js';
+import { logSafe } from '../telemetry/log.js';
+import type { KeySelector, KeySource, VerificationKey } from './types.js';
+import { checkKeyServerUrl, loggableUrl } from './http/fetch.js';
 import { KeyRejected, importVerificationKey, privateMaterialOf } from './jwk.js';
 import { indexByKid, selectKeys } from './local.js';
-import { toRemoteSettings } from './remote-options.js';
+import { documentOptions, toRemoteSettings } from './remote-options.js';
 import type { RemoteJwksOptions, RemoteSettings } from './remote-options.js';
-import { createResource, timedOut, waitAtMost } from './resource.js';
-import type { Resource, ResourceCounters, ResourceState } from './resource.js';
+import { createCachedDocument, timedOut, waitAtMost } from './http/cached-document.js';
+import type { CachedDocument, DocumentCounters, DocumentState } from './http/cached-document.js';
 
 export type { RemoteJwksOptions } from './remote-options.js';
-export type { FetchInfo as JwksFetchInfo, LastError as JwksLastError } from './resource.js';
+export type {
+  FetchInfo as JwksFetchInfo,
+  LastError as JwksLastError,
+} from './http/cached-document.js';
 
 /** What a health check needs to know about a remote key set. Times are epoch seconds. */
-export interface RemoteJwksStatus extends ResourceCounters {
+export interface RemoteJwksStatus extends DocumentCounters {
   /** The JWKS URL (query string removed). */
   uri: string;
   /** `cold`: never loaded; `stale`: past fresh, still served; `expired`: past `maxStale`. */
-  state: ResourceState;
+  state: DocumentState;
   /** The `kid`s of the usable keys, in set order. */
   keys: string[];
   /** Usable keys, with or without `kid`. */
@@ -65,52 +68,66 @@ interface KeySet {
  * const key = await jwks.getKey({ kid: header.kid, alg: header.alg });
  */
 export function createRemoteJwks(uri: string, options: RemoteJwksOptions = {}): RemoteJwks {
-  const s = toRemoteSettings(options);
-  const checked = checkKeyServerUrl(uri, s.allowInsecureHttp);
+  const settings = toRemoteSettings(options);
+  const checked = checkKeyServerUrl(uri, settings.allowInsecureHttp);
   if ('problem' in checked) throw new TypeError(`"jwksUri" ${checked.problem}`);
-  return remoteJwksFor(uri, checked.url, s);
+  return remoteJwksFor(uri, checked.url, settings);
+}
+
+/** What `status()` reports: the held key set, its age and the fetch counters. */
+function statusOf(
+  resource: CachedDocument<KeySet>,
+  url: URL,
+  settings: RemoteSettings,
+): RemoteJwksStatus {
+  const entry = resource.held();
+  const now = settings.now();
+  const set = resource.unexpired()?.value;
+  return {
+    uri: loggableUrl(url),
+    state: resource.state(),
+    keys: (set?.keys ?? []).flatMap((k) => (k.kid === undefined ? [] : [k.kid])),
+    keyCount: set?.keys.length ?? 0,
+    etag: entry?.etag,
+    lastModified: entry?.lastModified,
+    fetchedAt: entry?.fetchedAt,
+    freshUntil: entry?.freshUntil,
+    age: entry ? now - entry.fetchedAt : undefined,
+    refreshing: resource.fetching,
+    ...resource.counters(),
+  };
 }
 
 /** Internal: builds the cache from validated settings (discovery shares them). */
-export function remoteJwksFor(uri: string, url: URL, s: RemoteSettings): RemoteJwks {
-  const resource: Resource<KeySet> = createResource<KeySet>({
-    urls: [url],
-    event: 'jwks_fetch_failed',
-    now: s.now,
-    logger: s.logger,
-    limits: s.limits,
-    policy: s.policy,
-    maxStale: s.maxStale,
-    backoffMax: s.backoffMax,
-    random: s.random,
-    maxWait: s.maxWait,
-    parse: (body, from) => parseKeySet(body, resource.entry()?.value, s, loggableUrl(from)),
-    onFetch: s.onFetch,
-    onError: s.onError,
-    events: s.events,
-    store: s.store,
-    storeKey: `tokengate:jwks ${uri}`,
-  });
+export function remoteJwksFor(uri: string, url: URL, settings: RemoteSettings): RemoteJwks {
+  const resource: CachedDocument<KeySet> = createCachedDocument<KeySet>(
+    documentOptions(settings, {
+      urls: [url],
+      event: 'jwks_fetch_failed',
+      parse: (body, from) => parseKeySet(body, resource.held()?.value, settings, loggableUrl(from)),
+      storeKey: `tokengate:jwks ${uri}`,
+    }),
+  );
   const loggable = loggableUrl(url);
-  const kidRefresh = kidRefreshLimiter(s.cooldown);
+  const kidRefresh = kidRefreshLimiter(settings.cooldown);
 
   // An unknown kid may be a rotation: refresh, even while backing off after failures, but
   // within the limiter's budget, so a flood of random kids cannot turn us into an amplifier
   // against the key server. The request waits at most `maxWait`; the fetch carries on.
   async function refreshForUnknownKey(): Promise<string> {
-    if (s.events.active()) s.events.emit({ type: 'kid.miss', uri: loggable });
-    if (!resource.loading) {
-      const entry = resource.entry();
+    if (settings.events.active()) settings.events.emit({ type: 'kid.miss', uri: loggable });
+    if (!resource.fetching) {
+      const entry = resource.held();
       const conditional = entry?.etag !== undefined || entry?.lastModified !== undefined;
-      if (!kidRefresh.tryAcquire(s.now(), conditional)) {
-        if (s.events.active()) s.events.emit({ type: 'cooldown.hit', uri: loggable });
+      if (!kidRefresh.tryAcquire(settings.now(), conditional)) {
+        if (settings.events.active()) settings.events.emit({ type: 'cooldown.hit', uri: loggable });
         return 'no key has this "kid"; a refresh is cooling down';
       }
     }
     // Joins the fetch in flight, if any. A failure is logged already; the old set still holds.
     const outcome = await waitAtMost(
-      resource.load().catch(() => undefined),
-      s.maxWait,
+      resource.fetchNow().catch(() => undefined),
+      settings.maxWait,
     );
     return timedOut(outcome)
       ? 'no key has this "kid" yet; the key server is slow, still fetching'
@@ -121,20 +138,20 @@ export function remoteJwksFor(uri: string, url: URL, s: RemoteSettings): RemoteJ
   function getKeys(
     selector: KeySelector,
   ): readonly VerificationKey[] | Promise<readonly VerificationKey[]> {
-    const entry = resource.servable();
+    const entry = resource.servableNow();
     const found = entry && selectKeys(entry.value.byKid, entry.value.keys, selector);
     return found?.length ? found : getKeysSlowly(selector);
   }
 
   async function getKeysSlowly(selector: KeySelector): Promise<readonly VerificationKey[]> {
-    const before = resource.entry();
-    const entry = await resource.ready();
+    const before = resource.held();
+    const entry = await resource.whenServable();
     const found = selectKeys(entry.value.byKid, entry.value.keys, selector);
     if (found.length > 0) return found;
     // This call already waited for a fetch (cold start): another would tell us nothing new.
     const reason =
       entry === before ? await refreshForUnknownKey() : 'no key in the key set has this "kid"';
-    const set = resource.usable()?.value;
+    const set = resource.unexpired()?.value;
     const again = set ? selectKeys(set.byKid, set.keys, selector) : [];
     if (again.length > 0) return again;
     throw new VerificationError('kid_unknown', { reason });
@@ -156,29 +173,12 @@ export function remoteJwksFor(uri: string, url: URL, s: RemoteSettings): RemoteJ
       // The token cache asks on every hit; when only cached tokens arrive, this is what
       // notices that the set went stale, so a removed key still stops verifying.
       resource.revalidateIfStale();
-      return resource.entry()?.value.published.has(key) ?? false;
+      return resource.held()?.value.published.has(key) ?? false;
     },
     async refresh() {
-      await resource.refresh();
+      await resource.revalidateNow();
     },
-    status() {
-      const entry = resource.entry();
-      const now = s.now();
-      const set = resource.usable()?.value;
-      return {
-        uri: loggableUrl(url),
-        state: resource.state(),
-        keys: (set?.keys ?? []).flatMap((k) => (k.kid === undefined ? [] : [k.kid])),
-        keyCount: set?.keys.length ?? 0,
-        etag: entry?.etag,
-        lastModified: entry?.lastModified,
-        fetchedAt: entry?.fetchedAt,
-        freshUntil: entry?.freshUntil,
-        age: entry ? now - entry.fetchedAt : undefined,
-        refreshing: resource.loading,
-        ...resource.counters(),
-      };
-    },
+    status: () => statusOf(resource, url, settings),
   };
 }
 
@@ -218,7 +218,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 function parseKeySet(
   body: unknown,
   previous: KeySet | undefined,
-  s: RemoteSettings,
+  settings: RemoteSettings,
   uri: string,
 ): KeySet {
   if (!isObject(body) || !Array.isArray(body.keys)) {
@@ -230,8 +230,8 @@ function parseKeySet(
   const leaked: { kid?: string; reason: string }[] = [];
   for (const [index, jwk] of body.keys.entries()) {
     const kid = logSafe(isObject(jwk) ? jwk.kid : undefined);
-    if (index >= s.maxKeys) {
-      skipped.push({ reason: `more than ${s.maxKeys} keys`, ...(kid ? { kid } : {}) });
+    if (index >= settings.maxKeys) {
+      skipped.push({ reason: `more than ${settings.maxKeys} keys`, ...(kid ? { kid } : {}) });
       continue;
     }
     // A private or secret key in a public set: whoever fetched the set can sign with it. Never
@@ -262,7 +262,7 @@ function parseKeySet(
   }
   if (skipped.length > 0) {
     try {
-      s.logger.warn(
+      settings.logger.warn(
         { event: 'jwks_keys_skipped', uri, skipped: skipped.length, keys: skipped.slice(0, 10) },
         'key server published keys that cannot verify signatures',
       );
@@ -272,7 +272,7 @@ function parseKeySet(
   }
   for (const key of leaked) {
     try {
-      s.logger.error(
+      settings.logger.error(
         { event: 'jwks_key_skipped', uri, ...key },
         'key server published a private or secret key: it is never used',
       );

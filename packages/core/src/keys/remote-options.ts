@@ -1,18 +1,19 @@
 // Options shared by the remote JWKS cache and discovery: validated once, at construction.
-import { systemClock } from '../clock.js';
-import type { Clock } from '../clock.js';
-import { toSeconds } from '../duration.js';
-import type { Duration } from '../duration.js';
-import { stderrLogger, toLogger } from '../log.js';
-import type { LoggerOption } from '../log.js';
-import type { Logger } from '../types.js';
-import type { FetchLimits } from './fetch.js';
-import type { FreshnessPolicy } from './http-cache.js';
-import { BACKOFF_INITIAL } from './resource.js';
-import type { FetchInfo } from './resource.js';
-import { createEmitter } from '../events.js';
-import type { Emitter, EventSink } from '../events.js';
-import type { JwksStore } from './store.js';
+import { systemClock } from '../config/clock.js';
+import type { CachedDocumentOptions } from './http/cached-document.js';
+import type { Clock } from '../config/clock.js';
+import { toSeconds } from '../config/duration.js';
+import type { Duration } from '../config/duration.js';
+import { stderrLogger, toLogger } from '../telemetry/log.js';
+import type { LoggerOption } from '../telemetry/log.js';
+import type { Logger } from '../telemetry/log.js';
+import type { FetchLimits } from './http/fetch.js';
+import type { FreshnessPolicy } from './http/http-cache.js';
+import { BACKOFF_INITIAL } from './http/cached-document.js';
+import type { FetchInfo } from './http/cached-document.js';
+import { createEmitter } from '../telemetry/events.js';
+import type { Emitter, EventSink } from '../telemetry/events.js';
+import type { JwksStore } from './http/store.js';
 
 /** Options of `createRemoteJwks` (and of discovery, which caches its metadata the same way). */
 export interface RemoteJwksOptions {
@@ -163,5 +164,30 @@ export function toRemoteSettings(options: RemoteJwksOptions): RemoteSettings {
     events: createEmitter(options.onEvent),
     onEvent: options.onEvent,
     store: checkStore(options.store),
+  };
+}
+
+/**
+ * The cached-document settings of one remote document (a JWKS or issuer metadata): the remote
+ * settings, plus what the document itself names.
+ */
+export function documentOptions<T>(
+  settings: RemoteSettings,
+  own: Pick<CachedDocumentOptions<T>, 'urls' | 'event' | 'parse' | 'storeKey'>,
+): CachedDocumentOptions<T> {
+  return {
+    ...own,
+    now: settings.now,
+    logger: settings.logger,
+    limits: settings.limits,
+    policy: settings.policy,
+    maxStale: settings.maxStale,
+    backoffMax: settings.backoffMax,
+    random: settings.random,
+    maxWait: settings.maxWait,
+    onFetch: settings.onFetch,
+    onError: settings.onError,
+    events: settings.events,
+    store: settings.store,
   };
 }

@@ -1,16 +1,16 @@
 // Process-wide registries: verifiers that name the same JWKS (or issuer) share one cache, so a
 // multi-issuer or multi-route set-up makes one request per key server, not one per verifier.
 import { LRUCache } from 'lru-cache';
-import type { Clock } from '../clock.js';
+import type { Clock } from '../config/clock.js';
 import { discoveredJwksFor } from './discovery.js';
 import type { DiscoveredJwks } from './discovery.js';
-import { checkKeyServerUrl } from './fetch.js';
+import { checkKeyServerUrl } from './http/fetch.js';
 import { remoteJwksFor } from './remote-jwks.js';
 import type { RemoteJwks, RemoteJwksOptions } from './remote-jwks.js';
 import { toRemoteSettings } from './remote-options.js';
 import type { RemoteSettings } from './remote-options.js';
-import { createEmitter } from '../events.js';
-import type { EventSink } from '../events.js';
+import { createEmitter } from '../telemetry/events.js';
+import type { EventSink } from '../telemetry/events.js';
 
 /** How many key servers (and issuers) the registries remember. */
 export const SHARED_MAX = 100;
@@ -35,7 +35,7 @@ interface Listeners {
 }
 const listeners = new WeakMap<RemoteJwks, Listeners>();
 
-function fanOut(s: RemoteSettings): { settings: RemoteSettings; hooks: Listeners } {
+function fanOut(base: RemoteSettings): { settings: RemoteSettings; hooks: Listeners } {
   const hooks: Listeners = { onFetch: new Set(), onError: new Set(), onEvent: new Set() };
   const channelOnly = createEmitter(undefined);
   const each = <A>(fns: Set<(arg: A) => void>, arg: A) => {
@@ -48,7 +48,7 @@ function fanOut(s: RemoteSettings): { settings: RemoteSettings; hooks: Listeners
     }
   };
   const settings: RemoteSettings = {
-    ...s,
+    ...base,
     onFetch: (info) => each(hooks.onFetch, info),
     onError: (err) => each(hooks.onError, err),
     events: {
@@ -62,23 +62,23 @@ function fanOut(s: RemoteSettings): { settings: RemoteSettings; hooks: Listeners
   return { settings, hooks };
 }
 
-function listen(jwks: RemoteJwks, s: RemoteSettings): void {
+function listen(jwks: RemoteJwks, settings: RemoteSettings): void {
   const hooks = listeners.get(jwks);
   if (!hooks) return;
-  if (s.onFetch) hooks.onFetch.add(s.onFetch);
-  if (s.onError) hooks.onError.add(s.onError);
-  if (s.onEvent) hooks.onEvent.add(s.onEvent);
+  if (settings.onFetch) hooks.onFetch.add(settings.onFetch);
+  if (settings.onError) hooks.onError.add(settings.onError);
+  if (settings.onEvent) hooks.onEvent.add(settings.onEvent);
 }
 
-function sharedFor(uri: string, url: URL, s: RemoteSettings): RemoteJwks {
-  const key = `${clockId(s.now)} ${url.href}`;
+function sharedFor(uri: string, url: URL, base: RemoteSettings): RemoteJwks {
+  const key = `${clockId(base.now)} ${url.href}`;
   let jwks = jwksRegistry.get(key);
   if (!jwks) {
-    const { settings, hooks } = fanOut(s);
+    const { settings, hooks } = fanOut(base);
     jwksRegistry.set(key, (jwks = remoteJwksFor(uri, url, settings)));
     listeners.set(jwks, hooks);
   }
-  listen(jwks, s);
+  listen(jwks, base);
   return jwks;
 }
 
@@ -89,10 +89,10 @@ function sharedFor(uri: string, url: URL, s: RemoteSettings): RemoteJwks {
  * kept (least recently used dropped; a verifier keeps its own reference).
  */
 export function sharedRemoteJwks(uri: string, options: RemoteJwksOptions = {}): RemoteJwks {
-  const s = toRemoteSettings(options);
-  const checked = checkKeyServerUrl(uri, s.allowInsecureHttp);
+  const settings = toRemoteSettings(options);
+  const checked = checkKeyServerUrl(uri, settings.allowInsecureHttp);
   if ('problem' in checked) throw new TypeError(`"jwksUri" ${checked.problem}`);
-  return sharedFor(uri, checked.url, s);
+  return sharedFor(uri, checked.url, settings);
 }
 
 /**
@@ -103,15 +103,15 @@ export function sharedDiscoveredJwks(
   issuer: string,
   options: RemoteJwksOptions = {},
 ): DiscoveredJwks {
-  const s = toRemoteSettings(options);
-  const key = `${clockId(s.now)} ${issuer}`;
+  const settings = toRemoteSettings(options);
+  const key = `${clockId(settings.now)} ${issuer}`;
   let source = discoveryRegistry.get(key);
   if (!source) {
-    source = discoveredJwksFor(issuer, s, sharedFor);
+    source = discoveredJwksFor(issuer, settings, sharedFor);
     discoveryRegistry.set(key, source);
   } else {
     // Checked again so this caller's own http policy applies.
-    const checked = checkKeyServerUrl(issuer, s.allowInsecureHttp);
+    const checked = checkKeyServerUrl(issuer, settings.allowInsecureHttp);
     if ('problem' in checked) throw new TypeError(`"issuer" ${checked.problem}`);
   }
   return source;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseCacheControl, toFreshness } from '../../src/keys/http-cache.js';
-import type { FreshnessSource } from '../../src/keys/http-cache.js';
+import { parseCacheControl, toFreshness } from '../../src/keys/http/http-cache.js';
+import type { FreshnessSource } from '../../src/keys/http/http-cache.js';
 
 const NOW = 1_767_225_600; // 2026-01-01T00:00:00Z
 const policy = { minTtl: 30, maxTtl: 86_400, defaultTtl: 600, noCacheTtl: 30 };

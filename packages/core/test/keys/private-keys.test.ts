@@ -7,7 +7,7 @@ import type { CryptoKey } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { KeyRejected, importVerificationKey } from '../../src/keys/jwk.js';
 import { createVerifier } from '../../src/verifier.js';
-import type { VerifierOptions } from '../../src/options.js';
+import type { VerifierOptions } from '../../src/config/options.js';
 import { createClock } from '@tokengate/test-fixtures/clock';
 import { signing } from '@tokengate/test-fixtures/keys';
 import { createCapturingLogger } from '@tokengate/test-fixtures/logger';

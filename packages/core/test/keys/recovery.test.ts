@@ -4,8 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { VerificationError } from '../../src/errors.js';
 import { createRemoteJwks, kidRefreshLimiter } from '../../src/keys/remote-jwks.js';
-import { backoffDelay } from '../../src/keys/resource.js';
-import type { TokengateEvent } from '../../src/events.js';
+import { backoffDelay } from '../../src/keys/http/cached-document.js';
+import type { TokengateEvent } from '../../src/telemetry/events.js';
 import { createSigningKey, publicJwks, signing } from '@tokengate/test-fixtures/keys';
 import { JWKS_PATH, harness, heldResponse } from './harness.js';
 import type { Harness } from './harness.js';

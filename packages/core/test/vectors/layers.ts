@@ -1,14 +1,14 @@
 import { compactVerify } from 'jose';
 import type { JWK } from 'jose';
-import { createDecryptor } from '../../src/decrypt.js';
+import { createDecryptor } from '../../src/token/decrypt.js';
 import { isVerificationError } from '../../src/errors.js';
 import type { VerificationErrorCode } from '../../src/errors.js';
 import { KeyRejected, importVerificationKey, keyFitsAlg } from '../../src/keys/jwk.js';
-import { normalizeOptions } from '../../src/options.js';
-import type { DecryptionOptions } from '../../src/options.js';
-import { verifySignature } from '../../src/signature.js';
-import { parseToken } from '../../src/token.js';
-import type { KeySource } from '../../src/types.js';
+import { normalizeOptions } from '../../src/config/options.js';
+import type { DecryptionOptions } from '../../src/config/options.js';
+import { verifySignature } from '../../src/token/signature.js';
+import { parseToken } from '../../src/token/compact.js';
+import type { KeySource } from '../../src/keys/types.js';
 import type { VectorJwk } from './load.js';
 
 // Drivers for core's layers, shared by the vector tests. Each returns where the layer stopped;

@@ -3,7 +3,7 @@ import type { JWK } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createVerifier } from '../../src/verifier.js';
 import type { VerificationErrorCode } from '../../src/errors.js';
-import type { VerifierOptions } from '../../src/options.js';
+import type { VerifierOptions } from '../../src/config/options.js';
 import { viaDecryptionLayer, viaJose, viaSignatureLayer } from './layers.js';
 import type { DecryptionOutcome, SignatureOutcome } from './layers.js';
 import { createTally, readVector } from './load.js';

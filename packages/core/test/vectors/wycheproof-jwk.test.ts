@@ -4,8 +4,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { isVerificationError } from '../../src/errors.js';
 import { createLocalKeySet } from '../../src/keys/local.js';
 import { hasRocaFingerprint } from '../../src/keys/roca.js';
-import { verifySignature } from '../../src/signature.js';
-import { parseToken } from '../../src/token.js';
+import { verifySignature } from '../../src/token/signature.js';
+import { parseToken } from '../../src/token/compact.js';
 import { VECTORS_DIR, createTally, loadWycheproof } from './load.js';
 import type { VectorJwk } from './load.js';
 

@@ -1,6 +1,6 @@
-import { VerificationError } from './errors.js';
-import { isPromiseLike } from './promise.js';
-import type { TokenPayload } from './types.js';
+import { VerificationError } from '../errors.js';
+import { isPromiseLike } from '../lib/maybe-promise.js';
+import type { TokenPayload } from '../token/types.js';
 
 /** A JSON primitive: what `claimEquals` and `claimIncludes` compare claims with. */
 export type JsonPrimitive = string | number | boolean | null;

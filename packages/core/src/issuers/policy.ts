@@ -1,51 +1,52 @@
-import { createDecryptor } from './decrypt.js';
-import type { Decryptor } from './decrypt.js';
-import { VerificationError } from './errors.js';
-import { isSymmetricAlg } from './keys/jwk.js';
-import { createLocalKeySet } from './keys/local.js';
-import { createDiscoveredJwks } from './keys/discovery.js';
-import { createRemoteJwks } from './keys/remote-jwks.js';
-import type { RemoteJwksOptions } from './keys/remote-jwks.js';
-import { sharedDiscoveredJwks, sharedRemoteJwks } from './keys/shared.js';
-import { normalizeOptions } from './options.js';
-import type { NormalizedOptions, VerifierOptions } from './options.js';
-import type { KeySource, TokenHeader } from './types.js';
+import { createDecryptor } from '../token/decrypt.js';
+import type { Decryptor } from '../token/decrypt.js';
+import { VerificationError } from '../errors.js';
+import { isSymmetricAlg } from '../keys/jwk.js';
+import { createLocalKeySet } from '../keys/local.js';
+import { createDiscoveredJwks } from '../keys/discovery.js';
+import { createRemoteJwks } from '../keys/remote-jwks.js';
+import type { RemoteJwksOptions } from '../keys/remote-jwks.js';
+import { sharedDiscoveredJwks, sharedRemoteJwks } from '../keys/shared.js';
+import { normalizeOptions } from '../config/options.js';
+import type { NormalizedOptions, VerifierOptions } from '../config/options.js';
+import type { KeySource } from '../keys/types.js';
+import type { TokenHeader } from '../token/types.js';
 
 /** One issuer's checks, its key source and its decryptor, built once. */
 export interface Policy {
-  readonly o: NormalizedOptions;
+  readonly options: NormalizedOptions;
   readonly keys: KeySource;
   readonly decrypt: Decryptor | undefined;
 }
 
-function createKeySource(options: VerifierOptions, o: NormalizedOptions): KeySource {
+function createKeySource(options: VerifierOptions, normalized: NormalizedOptions): KeySource {
   if (options.keySource) return options.keySource;
   if (options.keys) {
     return createLocalKeySet(options.keys, {
-      allowSymmetric: [...o.algorithms].some(isSymmetricAlg),
+      allowSymmetric: [...normalized.algorithms].some(isSymmetricAlg),
     });
   }
   const { shared = true, ...jwks } = options.jwks ?? {};
   const remote: RemoteJwksOptions = {
     ...jwks,
     // The clock's identity keys the shared registry: pass it unwrapped.
-    now: o.now,
+    now: normalized.now,
     ...(options.logger !== undefined && { logger: options.logger }),
     ...(options.onEvent && { onEvent: options.onEvent }),
   };
   if (options.jwksUri !== undefined) {
     return (shared ? sharedRemoteJwks : createRemoteJwks)(options.jwksUri, remote);
   }
-  return (shared ? sharedDiscoveredJwks : createDiscoveredJwks)(o.issuers[0]!, remote);
+  return (shared ? sharedDiscoveredJwks : createDiscoveredJwks)(normalized.issuers[0]!, remote);
 }
 
 /** Validates one policy's options and builds its key source and decryptor. */
 export function createPolicy(options: VerifierOptions): Policy {
-  const o = normalizeOptions(options);
+  const normalized = normalizeOptions(options);
   return {
-    o,
-    keys: createKeySource(options, o),
-    decrypt: o.decryption && createDecryptor(o.decryption),
+    options: normalized,
+    keys: createKeySource(options, normalized),
+    decrypt: normalized.decryption && createDecryptor(normalized.decryption),
   };
 }
 
@@ -53,8 +54,8 @@ export function createPolicy(options: VerifierOptions): Policy {
  * After a JWE was opened with the receiver's keys, checks that the issuer's policy allows what
  * the token used: a multi-issuer verifier decrypts before it knows the issuer.
  */
-export function assertEncryptionAllowed(o: NormalizedOptions, header: TokenHeader): void {
-  const d = o.decryption;
+export function assertEncryptionAllowed(options: NormalizedOptions, header: TokenHeader): void {
+  const d = options.decryption;
   if (!d)
     throw new VerificationError('decryption_failed', {
       reason: "the issuer's policy has no decryption keys",

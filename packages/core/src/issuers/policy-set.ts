@@ -1,14 +1,14 @@
-import { createDecryptor } from './decrypt.js';
-import type { Decryptor } from './decrypt.js';
-import { VerificationError } from './errors.js';
-import { toSeconds } from './duration.js';
-import { orDefault } from './option-default.js';
-import { DEFAULT_CONTENT_ENCRYPTION, DEFAULT_KEY_MANAGEMENT } from './options.js';
-import type { IssuerPolicy, IssuerResolver, VerifierOptions } from './options.js';
-import { assertKnownOptions } from './option-names.js';
+import { createDecryptor } from '../token/decrypt.js';
+import type { Decryptor } from '../token/decrypt.js';
+import { VerificationError } from '../errors.js';
+import { toSeconds } from '../config/duration.js';
+import { orDefault } from '../config/option-default.js';
+import { DEFAULT_CONTENT_ENCRYPTION, DEFAULT_KEY_MANAGEMENT } from '../config/options.js';
+import type { IssuerPolicy, IssuerResolver, VerifierOptions } from '../config/options.js';
+import { assertKnownOptions } from '../config/option-names.js';
 import { createPolicy } from './policy.js';
 import type { Policy } from './policy.js';
-import type { Clock } from './clock.js';
+import type { Clock } from '../config/clock.js';
 import type { JWK } from 'jose';
 
 /** Chooses the policy for a token's (unverified) `iss`, and opens JWEs before that is known. */
@@ -45,7 +45,7 @@ function policyFor(options: VerifierOptions, entry: IssuerPolicy): Policy {
   }
   const merged: Record<string, unknown> = {};
   for (const name of INHERITED) if (options[name] !== undefined) merged[name] = options[name];
-  return createPolicy({ ...merged, ...entry } as VerifierOptions);
+  return createPolicy({ ...merged, ...entry });
 }
 
 /** One decryptor over the receiver keys of every policy (deduplicated by `kid`). */
@@ -59,7 +59,7 @@ function unionDecryptor(
   let allowUnsignedClaims = false;
   let maxDecompressedBytes = 0;
   for (const p of policies) {
-    const d = p.o.decryption;
+    const d = p.options.decryption;
     if (!d) continue;
     d.keys.forEach((k, i) => keys.set(k.kid ?? `#${keys.size}-${i}`, k));
     d.keyManagementAlgorithms.forEach((a) => algs.add(a));

@@ -1,18 +1,21 @@
-import { createSenderConstraint } from './binding.js';
-import { systemClock } from './clock.js';
-import type { DpopOptions } from './dpop.js';
-import { VerificationError, isVerificationError } from './errors.js';
-import { extractCredentials, toHttpError } from './http.js';
-import type { CredentialSource, Credentials, HttpError } from './http.js';
-import type { MtlsOptions } from './mtls.js';
-import { logAt, stderrLogger, toLogLevels, toLogger, toRejectionRecord } from './log.js';
-import type { LogLevels, LoggerOption, RequestFacts } from './log.js';
+import { createSenderConstraint } from '../binding/sender-constraint.js';
+import { systemClock } from '../config/clock.js';
+import type { Clock } from '../config/clock.js';
+import type { DpopOptions } from '../binding/dpop.js';
+import { VerificationError, isVerificationError } from '../errors.js';
+import { extractCredentials, peerCertificate, toHttpError } from './credentials.js';
+import type { CredentialSource, Credentials, HttpError } from './credentials.js';
+import type { MtlsOptions } from '../binding/mtls.js';
+import { logAt, stderrLogger, toLogLevels, toLogger, toRejectionRecord } from '../telemetry/log.js';
+import type { LogLevels, LoggerOption, RequestFacts } from '../telemetry/log.js';
 import { requestUrl } from './request-url.js';
-import type { Guard } from './scopes.js';
-import type { Logger, VerifiedToken, Verifier } from './types.js';
-import { createVerifier } from './verifier.js';
-import { assertKnownOptions, verifierOptionsOf } from './option-names.js';
-import type { VerifierOptions } from './options.js';
+import type { Guard } from '../guards/scopes.js';
+import type { Logger } from '../telemetry/log.js';
+import type { VerifiedToken } from '../token/types.js';
+import type { Verifier } from '../verifier.js';
+import { createVerifier } from '../verifier.js';
+import { assertKnownOptions, verifierOptionsOf } from '../config/option-names.js';
+import type { VerifierOptions } from '../config/options.js';
 
 /** Options every adapter accepts on top of the verifier's. */
 export interface GateSettings<Req> {
@@ -100,10 +103,9 @@ export interface Gate<Req> {
   readonly passErrors: boolean;
 }
 
-// An `Authorization` header naming the DPoP scheme, even one too malformed to parse.
 const DPOP_SCHEME = /^dpop(?: |$)/i;
 
-// The gate checks every `cnf` binding against the request (binding.ts).
+// The gate checks every `cnf` binding against the request (binding/sender-constraint.ts).
 const BINDING_CHECKED = { bindingChecked: true } as const;
 
 function isVerifier(value: unknown): value is Verifier {
@@ -115,32 +117,32 @@ function isVerifier(value: unknown): value is Verifier {
   );
 }
 
-/**
- * Builds the gate an adapter wraps. Configuration mistakes throw here, at start-up.
- * `defaultLogger` lets an adapter (Fastify) log through a request-scoped logger by default.
- */
-export function createGate<Req>(
-  options: GateOptions<Req>,
-  io: RequestIo<Req>,
-  defaultLogger: ((req: Req) => Logger) | undefined = undefined,
-): Gate<Req> {
+interface ResolvedGateOptions<Req> {
+  verifier: Verifier;
+  settings: GateSettings<Req>;
+  /** The clock of the verifier options, when the gate built the verifier. */
+  now: Clock;
+}
+
+/** Reads the three forms of `GateOptions` once: a verifier, `{ verifier, ... }`, or options. */
+function resolveGateOptions<Req>(options: GateOptions<Req>): ResolvedGateOptions<Req> {
   if (typeof options !== 'object' || options === null) {
     throw new TypeError('tokengate needs verifier options or a verifier');
   }
-  const settings: GateSettings<Req> = isVerifier(options) ? {} : options;
-  let verifier: Verifier;
-  if (isVerifier(options)) verifier = options;
-  else if ('verifier' in options) {
+  if (isVerifier(options)) return { verifier: options, settings: {}, now: systemClock };
+  if ('verifier' in options) {
     assertKnownOptions(options, ['adapter']);
     if (!isVerifier(options.verifier)) throw new TypeError('"verifier" must be a Verifier');
-    verifier = options.verifier;
-  } else {
-    assertKnownOptions(options, ['top', 'adapter']);
-    verifier = createVerifier(verifierOptionsOf(options));
+    return { verifier: options.verifier, settings: options, now: systemClock };
   }
-  const credentialsRequired = settings.credentialsRequired ?? true;
-  const { getToken, onRejected, realm } = settings;
-  if (getToken !== undefined && typeof getToken !== 'function') {
+  assertKnownOptions(options, ['top', 'adapter']);
+  const verifier = createVerifier(verifierOptionsOf(options));
+  return { verifier, settings: options, now: options.now || systemClock };
+}
+
+/** Checks the gate settings that are not the binding's; throws TypeError on a mistake. */
+function assertGateSettings<Req>(settings: GateSettings<Req>): void {
+  if (settings.getToken !== undefined && typeof settings.getToken !== 'function') {
     throw new TypeError('"getToken" must be a function');
   }
   if (
@@ -150,6 +152,53 @@ export function createGate<Req>(
   ) {
     throw new TypeError('"scopeClaims" must be an array of claim names');
   }
+}
+
+/** An `Authorization` header naming the DPoP scheme, even one too malformed to parse. */
+function meantAsDpop(raw: CredentialSource): boolean {
+  const value = raw.headers.authorization;
+  return typeof value === 'string' && DPOP_SCHEME.test(value);
+}
+
+/** The request's credentials: from the `Authorization` header, or from `getToken`, never both. */
+function credentialsOf<Req>(
+  req: Req,
+  io: RequestIo<Req>,
+  dpop: boolean,
+  getToken: GateSettings<Req>['getToken'],
+): Credentials | undefined {
+  const fromHeader = extractCredentials(io.raw(req), dpop);
+  const elsewhere = getToken?.(req);
+  if (elsewhere !== undefined && elsewhere !== null && elsewhere !== '') {
+    if (fromHeader !== undefined) {
+      // RFC 6750 §3.1: more than one method of sending the token is invalid_request.
+      throw new VerificationError('request_invalid', {
+        reason: 'token was sent twice (header and getToken)',
+      });
+    }
+    if (typeof elsewhere !== 'string') {
+      throw new VerificationError('request_invalid', {
+        reason: 'getToken returned a non-string',
+      });
+    }
+    return { scheme: 'bearer', token: elsewhere };
+  }
+  return fromHeader;
+}
+
+/**
+ * Builds the gate an adapter wraps. Configuration mistakes throw here, at start-up.
+ * `defaultLogger` lets an adapter (Fastify) log through a request-scoped logger by default.
+ */
+export function createGate<Req>(
+  options: GateOptions<Req>,
+  io: RequestIo<Req>,
+  defaultLogger: ((req: Req) => Logger) | undefined = undefined,
+): Gate<Req> {
+  const { verifier, settings, now } = resolveGateOptions(options);
+  const credentialsRequired = settings.credentialsRequired ?? true;
+  const { getToken, onRejected, realm } = settings;
+  assertGateSettings(settings);
   const logger = toLogger(settings.logger);
   const logLevels = toLogLevels(settings.logLevels);
   if (settings.passErrors !== undefined && typeof settings.passErrors !== 'boolean') {
@@ -157,43 +206,14 @@ export function createGate<Req>(
   }
   const loggerFor = (req: Req): Logger => logger ?? defaultLogger?.(req) ?? stderrLogger;
 
-  // Sender-constrained tokens (binding.ts): DPoP proofs and certificate-bound tokens.
+  // Sender-constrained tokens (binding/sender-constraint.ts): DPoP proofs, certificate-bound tokens.
   const binding = createSenderConstraint<Req>(
     { dpop: settings.dpop, mtls: settings.mtls, logger },
-    io,
-    (!isVerifier(options) && !('verifier' in options) && options.now) || systemClock,
+    { ...io, peerCertificate: (req) => peerCertificate(io.raw(req).socket) },
+    now,
   );
   // Only DPoP requests are recorded: their challenge carries the error on the DPoP scheme.
   const dpopRequests = new WeakSet<object>();
-
-  /** After a malformed request: was it meant as DPoP? Then the error goes on that challenge. */
-  function recordScheme(req: Req): void {
-    const raw = io.raw(req);
-    const value = raw.headers.authorization;
-    if (binding.dpop && typeof value === 'string' && DPOP_SCHEME.test(value)) {
-      dpopRequests.add(raw);
-    }
-  }
-
-  function credentialsOf(req: Req): Credentials | undefined {
-    const fromHeader = extractCredentials(io.raw(req), binding.dpop);
-    const elsewhere = getToken?.(req);
-    if (elsewhere !== undefined && elsewhere !== null && elsewhere !== '') {
-      if (fromHeader !== undefined) {
-        // RFC 6750 §3.1: more than one method of sending the token is invalid_request.
-        throw new VerificationError('request_invalid', {
-          reason: 'token was sent twice (header and getToken)',
-        });
-      }
-      if (typeof elsewhere !== 'string') {
-        throw new VerificationError('request_invalid', {
-          reason: 'getToken returned a non-string',
-        });
-      }
-      return { scheme: 'bearer', token: elsewhere };
-    }
-    return fromHeader;
-  }
 
   return {
     verifier,
@@ -203,9 +223,11 @@ export function createGate<Req>(
     authenticate(req) {
       let credentials: Credentials | undefined;
       try {
-        credentials = credentialsOf(req);
+        credentials = credentialsOf(req, io, binding.dpop, getToken);
       } catch (err) {
-        recordScheme(req);
+        // After a malformed request: was it meant as DPoP? Then the error goes on that challenge.
+        const raw = io.raw(req);
+        if (binding.dpop && meantAsDpop(raw)) dpopRequests.add(raw);
         throw err;
       }
       if (credentials === undefined) {
@@ -268,11 +290,12 @@ export function requireAuth(auth: VerifiedToken | null | undefined): VerifiedTok
 }
 
 /**
- * Runs a guard; returns the error it raised, if it was a VerificationError. Rethrows bugs.
+ * The refusal of a guard for this token: the VerificationError the guard raised, or `undefined`
+ * when it passes. Rethrows anything else (a bug).
  * Synchronous for a synchronous guard (scopes, sync claims predicates): a promise only when the
  * guard is async, then resolving to the error (or rejecting with a bug).
  */
-export function runGuard(
+export function guardRefusal(
   guard: Guard,
   auth: VerifiedToken | null | undefined,
   gate?: Pick<Gate<unknown>, 'scopeClaims'>,

@@ -1,7 +1,16 @@
-import { VerificationError } from './errors.js';
-import { normalizeTyp } from './options.js';
-import type { NormalizedOptions } from './options.js';
+import { VerificationError } from '../errors.js';
+import type { NormalizedOptions } from '../config/options.js';
 import type { TokenHeader, TokenPayload } from './types.js';
+
+/**
+ * The comparison form of a `typ` or `cty` media type: lower case, with `application/` prepended
+ * only when the value has no `/` (RFC 7515 §4.1.9), so `at+jwt` and `application/at+jwt` match
+ * but `text/plain` never matches `application/text/plain`.
+ */
+export function normalizeTyp(typ: string): string {
+  const lower = typ.toLowerCase();
+  return lower.includes('/') ? lower : `application/${lower}`;
+}
 
 // NumericDate bounds: before 1970 or after 9999-12-31 is not a date a real issuer writes.
 const MAX_NUMERIC_DATE = 253_402_300_799;

@@ -1,5 +1,5 @@
-import { VerificationError } from './errors.js';
-import type { Logger } from './types.js';
+import { VerificationError } from '../errors.js';
+import type { Logger } from '../telemetry/log.js';
 
 /** Returns the current time in epoch seconds (may be fractional). */
 export type Clock = () => number;

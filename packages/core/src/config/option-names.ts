@@ -2,10 +2,10 @@
 // construction, so a typo (`requireEncrytion`) can never silently switch a check off. Adding an
 // option is one line in the table below (the type checks at the end catch a forgotten one).
 import type { DecryptionOptions, PolicyOptions, VerifierOptions } from './options.js';
-import type { DpopOptions } from './dpop.js';
-import type { MtlsOptions } from './mtls.js';
-import type { GateSettings } from './gate.js';
-import type { RemoteJwksOptions } from './keys/remote-options.js';
+import type { DpopOptions } from '../binding/dpop.js';
+import type { MtlsOptions } from '../binding/mtls.js';
+import type { GateSettings } from '../http/gate.js';
+import type { RemoteJwksOptions } from '../keys/remote-options.js';
 
 /** What one issuer's tokens must satisfy: top level and each `issuers[]` entry. */
 const POLICY = [
@@ -193,7 +193,7 @@ export function closestName(name: string, known: readonly string[]): string | un
   return best;
 }
 
-function describe(where: string): string {
+function placeOf(where: string): string {
   return where === '' ? 'at the top level' : `in \`${where}\``;
 }
 
@@ -211,7 +211,7 @@ function unknownOption(name: string, where: string, levels: readonly OptionLevel
       : closest !== undefined
         ? `did you mean \`${closest}\`?`
         : `known options here: ${known.map((n) => `\`${n}\``).join(', ')}`);
-  return new TypeError(`unknown option \`${name}\` ${describe(where)}: ${hint}`);
+  return new TypeError(`unknown option \`${name}\` ${placeOf(where)}: ${hint}`);
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

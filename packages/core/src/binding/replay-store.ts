@@ -1,8 +1,8 @@
 import { LRUCache } from 'lru-cache';
-import { systemClock } from './clock.js';
-import type { Clock } from './clock.js';
-import { VerificationError } from './errors.js';
-import { orDefault } from './option-default.js';
+import { systemClock } from '../config/clock.js';
+import type { Clock } from '../config/clock.js';
+import { VerificationError } from '../errors.js';
+import { orDefault } from '../config/option-default.js';
 
 /**
  * Remembers single-use values (DPoP proof `jti`s) for a while. Share one store between every

@@ -2,9 +2,13 @@ import { createPrivateKey, createSecretKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { compactDecrypt } from 'jose';
 import type { JWK } from 'jose';
-import { VerificationError, fromJoseError } from './errors.js';
-import type { NormalizedOptions } from './options.js';
-import type { TokenHeader } from './types.js';
+import { VerificationError, fromJoseError } from '../errors.js';
+import type { NormalizedOptions } from '../config/options.js';
+import type { TokenDetails } from '../errors.js';
+import { normalizeTyp } from './claims.js';
+import { parseJsonObject, parseToken } from './compact.js';
+import type { ParsedJws } from './compact.js';
+import type { TokenHeader, TokenPayload } from './types.js';
 
 type DecryptionSettings = NonNullable<NormalizedOptions['decryption']>;
 
@@ -110,7 +114,7 @@ export function createDecryptor(settings: DecryptionSettings): Decryptor {
           candidate.key,
           joseOptions,
         );
-        return { plaintext, header: protectedHeader as TokenHeader };
+        return { plaintext, header: protectedHeader };
       } catch (err) {
         last = err;
         const code = (err as { code?: unknown }).code;
@@ -120,4 +124,44 @@ export function createDecryptor(settings: DecryptionSettings): Decryptor {
     }
     throw fromJoseError(last, 'decryption_failed');
   };
+}
+
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+export type Opened =
+  { jws: ParsedJws; encryption: TokenHeader } | { claims: TokenPayload; encryption: TokenHeader };
+
+/**
+ * Opens a JWE: the inner compact JWS, or (only when some policy allows it) its bare claims. Decrypts before
+ * the issuer is known (the issuer is inside); the chosen policy re-checks `alg`/`enc` after.
+ */
+export async function openJwe(
+  decrypt: Decryptor | undefined,
+  token: string,
+  header: TokenHeader,
+  maxLength: number,
+  details: TokenDetails,
+): Promise<Opened> {
+  if (!decrypt) {
+    throw new VerificationError('decryption_failed', {
+      reason: 'no decryption keys are configured',
+    });
+  }
+  const { plaintext, header: encryption } = await decrypt(token, header);
+  let text: string;
+  try {
+    text = utf8.decode(plaintext);
+  } catch {
+    throw new VerificationError('token_malformed', { reason: 'plaintext is not UTF-8' });
+  }
+  const cty = encryption.cty === undefined ? undefined : normalizeTyp(encryption.cty);
+  if (cty === 'application/jwt' || COMPACT_JWS.test(text)) {
+    const inner = parseToken(text, maxLength, details);
+    if (inner.kind !== 'jws') {
+      throw new VerificationError('token_malformed', { reason: 'nested token is not a JWS' });
+    }
+    return { jws: inner, encryption };
+  }
+  return { claims: parseJsonObject(plaintext, 'plaintext'), encryption };
 }

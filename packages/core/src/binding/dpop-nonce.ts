@@ -1,8 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Clock } from './clock.js';
-import { toSeconds } from './duration.js';
-import { orDefault } from './option-default.js';
-import type { Duration } from './duration.js';
+import type { Clock } from '../config/clock.js';
+import { toSeconds } from '../config/duration.js';
+import { orDefault } from '../config/option-default.js';
+import type { Duration } from '../config/duration.js';
 
 /**
  * Server-provided DPoP nonces (RFC 9449 §8, §9) made from a secret: stateless, so every receiver
@@ -37,23 +37,26 @@ export function createNonceSource(
     throw new TypeError('"dpop.nonce" must be { secret } or { current, isValid }');
   }
   if ('current' in option || 'isValid' in option) {
-    const { current, isValid } = option as DpopNonceSource;
+    // Read as unknown: the option comes from configuration and is checked before it is called.
+    const { current, isValid } = option as { current?: unknown; isValid?: unknown };
     if (typeof current !== 'function' || typeof isValid !== 'function') {
       throw new TypeError('"dpop.nonce" needs both "current" and "isValid" functions');
     }
+    const read = current as () => unknown;
+    const check = isValid as (nonce: string) => unknown;
     return {
       current() {
-        const nonce = current.call(option);
+        const nonce = read.call(option);
         // Checked here: a bad value in a response header would turn the 401 into a 500.
         if (typeof nonce !== 'string' || !NQCHAR.test(nonce)) {
           throw new Error('dpop.nonce.current() returned an invalid nonce');
         }
         return nonce;
       },
-      isValid: (nonce) => isValid.call(option, nonce) === true,
+      isValid: (nonce) => check.call(option, nonce) === true,
     };
   }
-  return createSecretNonces(option as DpopNonceOptions, now);
+  return createSecretNonces(option, now);
 }
 
 /** Nonce = base64url(slot ‖ HMAC-SHA256(secret, slot)[..16]), slot = floor(now / lifetime). */

@@ -1,9 +1,9 @@
 // The URL a request was made to (RFC 9110 §7.1), rebuilt from parts checked first. DPoP's `htu`
 // is compared with it, so the Host header and the request target are attacker input here: a
 // Host of `api.example?` would otherwise turn every path into `http://api.example/`.
-import { VerificationError } from './errors.js';
-import { countHeaders } from './http.js';
-import type { CredentialSource, PeerSocket } from './http.js';
+import { VerificationError } from '../errors.js';
+import { countHeaders } from './credentials.js';
+import type { CredentialSource, PeerSocket } from './credentials.js';
 
 function invalid(reason: string): VerificationError {
   return new VerificationError('request_invalid', { reason });

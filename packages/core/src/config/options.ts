@@ -4,12 +4,13 @@ import type { Clock } from './clock.js';
 import { toSeconds } from './duration.js';
 import { orDefault } from './option-default.js';
 import type { Duration } from './duration.js';
-import { SIGNATURE_ALGORITHMS, isSymmetricAlg } from './keys/jwk.js';
-import type { RemoteJwksOptions } from './keys/remote-jwks.js';
-import type { EventSink } from './events.js';
-import { toLogger } from './log.js';
-import type { LoggerOption } from './log.js';
-import type { KeySource } from './types.js';
+import { SIGNATURE_ALGORITHMS, isSymmetricAlg } from '../keys/jwk.js';
+import type { RemoteJwksOptions } from '../keys/remote-jwks.js';
+import type { EventSink } from '../telemetry/events.js';
+import { toLogger } from '../telemetry/log.js';
+import type { LoggerOption } from '../telemetry/log.js';
+import { normalizeTyp } from '../token/claims.js';
+import type { KeySource } from '../keys/types.js';
 
 /** The receiver's own private keys, to decrypt JWE tokens. */
 export interface DecryptionOptions {
@@ -182,11 +183,15 @@ export interface NormalizedOptions {
 }
 
 function nonEmptyStrings(value: unknown, name: string): string[] {
-  const list = typeof value === 'string' ? [value] : value;
-  if (!Array.isArray(list) || list.length === 0 || !list.every((v) => typeof v === 'string' && v)) {
+  const list: unknown = typeof value === 'string' ? [value] : value;
+  if (
+    !Array.isArray(list) ||
+    list.length === 0 ||
+    !(list as unknown[]).every((v) => typeof v === 'string' && v)
+  ) {
     throw new TypeError(`"${name}" must be a non-empty string or a non-empty array of strings`);
   }
-  return [...list];
+  return [...(list as string[])];
 }
 
 function allowList(value: unknown, name: string, known: ReadonlySet<string>): string[] {
@@ -195,16 +200,6 @@ function allowList(value: unknown, name: string, known: ReadonlySet<string>): st
     if (!known.has(alg)) throw new TypeError(`"${name}" contains unsupported algorithm "${alg}"`);
   }
   return list;
-}
-
-/**
- * The comparison form of a `typ` or `cty` media type: lower case, with `application/` prepended
- * only when the value has no `/` (RFC 7515 §4.1.9), so `at+jwt` and `application/at+jwt` match
- * but `text/plain` never matches `application/text/plain`.
- */
-export function normalizeTyp(typ: string): string {
-  const lower = typ.toLowerCase();
-  return lower.includes('/') ? lower : `application/${lower}`;
 }
 
 /** Options shared by every policy of a verifier. */
@@ -245,13 +240,10 @@ export function normalizeShared(options: VerifierOptions): SharedOptions {
 const AT_JWT_CLAIMS = ['exp', 'iss', 'aud', 'sub', 'client_id', 'iat', 'jti'];
 
 /**
- * Validates and normalises one issuer policy (with the shared options); every configuration
- * mistake throws a TypeError here, at construction.
+ * The key source: exactly one of `jwksUri`, `discovery`, `keys`, `keySource`, and the signature
+ * allow-list that fits it (RFC 8725 §3.1: HMAC only with static keys).
  */
-export function normalizeOptions(options: VerifierOptions): NormalizedOptions {
-  const shared = normalizeShared(options);
-  const issuers = nonEmptyStrings(options.issuer, 'issuer');
-  const audiences = nonEmptyStrings(options.audience, 'audience');
+function normalizeKeySource(options: VerifierOptions, issuers: readonly string[]): string[] {
   const sources = [
     options.jwksUri,
     options.discovery || undefined,
@@ -290,48 +282,54 @@ export function normalizeOptions(options: VerifierOptions): NormalizedOptions {
     // RFC 8725 §3.1: an HMAC allow-list with a public key set invites key confusion.
     throw new TypeError('symmetric "algorithms" (HS*) need static "keys", never a JWKS');
   }
-  let decryption: NormalizedOptions['decryption'];
-  if (options.decryption !== undefined) {
-    const d = options.decryption;
-    if (typeof d !== 'object' || d === null || !Array.isArray(d.keys) || d.keys.length === 0) {
-      throw new TypeError('"decryption.keys" must be a non-empty array of private JWKs');
-    }
-    for (const key of d.keys) {
-      if (typeof key !== 'object' || key === null) {
-        throw new TypeError('"decryption.keys" must hold JWK objects');
-      }
-      if (key.kty !== 'oct' && typeof key.d !== 'string') {
-        throw new TypeError('"decryption.keys" must be private keys (a public key cannot decrypt)');
-      }
-      if (key.use !== undefined && key.use !== 'enc') {
-        throw new TypeError('"decryption.keys" must not be signing keys ("use" must be "enc")');
-      }
-      if (d.keys.length > 1 && typeof key.kid !== 'string') {
-        throw new TypeError('with several "decryption.keys", each needs a "kid"');
-      }
-    }
-    decryption = {
-      keys: d.keys,
-      keyManagementAlgorithms: allowList(
-        d.keyManagementAlgorithms ?? DEFAULT_KEY_MANAGEMENT,
-        'decryption.keyManagementAlgorithms',
-        KEY_MANAGEMENT,
-      ),
-      contentEncryptionAlgorithms: allowList(
-        d.contentEncryptionAlgorithms ?? DEFAULT_CONTENT_ENCRYPTION,
-        'decryption.contentEncryptionAlgorithms',
-        CONTENT_ENCRYPTION,
-      ),
-      allowUnsignedClaims: d.allowUnsignedClaims === true,
-      maxDecompressedBytes:
-        d.maxDecompressedBytes === undefined || d.maxDecompressedBytes === 0
-          ? 0
-          : positiveInteger(d.maxDecompressedBytes, 'decryption.maxDecompressedBytes'),
-    };
+  return algorithms;
+}
+
+/** The receiver's own decryption keys and the JWE allow-lists. */
+function normalizeDecryption(d: DecryptionOptions): NonNullable<NormalizedOptions['decryption']> {
+  if (typeof d !== 'object' || d === null || !Array.isArray(d.keys) || d.keys.length === 0) {
+    throw new TypeError('"decryption.keys" must be a non-empty array of private JWKs');
   }
-  if (options.requireEncryption && !decryption) {
-    throw new TypeError('"requireEncryption" needs "decryption.keys"');
+  // Configuration is untrusted input: each entry is read as unknown until checked.
+  for (const entry of d.keys as readonly unknown[]) {
+    const key = entry as { kty?: unknown; d?: unknown; use?: unknown; kid?: unknown } | null;
+    if (typeof key !== 'object' || key === null) {
+      throw new TypeError('"decryption.keys" must hold JWK objects');
+    }
+    if (key.kty !== 'oct' && typeof key.d !== 'string') {
+      throw new TypeError('"decryption.keys" must be private keys (a public key cannot decrypt)');
+    }
+    if (key.use !== undefined && key.use !== 'enc') {
+      throw new TypeError('"decryption.keys" must not be signing keys ("use" must be "enc")');
+    }
+    if (d.keys.length > 1 && typeof key.kid !== 'string') {
+      throw new TypeError('with several "decryption.keys", each needs a "kid"');
+    }
   }
+  return {
+    keys: d.keys,
+    keyManagementAlgorithms: allowList(
+      d.keyManagementAlgorithms ?? DEFAULT_KEY_MANAGEMENT,
+      'decryption.keyManagementAlgorithms',
+      KEY_MANAGEMENT,
+    ),
+    contentEncryptionAlgorithms: allowList(
+      d.contentEncryptionAlgorithms ?? DEFAULT_CONTENT_ENCRYPTION,
+      'decryption.contentEncryptionAlgorithms',
+      CONTENT_ENCRYPTION,
+    ),
+    allowUnsignedClaims: d.allowUnsignedClaims === true,
+    maxDecompressedBytes:
+      d.maxDecompressedBytes === undefined || d.maxDecompressedBytes === 0
+        ? 0
+        : positiveInteger(d.maxDecompressedBytes, 'decryption.maxDecompressedBytes'),
+  };
+}
+
+/** Claim rules: `profile`, `typ`, required claims, `maxTokenAge`. */
+function normalizeClaimRules(
+  options: VerifierOptions,
+): Pick<NormalizedOptions, 'requiredClaims' | 'maxTokenAge' | 'typ'> {
   if (options.profile !== undefined && options.profile !== 'at+jwt') {
     throw new TypeError('"profile" must be \'at+jwt\'');
   }
@@ -355,6 +353,28 @@ export function normalizeOptions(options: VerifierOptions): NormalizedOptions {
   }
   const typ = atJwt ? 'at+jwt' : options.typ;
   return {
+    maxTokenAge,
+    requiredClaims: [...requiredClaims],
+    typ: typ === undefined ? undefined : normalizeTyp(typ),
+  };
+}
+
+/**
+ * Validates and normalises one issuer policy (with the shared options); every configuration
+ * mistake throws a TypeError here, at construction.
+ */
+export function normalizeOptions(options: VerifierOptions): NormalizedOptions {
+  const shared = normalizeShared(options);
+  const issuers = nonEmptyStrings(options.issuer, 'issuer');
+  const audiences = nonEmptyStrings(options.audience, 'audience');
+  const algorithms = normalizeKeySource(options, issuers);
+  const decryption =
+    options.decryption === undefined ? undefined : normalizeDecryption(options.decryption);
+  if (options.requireEncryption && !decryption) {
+    throw new TypeError('"requireEncryption" needs "decryption.keys"');
+  }
+  const claimRules = normalizeClaimRules(options);
+  return {
     ...shared,
     issuers,
     audiences,
@@ -365,9 +385,7 @@ export function normalizeOptions(options: VerifierOptions): NormalizedOptions {
       orDefault(options.clockTolerance, 5, 'clockTolerance'),
       'clockTolerance',
     ),
-    maxTokenAge,
-    requiredClaims: [...requiredClaims],
-    typ: typ === undefined ? undefined : normalizeTyp(typ),
+    ...claimRules,
     maxCandidateKeys: positiveInteger(
       options.maxCandidateKeys ?? DEFAULT_MAX_CANDIDATE_KEYS,
       'maxCandidateKeys',

@@ -1,7 +1,13 @@
-import { VERIFICATION_ERROR_CODES } from './errors.js';
-import type { VerificationError, VerificationErrorCode } from './errors.js';
-import { targetPath } from './request-url.js';
-import type { Logger } from './types.js';
+import { VERIFICATION_ERROR_CODES } from '../errors.js';
+import type { VerificationError, VerificationErrorCode } from '../errors.js';
+import { targetPath } from '../http/request-url.js';
+
+/** A pino-compatible logger: `warn(obj, msg)` and `error(obj, msg)`. */
+export interface Logger {
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  info?(obj: object, msg?: string): void;
+}
 
 /** The level a rejection record is logged at; `'silent'` logs nothing. */
 export type LogLevel = 'info' | 'warn' | 'error' | 'silent';
@@ -39,7 +45,7 @@ export function toLogLevels(
         `"logLevels.${code}" must be 'info', 'warn', 'error' or 'silent', not ${JSON.stringify(level)}`,
       );
     }
-    levels[code as VerificationErrorCode] = level as LogLevel;
+    levels[code as VerificationErrorCode] = level;
   }
   return levels;
 }
@@ -134,12 +140,12 @@ export function toLogger(option: LoggerOption | undefined, fallback?: Logger): L
 export function toLogger(option: LoggerOption | undefined, fallback?: Logger): Logger | undefined {
   if (option === false) return silentLogger;
   if (option === undefined) return fallback;
-  const o = option as Partial<Logger> | null;
+  const candidate = option as Partial<Logger> | null;
   if (
-    typeof o !== 'object' ||
-    o === null ||
-    typeof o.warn !== 'function' ||
-    typeof o.error !== 'function'
+    typeof candidate !== 'object' ||
+    candidate === null ||
+    typeof candidate.warn !== 'function' ||
+    typeof candidate.error !== 'function'
   ) {
     throw new TypeError('"logger" must be a logger (warn(obj, msg) and error(obj, msg)) or false');
   }

@@ -1,7 +1,7 @@
 import type { ClaimCheck, ClaimsPredicate } from './claim-checks.js';
-import { VerificationError, isVerificationError } from './errors.js';
-import { isPromiseLike } from './promise.js';
-import type { TokenPayload, VerifiedToken } from './types.js';
+import { VerificationError, isVerificationError } from '../errors.js';
+import { isPromiseLike } from '../lib/maybe-promise.js';
+import type { TokenPayload, VerifiedToken } from '../token/types.js';
 
 const DEFAULT_SCOPE_CLAIMS = ['scope', 'scp'];
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/; // RFC 6749 §3.3 scope-token
@@ -24,7 +24,7 @@ export function parseScopes(
     if (typeof value === 'string') {
       for (const s of value.split(' ')) if (s) granted.add(s);
     } else if (Array.isArray(value) && value.every((s) => typeof s === 'string')) {
-      for (const s of value as string[]) if (s) granted.add(s);
+      for (const s of value) if (s) granted.add(s);
     } else {
       throw new VerificationError('claim_invalid', {
         reason: `"${name}" is not a string or strings`,
@@ -148,16 +148,16 @@ export interface GuardFactories<H> {
    * gate's `scopeClaims`); 403 `insufficient_scope` otherwise, 401 without a token. Invalid scope
    * names throw at start-up.
    */
-  requireScopes(...scopes: string[]): H;
+  requireScopes: (...scopes: string[]) => H;
   /** Like `requireScopes`, but one of `scopes` is enough. */
-  requireAnyScope(...scopes: string[]): H;
+  requireAnyScope: (...scopes: string[]) => H;
   /**
    * Passes when `predicate(payload)` is true (see `claimEquals`, `claimIncludes`,
    * `claimCheck`); 403 otherwise (the token is valid but does not grant this), 401 without a
    * token. The predicate may be async: it is awaited once per request. One that throws or
    * rejects is a 403, never a 500.
    */
-  requireClaims(predicate: ClaimsPredicate | ClaimCheck, description?: string): H;
+  requireClaims: (predicate: ClaimsPredicate | ClaimCheck, description?: string) => H;
 }
 
 /**

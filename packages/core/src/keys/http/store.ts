@@ -11,7 +11,8 @@ import { LRUCache } from 'lru-cache';
  * never fail a request.
  */
 export interface JwksStore {
-  get(key: string): Promise<unknown> | unknown;
+  /** The stored value, or a promise of it (`unknown` covers both). */
+  get(key: string): unknown;
   set(key: string, value: unknown, ttlSeconds: number): Promise<void> | void;
 }
 

@@ -1,6 +1,6 @@
-import { VerificationError } from './errors.js';
-import type { TokenDetails } from './errors.js';
-import { MAX_JSON_DEPTH, jsonStructureProblem } from './json.js';
+import { VerificationError } from '../errors.js';
+import type { TokenDetails } from '../errors.js';
+import { MAX_JSON_DEPTH, jsonStructureProblem } from '../lib/json.js';
 import type { TokenHeader, TokenPayload } from './types.js';
 
 const B64URL = /^[A-Za-z0-9_-]*$/;
@@ -158,5 +158,5 @@ export function parseToken(
 
 /** Decodes the claim set of a verified JWS. */
 export function parsePayload(jws: ParsedJws): TokenPayload {
-  return parseJsonObject(jws.payload, 'payload') as TokenPayload;
+  return parseJsonObject(jws.payload, 'payload');
 }

@@ -1,27 +1,29 @@
 import { createHash } from 'node:crypto';
-import { createCheckedClock } from './clock.js';
-import type { Clock } from './clock.js';
+import { createCheckedClock } from '../config/clock.js';
+import type { Clock } from '../config/clock.js';
 import { createNonceSource } from './dpop-nonce.js';
 import type { DpopNonceOptions, DpopNonceSource } from './dpop-nonce.js';
-import { toSeconds } from './duration.js';
-import type { Duration } from './duration.js';
-import { VerificationError, isVerificationError } from './errors.js';
+import { toSeconds } from '../config/duration.js';
+import type { Duration } from '../config/duration.js';
+import { VerificationError, isVerificationError } from '../errors.js';
 import {
   SIGNATURE_ALGORITHMS,
   importVerificationKey,
   isSymmetricAlg,
   keyFitsAlg,
   privateMaterialOf,
-} from './keys/jwk.js';
-import { orDefault } from './option-default.js';
-import { normalizeTyp } from './options.js';
+} from '../keys/jwk.js';
+import { orDefault } from '../config/option-default.js';
+import { normalizeTyp } from '../token/claims.js';
 import { createMemoryReplayStore } from './replay-store.js';
 import type { ReplayStore } from './replay-store.js';
-import { verifySignature } from './signature.js';
-import { parsePayload, parseToken } from './token.js';
-import type { ParsedJws } from './token.js';
-import type { Logger, TokenHeader, TokenPayload, VerificationKey } from './types.js';
-import { stderrLogger } from './log.js';
+import { verifySignature } from '../token/signature.js';
+import { parsePayload, parseToken } from '../token/compact.js';
+import type { ParsedJws } from '../token/compact.js';
+import type { Logger } from '../telemetry/log.js';
+import type { TokenHeader, TokenPayload } from '../token/types.js';
+import type { VerificationKey } from '../keys/types.js';
+import { stderrLogger } from '../telemetry/log.js';
 
 /** DPoP (RFC 9449): tokens bound to a key the client proves it holds on every request. */
 export interface DpopOptions<Req = unknown> {
@@ -84,13 +86,13 @@ export function normalizeDpop<Req>(
   defaultNow: Clock,
   logger: Logger = stderrLogger,
 ): NormalizedDpop<Req> {
-  const o = options ?? { mode: 'disabled' };
-  if (typeof o !== 'object' || o === null) throw new TypeError('"dpop" must be an object');
-  const mode = o.mode ?? 'allowed';
+  const given = options ?? { mode: 'disabled' };
+  if (typeof given !== 'object' || given === null) throw new TypeError('"dpop" must be an object');
+  const mode = given.mode ?? 'allowed';
   if (!['allowed', 'required', 'disabled'].includes(mode)) {
     throw new TypeError("\"dpop.mode\" must be 'allowed', 'required' or 'disabled'");
   }
-  const algorithms: unknown = o.algorithms ?? DEFAULT_DPOP_ALGORITHMS;
+  const algorithms: unknown = given.algorithms ?? DEFAULT_DPOP_ALGORITHMS;
   if (!Array.isArray(algorithms) || algorithms.length === 0) {
     throw new TypeError('"dpop.algorithms" must be a non-empty array');
   }
@@ -102,17 +104,17 @@ export function normalizeDpop<Req>(
       );
     }
   }
-  const now = orDefault(o.now, defaultNow, 'dpop.now');
+  const now = orDefault(given.now, defaultNow, 'dpop.now');
   if (typeof now !== 'function') throw new TypeError('"dpop.now" must be a function');
-  if (o.url !== undefined && typeof o.url !== 'function') {
+  if (given.url !== undefined && typeof given.url !== 'function') {
     throw new TypeError('"dpop.url" must be a function');
   }
-  if (o.origin !== undefined && o.url !== undefined) {
+  if (given.origin !== undefined && given.url !== undefined) {
     throw new TypeError('give only one of "dpop.origin" and "dpop.url"');
   }
   let origin: string | undefined;
-  if (o.origin !== undefined) {
-    const parsed = typeof o.origin === 'string' ? normalizeHtu(o.origin) : undefined;
+  if (given.origin !== undefined) {
+    const parsed = typeof given.origin === 'string' ? normalizeHtu(given.origin) : undefined;
     if (parsed === undefined || !/^https?:\/\/[^/]+\/$/.test(parsed)) {
       throw new TypeError(
         '"dpop.origin" must be an http(s) origin such as "https://api.example.com"',
@@ -120,18 +122,18 @@ export function normalizeDpop<Req>(
     }
     origin = parsed.slice(0, -1);
   }
-  const store = o.replayStore ?? createMemoryReplayStore({ now });
+  const store = given.replayStore ?? createMemoryReplayStore({ now });
   if (typeof store !== 'object' || store === null || typeof store.add !== 'function') {
     throw new TypeError('"dpop.replayStore" must have an add(key, ttlSeconds) method');
   }
   return {
     mode,
     algorithms: [...(algorithms as string[])],
-    iatWindow: toSeconds(orDefault(o.iatWindow, 60, 'dpop.iatWindow'), 'dpop.iatWindow'),
-    nonce: o.nonce === undefined ? undefined : createNonceSource(o.nonce, now),
+    iatWindow: toSeconds(orDefault(given.iatWindow, 60, 'dpop.iatWindow'), 'dpop.iatWindow'),
+    nonce: given.nonce === undefined ? undefined : createNonceSource(given.nonce, now),
     replayStore: store,
     origin,
-    url: o.url,
+    url: given.url,
     // The proof's `iat` check fails closed on a broken clock (clock.ts).
     now: createCheckedClock(now, logger),
   };
@@ -206,7 +208,7 @@ function invalid(reason: string): VerificationError {
  * `dpop+jwt`, an allowed asymmetric `alg`, a public `jwk` that verifies the signature, `htm`,
  * `htu`, `iat` within the window and `ath`. Synchronous; throws `dpop_proof_invalid`.
  */
-export function verifyProof(input: ProofRequest, o: NormalizedDpop<unknown>): VerifiedProof {
+export function verifyProof(input: ProofRequest, settings: NormalizedDpop<unknown>): VerifiedProof {
   if (input.proof.length > MAX_PROOF_LENGTH) throw invalid('proof is too large');
   let jws: ParsedJws;
   try {
@@ -221,7 +223,7 @@ export function verifyProof(input: ProofRequest, o: NormalizedDpop<unknown>): Ve
   if (typeof header.typ !== 'string' || normalizeTyp(header.typ) !== 'application/dpop+jwt') {
     throw invalid('"typ" is not dpop+jwt');
   }
-  if (!o.algorithms.includes(header.alg)) throw invalid('proof "alg" is not allowed');
+  if (!settings.algorithms.includes(header.alg)) throw invalid('proof "alg" is not allowed');
   const jwk: unknown = header.jwk;
   if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) {
     throw invalid('proof has no "jwk"');
@@ -254,14 +256,15 @@ export function verifyProof(input: ProofRequest, o: NormalizedDpop<unknown>): Ve
   if (expected === undefined || normalizeHtu(htu) !== expected) {
     throw invalid('"htu" does not match the request URL');
   }
-  if (Math.abs(o.now() - iat) > o.iatWindow) throw invalid('proof "iat" is outside the window');
+  if (Math.abs(settings.now() - iat) > settings.iatWindow)
+    throw invalid('proof "iat" is outside the window');
   if (typeof ath !== 'string') throw invalid('proof has no "ath"');
   if (ath !== accessTokenHash(input.accessToken))
     throw invalid('"ath" does not match the access token');
   return {
     header,
     payload: payload as VerifiedProof['payload'],
-    jkt: jwkThumbprint(key.jwk as Record<string, unknown>),
+    jkt: jwkThumbprint(key.jwk),
   };
 }
 
@@ -271,6 +274,6 @@ export function replayKey(proof: VerifiedProof): string {
 }
 
 /** How long a proof's `jti` must be remembered: until its `iat` leaves the window. */
-export function replayTtl(proof: VerifiedProof, o: NormalizedDpop<unknown>): number {
-  return Math.max(1, Math.ceil(proof.payload.iat + o.iatWindow - o.now()) + 1);
+export function replayTtl(proof: VerifiedProof, settings: NormalizedDpop<unknown>): number {
+  return Math.max(1, Math.ceil(proof.payload.iat + settings.iatWindow - settings.now()) + 1);
 }

@@ -1,5 +1,5 @@
 import { constants, createHmac, timingSafeEqual, verify } from 'node:crypto';
-import type { VerificationKey } from './types.js';
+import type { VerificationKey } from '../keys/types.js';
 
 const HASH: Record<string, string> = { '256': 'sha256', '384': 'sha384', '512': 'sha512' };
 // IEEE P1363 signature length (r || s) per curve: RFC 7518 §3.4.

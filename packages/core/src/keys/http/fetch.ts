@@ -1,6 +1,6 @@
 // The only place the key sources touch the network: one bounded GET of a JSON document.
 import { createHash } from 'node:crypto';
-import { MAX_JSON_DEPTH, jsonStructureProblem } from '../json.js';
+import { MAX_JSON_DEPTH, jsonStructureProblem } from '../../lib/json.js';
 
 /** Why a fetch failed. The message is safe to log: no URL query, no body, no credentials. */
 export class FetchFailed extends Error {

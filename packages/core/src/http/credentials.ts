@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { VerificationError, challengeHeaders, describe, oauthErrorOf } from './errors.js';
-import type { ChallengeContext } from './errors.js';
+import { VerificationError, challengeHeaders, descriptionOf, oauthErrorOf } from '../errors.js';
+import type { ChallengeContext } from '../errors.js';
 
 /** The parts of a Node request that carry credentials (an IncomingMessage fits). */
 export interface CredentialSource {
@@ -157,6 +157,14 @@ export function toHttpError(err: VerificationError, options: HttpErrorOptions = 
   return {
     status: err.status,
     headers: challengeHeaders(err, options),
-    body: { error, error_description: describe(err.code) },
+    body: { error, error_description: descriptionOf(err.code) },
   };
+}
+
+/** The DER client certificate of a TLS socket, if the client presented one. */
+export function peerCertificate(socket: object | null | undefined): Uint8Array | undefined {
+  const peer = socket as PeerSocket | null | undefined;
+  if (typeof peer?.getPeerCertificate !== 'function') return undefined;
+  const raw = peer.getPeerCertificate(false)?.raw;
+  return raw instanceof Uint8Array && raw.length > 0 ? raw : undefined;
 }

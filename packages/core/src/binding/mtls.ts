@@ -1,6 +1,5 @@
 import { X509Certificate, createHash } from 'node:crypto';
-import { VerificationError } from './errors.js';
-import type { PeerSocket } from './http.js';
+import { VerificationError } from '../errors.js';
 
 /** Certificate-bound access tokens (RFC 8705 §3): where the client certificate comes from. */
 export interface MtlsOptions<Req = unknown> {
@@ -21,23 +20,15 @@ export interface MtlsOptions<Req = unknown> {
 
 /** Validates the `mtls` option. */
 export function normalizeMtls<Req>(options: MtlsOptions<Req> | undefined): MtlsOptions<Req> {
-  const o = options ?? {};
-  if (typeof o !== 'object' || o === null) throw new TypeError('"mtls" must be an object');
-  if (o.certificate !== undefined && typeof o.certificate !== 'function') {
+  const given = options ?? {};
+  if (typeof given !== 'object' || given === null) throw new TypeError('"mtls" must be an object');
+  if (given.certificate !== undefined && typeof given.certificate !== 'function') {
     throw new TypeError('"mtls.certificate" must be a function');
   }
-  if (o.required !== undefined && typeof o.required !== 'boolean') {
+  if (given.required !== undefined && typeof given.required !== 'boolean') {
     throw new TypeError('"mtls.required" must be a boolean');
   }
-  return o;
-}
-
-/** The DER client certificate of a TLS socket, if the client presented one. */
-export function peerCertificate(socket: object | null | undefined): Uint8Array | undefined {
-  const peer = socket as PeerSocket | null | undefined;
-  if (typeof peer?.getPeerCertificate !== 'function') return undefined;
-  const raw = peer.getPeerCertificate(false)?.raw;
-  return raw instanceof Uint8Array && raw.length > 0 ? raw : undefined;
+  return given;
 }
 
 /** `x5t#S256` of a certificate (RFC 8705 §3.1): base64url SHA-256 of its DER bytes. */
