@@ -12,6 +12,7 @@ import type { Guard } from './scopes.js';
 import type { Logger, VerifiedToken, Verifier } from './types.js';
 import { createVerifier } from './verifier.js';
 import { assertKnownOptions, verifierOptionsOf } from './option-names.js';
+import { booleanOption } from './option-default.js';
 import type { VerifierOptions } from './options.js';
 
 /** Options every adapter accepts on top of the verifier's. */
@@ -138,8 +139,20 @@ export function createGate<Req>(
     assertKnownOptions(options, ['top', 'adapter']);
     verifier = createVerifier(verifierOptionsOf(options));
   }
-  const credentialsRequired = settings.credentialsRequired ?? true;
+  const credentialsRequired = booleanOption(
+    settings.credentialsRequired,
+    true,
+    'credentialsRequired',
+  );
   const { getToken, onRejected, realm } = settings;
+  // `realm` is quoted into WWW-Authenticate and `onRejected` called on every rejection: a wrong
+  // type would turn each rejection into a 500 (or an unhandled rejection) instead of a 401.
+  if (realm !== undefined && typeof realm !== 'string') {
+    throw new TypeError('"realm" must be a string');
+  }
+  if (onRejected !== undefined && typeof onRejected !== 'function') {
+    throw new TypeError('"onRejected" must be a function');
+  }
   if (getToken !== undefined && typeof getToken !== 'function') {
     throw new TypeError('"getToken" must be a function');
   }

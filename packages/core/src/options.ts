@@ -2,7 +2,7 @@ import type { JWK } from 'jose';
 import { systemClock } from './clock.js';
 import type { Clock } from './clock.js';
 import { toSeconds } from './duration.js';
-import { orDefault } from './option-default.js';
+import { booleanOption, orDefault } from './option-default.js';
 import type { Duration } from './duration.js';
 import { SIGNATURE_ALGORITHMS, isSymmetricAlg } from './keys/jwk.js';
 import type { RemoteJwksOptions } from './keys/remote-jwks.js';
@@ -252,12 +252,10 @@ export function normalizeOptions(options: VerifierOptions): NormalizedOptions {
   const shared = normalizeShared(options);
   const issuers = nonEmptyStrings(options.issuer, 'issuer');
   const audiences = nonEmptyStrings(options.audience, 'audience');
-  const sources = [
-    options.jwksUri,
-    options.discovery || undefined,
-    options.keys,
-    options.keySource,
-  ];
+  const discovery = booleanOption(options.discovery, false, 'discovery');
+  const requireEncryption = booleanOption(options.requireEncryption, false, 'requireEncryption');
+  const requireExp = booleanOption(options.requireExp, true, 'requireExp');
+  const sources = [options.jwksUri, discovery || undefined, options.keys, options.keySource];
   const sourceCount = sources.filter((s) => s !== undefined).length;
   if (sourceCount === 0) {
     throw new TypeError('one of "jwksUri", "discovery", "keys" or "keySource" is required');
@@ -265,7 +263,7 @@ export function normalizeOptions(options: VerifierOptions): NormalizedOptions {
   if (sourceCount > 1) {
     throw new TypeError('give only one of "jwksUri", "discovery", "keys" or "keySource"');
   }
-  if (options.discovery && issuers.length !== 1) {
+  if (discovery && issuers.length !== 1) {
     throw new TypeError('"discovery" needs exactly one "issuer"');
   }
   if (typeof options.keys === 'string' || options.keys instanceof Uint8Array) {
@@ -322,14 +320,18 @@ export function normalizeOptions(options: VerifierOptions): NormalizedOptions {
         'decryption.contentEncryptionAlgorithms',
         CONTENT_ENCRYPTION,
       ),
-      allowUnsignedClaims: d.allowUnsignedClaims === true,
+      allowUnsignedClaims: booleanOption(
+        d.allowUnsignedClaims,
+        false,
+        'decryption.allowUnsignedClaims',
+      ),
       maxDecompressedBytes:
         d.maxDecompressedBytes === undefined || d.maxDecompressedBytes === 0
           ? 0
           : positiveInteger(d.maxDecompressedBytes, 'decryption.maxDecompressedBytes'),
     };
   }
-  if (options.requireEncryption && !decryption) {
+  if (requireEncryption && !decryption) {
     throw new TypeError('"requireEncryption" needs "decryption.keys"');
   }
   if (options.profile !== undefined && options.profile !== 'at+jwt') {
@@ -346,7 +348,7 @@ export function normalizeOptions(options: VerifierOptions): NormalizedOptions {
   for (const c of requiredClaims) {
     if (typeof c !== 'string' || !c) throw new TypeError('"requiredClaims" must be claim names');
   }
-  if (options.requireExp !== false) requiredClaims.add('exp');
+  if (requireExp) requiredClaims.add('exp');
   const maxTokenAge =
     options.maxTokenAge === undefined ? undefined : toSeconds(options.maxTokenAge, 'maxTokenAge');
   if (maxTokenAge !== undefined) requiredClaims.add('iat');
@@ -360,7 +362,7 @@ export function normalizeOptions(options: VerifierOptions): NormalizedOptions {
     audiences,
     algorithms: new Set(algorithms),
     decryption,
-    requireEncryption: options.requireEncryption === true,
+    requireEncryption,
     clockTolerance: toSeconds(
       orDefault(options.clockTolerance, 5, 'clockTolerance'),
       'clockTolerance',
@@ -369,7 +371,7 @@ export function normalizeOptions(options: VerifierOptions): NormalizedOptions {
     requiredClaims: [...requiredClaims],
     typ: typ === undefined ? undefined : normalizeTyp(typ),
     maxCandidateKeys: positiveInteger(
-      options.maxCandidateKeys ?? DEFAULT_MAX_CANDIDATE_KEYS,
+      orDefault(options.maxCandidateKeys, DEFAULT_MAX_CANDIDATE_KEYS, 'maxCandidateKeys'),
       'maxCandidateKeys',
     ),
   };

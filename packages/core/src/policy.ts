@@ -7,6 +7,7 @@ import { createDiscoveredJwks } from './keys/discovery.js';
 import { createRemoteJwks } from './keys/remote-jwks.js';
 import type { RemoteJwksOptions } from './keys/remote-jwks.js';
 import { sharedDiscoveredJwks, sharedRemoteJwks } from './keys/shared.js';
+import { booleanOption } from './option-default.js';
 import { normalizeOptions } from './options.js';
 import type { NormalizedOptions, VerifierOptions } from './options.js';
 import type { KeySource, TokenHeader } from './types.js';
@@ -25,7 +26,8 @@ function createKeySource(options: VerifierOptions, o: NormalizedOptions): KeySou
       allowSymmetric: [...o.algorithms].some(isSymmetricAlg),
     });
   }
-  const { shared = true, ...jwks } = options.jwks ?? {};
+  const { shared: sharedOption, ...jwks } = options.jwks ?? {};
+  const shared = booleanOption(sharedOption, true, 'jwks.shared');
   const remote: RemoteJwksOptions = {
     ...jwks,
     // The clock's identity keys the shared registry: pass it unwrapped.
