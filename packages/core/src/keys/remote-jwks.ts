@@ -85,12 +85,24 @@ export function remoteJwksFor(uri: string, url: URL, s: RemoteSettings): RemoteJ
     random: s.random,
     maxWait: s.maxWait,
     parse: (body, from) => parseKeySet(body, resource.entry()?.value, s, loggableUrl(from)),
-    onFetch: s.onFetch,
-    onError: s.onError,
+    onFetch: (info) => {
+      // A 200 to a forced refresh sent with validators: the server ignores them (or the set
+      // changed); forced refreshes count as full downloads until it answers 304 again.
+      if (info.status === 304) ignoresValidators = false;
+      else if (forcedConditional) ignoresValidators = true;
+      forcedConditional = false;
+      s.onFetch?.(info);
+    },
+    onError: (err) => {
+      forcedConditional = false;
+      s.onError?.(err);
+    },
     events: s.events,
     store: s.store,
     storeKey: `tokengate:jwks ${uri}`,
   });
+  let forcedConditional = false;
+  let ignoresValidators = false;
   const loggable = loggableUrl(url);
   const kidRefresh = kidRefreshLimiter(s.cooldown);
 
@@ -101,11 +113,12 @@ export function remoteJwksFor(uri: string, url: URL, s: RemoteSettings): RemoteJ
     if (s.events.active()) s.events.emit({ type: 'kid.miss', uri: loggable });
     if (!resource.loading) {
       const entry = resource.entry();
-      const conditional = entry?.etag !== undefined || entry?.lastModified !== undefined;
-      if (!kidRefresh.tryAcquire(s.now(), conditional)) {
+      const validators = entry?.etag !== undefined || entry?.lastModified !== undefined;
+      if (!kidRefresh.tryAcquire(s.now(), validators && !ignoresValidators)) {
         if (s.events.active()) s.events.emit({ type: 'cooldown.hit', uri: loggable });
         return 'no key has this "kid"; a refresh is cooling down';
       }
+      forcedConditional = validators;
     }
     // Joins the fetch in flight, if any. A failure is logged already; the old set still holds.
     const outcome = await waitAtMost(
