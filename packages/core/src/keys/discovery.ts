@@ -1,11 +1,12 @@
 // Issuer metadata (OpenID Connect Discovery 1.0, RFC 8414) → jwks_uri → a remote JWKS.
+import { VerificationError } from '../errors.js';
 import type { KeySource } from '../types.js';
 import { checkKeyServerUrl, loggableUrl } from './fetch.js';
 import { remoteJwksFor } from './remote-jwks.js';
 import type { RemoteJwks, RemoteJwksStatus } from './remote-jwks.js';
 import { toRemoteSettings } from './remote-options.js';
 import type { RemoteJwksOptions, RemoteSettings } from './remote-options.js';
-import { createResource } from './resource.js';
+import { createResource, timedOut, waitAtMost } from './resource.js';
 import type { LastError, Resource, ResourceState } from './resource.js';
 
 /** The parts of the issuer's metadata tokengate uses. */
@@ -122,7 +123,16 @@ export function discoveredJwksFor(
   return {
     issuer,
     metadata: async () => (await meta.ready()).value,
-    getKeys: async (selector) => (await current()).getKeys(selector),
+    // One deadline across the metadata wait and the key-set wait, not `maxWait` for each.
+    async getKeys(selector) {
+      const keys = await waitAtMost((async () => (await current()).getKeys(selector))(), s.maxWait);
+      if (timedOut(keys)) {
+        throw new VerificationError('jwks_unavailable', {
+          reason: 'the key server is slow; still fetching',
+        });
+      }
+      return keys;
+    },
     isPublished(key) {
       meta.revalidateIfStale();
       // Metadata naming a new jwks_uri retires the old cache here too, not only on getKeys.
