@@ -16,7 +16,7 @@ const ignoringEtag: Handler = (req) => {
   delete req.headers['if-none-match'];
   return undefined;
 };
-const lastModifiedNow: Handler = (req, { fallback }) => {
+const lastModifiedNow: Handler = (_req, { fallback }) => {
   const reply = fallback();
   served++;
   return {
