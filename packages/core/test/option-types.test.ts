@@ -44,24 +44,18 @@ describe('boolean options refuse anything but a boolean', () => {
       options: { keys: undefined, discovery: 'true' },
       message: /"discovery" must be a boolean/,
     },
-    {
-      name: 'jwks.allowInsecureHttp: "true"',
+    ...[
+      ['allowInsecureHttp', 'true', /"allowInsecureHttp" must be a boolean/],
+      ['shared', 'false', /"jwks.shared" must be a boolean/],
+    ].map(([option, value, message]) => ({
+      name: `jwks.${option as string}: "${value as string}"`,
       options: {
         keys: undefined,
         jwksUri: 'https://issuer.example/jwks',
-        jwks: { allowInsecureHttp: 'true' },
+        jwks: { [option as string]: value },
       },
-      message: /"allowInsecureHttp" must be a boolean/,
-    },
-    {
-      name: 'jwks.shared: "false"',
-      options: {
-        keys: undefined,
-        jwksUri: 'https://issuer.example/jwks',
-        jwks: { shared: 'false' },
-      },
-      message: /"jwks.shared" must be a boolean/,
-    },
+      message: message as RegExp,
+    })),
     {
       name: 'requireEncryption: null',
       options: { decryption, requireEncryption: null },
