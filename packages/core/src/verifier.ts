@@ -84,21 +84,33 @@ function verifyWithAny(
  */
 function assertUnbound(result: VerifiedToken, options: VerifyOptions | undefined): VerifiedToken {
   const cnf = result.payload.cnf;
-  if (
-    cnf !== undefined &&
+  if (cnf === undefined) return result;
+  let err: VerificationError | undefined;
+  if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf)) {
+    err = new VerificationError('claim_invalid', { reason: '"cnf" is not an object' });
+  } else if (Object.keys(cnf).some((member) => !CHECKED_CONFIRMATIONS.has(member))) {
+    // RFC 7800 §3 methods tokengate cannot check (jwk, jku, kid, ...): accepting the token
+    // would turn a bound token into a bearer token, whatever the caller checks.
+    err = new VerificationError('token_binding_mismatch', {
+      reason: 'token is bound by an unsupported confirmation method',
+    });
+  } else if (
     !options?.bindingChecked &&
-    typeof cnf === 'object' &&
-    cnf !== null &&
     (Object.hasOwn(cnf, 'jkt') || Object.hasOwn(cnf, 'x5t#S256'))
   ) {
-    const err = new VerificationError('token_binding_mismatch', {
+    err = new VerificationError('token_binding_mismatch', {
       reason: 'bound token was verified without its request',
     });
+  }
+  if (err) {
     err.details = { kid: result.header.kid, alg: result.header.alg, iss: result.payload.iss };
     throw err;
   }
   return result;
 }
+
+/** The `cnf` members the gate checks against the request: RFC 9449 §6 and RFC 8705 §3. */
+const CHECKED_CONFIRMATIONS: ReadonlySet<string> = new Set(['jkt', 'x5t#S256']);
 
 interface Entry {
   result: VerifiedToken;

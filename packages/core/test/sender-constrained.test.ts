@@ -77,7 +77,19 @@ describe('binding without DPoP or mTLS configured', () => {
       cnf: { 'x5t#S256': pki.client.x5tS256 },
       code: 'token_binding_mismatch',
     },
-    { name: 'an unknown cnf member passes', cnf: { kid: 'k' }, code: 'ok' },
+    // RFC 7800 methods tokengate cannot check (jwk, jku, kid, ...): never a plain bearer token.
+    ...['jwk', 'jku', 'kid', 'jwe', 'x5t', 'unknown'].map((member) => ({
+      name: `cnf.${member} alone is refused`,
+      cnf: { [member]: 'k' },
+      code: 'token_binding_mismatch' as const,
+    })),
+    {
+      name: 'cnf.jkt with another member is refused',
+      cnf: { jkt: key.jkt, jwk: {} },
+      code: 'token_binding_mismatch',
+    },
+    { name: 'an empty cnf passes', cnf: {}, code: 'ok' },
+    { name: 'cnf that is an array', cnf: ['jkt'], code: 'claim_invalid' },
     { name: 'cnf that is not an object', cnf: 'jkt', code: 'claim_invalid' },
     { name: 'cnf.jkt that is not a string', cnf: { jkt: 1 }, code: 'claim_invalid' },
   ];

@@ -746,8 +746,44 @@ describe('sender-constrained tokens through verify() alone', () => {
     expect(v.cached(token, checked)).toHaveProperty('payload.cnf', cnf);
   });
 
-  it('accepts a cnf naming no binding tokengate checks', async () => {
-    const token = await sign(keys.rs256, validClaims({ cnf: { kid: 'some-key' } }));
-    await expect(verifier().verify(token)).resolves.toHaveProperty('payload.cnf.kid', 'some-key');
+  // DESIGN: a bound token is never silently a bearer token, also when bound by an RFC 7800
+  // method tokengate cannot check; refused even when the caller checks jkt / x5t#S256 itself.
+  const refused: { name: string; cnf: unknown; code: string; reason: string }[] = [
+    ...['jwk', 'jku', 'kid', 'jwe', 'x5t'].map((member) => ({
+      name: `cnf.${member}`,
+      cnf: { [member]: 'some-key' },
+      code: 'token_binding_mismatch',
+      reason: 'token is bound by an unsupported confirmation method',
+    })),
+    {
+      name: 'cnf.jkt beside cnf.jwk',
+      cnf: { jkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs', jwk: {} },
+      code: 'token_binding_mismatch',
+      reason: 'token is bound by an unsupported confirmation method',
+    },
+    ...[
+      ['a string', 'jkt'],
+      ['an array', ['jkt']],
+      ['null', null],
+      ['a number', 1],
+    ].map(([name, cnf]) => ({
+      name: `cnf that is ${name as string}`,
+      cnf,
+      code: 'claim_invalid',
+      reason: '"cnf" is not an object',
+    })),
+  ];
+  it.each(refused)('refuses $name with $code', async ({ cnf, code, reason }) => {
+    const token = await sign(keys.rs256, validClaims({ cnf }));
+    for (const options of [undefined, { bindingChecked: true }]) {
+      const v = verifier();
+      await expect(v.verify(token, undefined, options)).rejects.toMatchObject({ code, reason });
+      expect(() => v.cached(token, options)).toThrow(expect.objectContaining({ code }));
+    }
+  });
+
+  it('accepts an empty cnf (it binds to nothing)', async () => {
+    const token = await sign(keys.rs256, validClaims({ cnf: {} }));
+    await expect(verifier().verify(token)).resolves.toHaveProperty('payload.cnf', {});
   });
 });

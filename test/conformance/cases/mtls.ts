@@ -5,6 +5,12 @@ import { bindingRefused, ok } from './expect.js';
 import { bearer, certBoundToken, pki } from './requests.js';
 
 export const mtlsCases: Case[] = [
+  // RFC 7800 methods tokengate cannot check: never accepted as a plain bearer token.
+  ...['jwk', 'jku', 'kid'].map((member): Case => ({
+    name: `binding: a token bound by cnf.${member} is refused`,
+    request: async () => bearer(await sign(claims({ cnf: { [member]: 'k' } }))),
+    expect: bindingRefused('bearer only', 'token is bound by an unsupported confirmation method'),
+  })),
   {
     name: 'mTLS: certificate-bound token with the bound client certificate',
     tls: true,

@@ -9,3 +9,13 @@ export function orDefault<T>(value: T | null | undefined, fallback: T, name: str
   }
   return value === undefined ? fallback : value;
 }
+
+/**
+ * A boolean option, or `fallback` when left out. Anything but `true` / `false` is a TypeError:
+ * `requireEncryption: 'true'` or `credentialsRequired: 0` must never switch a check off.
+ */
+export function booleanOption(value: unknown, fallback: boolean, name: string): boolean {
+  if (orDefault(value, undefined, name) === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new TypeError(`"${name}" must be a boolean`);
+  return value;
+}

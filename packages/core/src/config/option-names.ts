@@ -6,6 +6,7 @@ import type { DpopOptions } from '../binding/dpop.js';
 import type { MtlsOptions } from '../binding/mtls.js';
 import type { GateSettings } from '../http/gate.js';
 import type { RemoteJwksOptions } from '../keys/remote-options.js';
+import type { DpopNonceOptions } from '../binding/dpop-nonce.js';
 
 /** What one issuer's tokens must satisfy: top level and each `issuers[]` entry. */
 const POLICY = [
@@ -70,6 +71,8 @@ export const OPTION_NAMES = {
   tokenCache: ['max', 'maxBytes'],
   issuerCache: ['max', 'ttl'],
   dpop: ['mode', 'algorithms', 'iatWindow', 'nonce', 'replayStore', 'origin', 'url', 'now'],
+  // The `{ secret }` form; a `{ current, isValid }` source is the caller's object, not checked.
+  'dpop.nonce': ['secret', 'lifetime'],
   mtls: ['certificate', 'required'],
   adapter: [
     'verifier',
@@ -97,6 +100,7 @@ const NESTED: Readonly<Record<string, OptionLevel>> = {
   dpop: 'dpop',
   mtls: 'mtls',
   issuers: 'issuers[]',
+  nonce: 'dpop.nonce',
 };
 
 const SECRET_HINT =
@@ -235,6 +239,13 @@ export function assertKnownOptions(
     const level = NESTED[name];
     const value = options[name];
     if (level === undefined || value === undefined) continue;
+    if (
+      level === 'dpop.nonce' &&
+      isPlainObject(value) &&
+      ('current' in value || 'isValid' in value)
+    ) {
+      continue;
+    }
     const path = where === '' ? name : `${where}.${name}`;
     if (level === 'issuers[]') {
       if (Array.isArray(value)) {
@@ -264,5 +275,6 @@ export const TABLE_COMPLETE: [
   Complete<Missing<DecryptionOptions, 'decryption'>>,
   Complete<Missing<DpopOptions, 'dpop'>>,
   Complete<Missing<MtlsOptions, 'mtls'>>,
+  Complete<Missing<DpopNonceOptions, 'dpop.nonce'>>,
   Complete<Missing<GateSettings<unknown>, 'adapter'>>,
-] = [true, true, true, true, true, true, true];
+] = [true, true, true, true, true, true, true, true];

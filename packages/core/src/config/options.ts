@@ -2,7 +2,7 @@ import type { JWK } from 'jose';
 import { systemClock } from './clock.js';
 import type { Clock } from './clock.js';
 import { toSeconds } from './duration.js';
-import { orDefault } from './option-default.js';
+import { booleanOption, orDefault } from './option-default.js';
 import type { Duration } from './duration.js';
 import { SIGNATURE_ALGORITHMS, isSymmetricAlg } from '../keys/jwk.js';
 import type { RemoteJwksOptions } from '../keys/remote-jwks.js';
@@ -244,12 +244,8 @@ const AT_JWT_CLAIMS = ['exp', 'iss', 'aud', 'sub', 'client_id', 'iat', 'jti'];
  * allow-list that fits it (RFC 8725 §3.1: HMAC only with static keys).
  */
 function normalizeKeySource(options: VerifierOptions, issuers: readonly string[]): string[] {
-  const sources = [
-    options.jwksUri,
-    options.discovery || undefined,
-    options.keys,
-    options.keySource,
-  ];
+  const discovery = booleanOption(options.discovery, false, 'discovery');
+  const sources = [options.jwksUri, discovery || undefined, options.keys, options.keySource];
   const sourceCount = sources.filter((s) => s !== undefined).length;
   if (sourceCount === 0) {
     throw new TypeError('one of "jwksUri", "discovery", "keys" or "keySource" is required');
@@ -257,7 +253,7 @@ function normalizeKeySource(options: VerifierOptions, issuers: readonly string[]
   if (sourceCount > 1) {
     throw new TypeError('give only one of "jwksUri", "discovery", "keys" or "keySource"');
   }
-  if (options.discovery && issuers.length !== 1) {
+  if (discovery && issuers.length !== 1) {
     throw new TypeError('"discovery" needs exactly one "issuer"');
   }
   if (typeof options.keys === 'string' || options.keys instanceof Uint8Array) {
@@ -318,7 +314,11 @@ function normalizeDecryption(d: DecryptionOptions): NonNullable<NormalizedOption
       'decryption.contentEncryptionAlgorithms',
       CONTENT_ENCRYPTION,
     ),
-    allowUnsignedClaims: d.allowUnsignedClaims === true,
+    allowUnsignedClaims: booleanOption(
+      d.allowUnsignedClaims,
+      false,
+      'decryption.allowUnsignedClaims',
+    ),
     maxDecompressedBytes:
       d.maxDecompressedBytes === undefined || d.maxDecompressedBytes === 0
         ? 0
@@ -344,7 +344,7 @@ function normalizeClaimRules(
   for (const c of requiredClaims) {
     if (typeof c !== 'string' || !c) throw new TypeError('"requiredClaims" must be claim names');
   }
-  if (options.requireExp !== false) requiredClaims.add('exp');
+  if (booleanOption(options.requireExp, true, 'requireExp')) requiredClaims.add('exp');
   const maxTokenAge =
     options.maxTokenAge === undefined ? undefined : toSeconds(options.maxTokenAge, 'maxTokenAge');
   if (maxTokenAge !== undefined) requiredClaims.add('iat');
@@ -370,7 +370,8 @@ export function normalizeOptions(options: VerifierOptions): NormalizedOptions {
   const algorithms = normalizeKeySource(options, issuers);
   const decryption =
     options.decryption === undefined ? undefined : normalizeDecryption(options.decryption);
-  if (options.requireEncryption && !decryption) {
+  const requireEncryption = booleanOption(options.requireEncryption, false, 'requireEncryption');
+  if (requireEncryption && !decryption) {
     throw new TypeError('"requireEncryption" needs "decryption.keys"');
   }
   const claimRules = normalizeClaimRules(options);
@@ -380,14 +381,14 @@ export function normalizeOptions(options: VerifierOptions): NormalizedOptions {
     audiences,
     algorithms: new Set(algorithms),
     decryption,
-    requireEncryption: options.requireEncryption === true,
+    requireEncryption,
     clockTolerance: toSeconds(
       orDefault(options.clockTolerance, 5, 'clockTolerance'),
       'clockTolerance',
     ),
     ...claimRules,
     maxCandidateKeys: positiveInteger(
-      options.maxCandidateKeys ?? DEFAULT_MAX_CANDIDATE_KEYS,
+      orDefault(options.maxCandidateKeys, DEFAULT_MAX_CANDIDATE_KEYS, 'maxCandidateKeys'),
       'maxCandidateKeys',
     ),
   };

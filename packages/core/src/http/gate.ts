@@ -16,6 +16,7 @@ import type { Verifier } from '../verifier.js';
 import { createVerifier } from '../verifier.js';
 import { assertKnownOptions, verifierOptionsOf } from '../config/option-names.js';
 import type { VerifierOptions } from '../config/options.js';
+import { booleanOption } from '../config/option-default.js';
 
 /** Options every adapter accepts on top of the verifier's. */
 export interface GateSettings<Req> {
@@ -152,6 +153,14 @@ function assertGateSettings<Req>(settings: GateSettings<Req>): void {
   ) {
     throw new TypeError('"scopeClaims" must be an array of claim names');
   }
+  // `realm` is quoted into WWW-Authenticate and `onRejected` called on every rejection: a wrong
+  // type would turn each rejection into a 500 (or an unhandled rejection) instead of a 401.
+  if (settings.realm !== undefined && typeof settings.realm !== 'string') {
+    throw new TypeError('"realm" must be a string');
+  }
+  if (settings.onRejected !== undefined && typeof settings.onRejected !== 'function') {
+    throw new TypeError('"onRejected" must be a function');
+  }
 }
 
 /** An `Authorization` header naming the DPoP scheme, even one too malformed to parse. */
@@ -196,7 +205,11 @@ export function createGate<Req>(
   defaultLogger: ((req: Req) => Logger) | undefined = undefined,
 ): Gate<Req> {
   const { verifier, settings, now } = resolveGateOptions(options);
-  const credentialsRequired = settings.credentialsRequired ?? true;
+  const credentialsRequired = booleanOption(
+    settings.credentialsRequired,
+    true,
+    'credentialsRequired',
+  );
   const { getToken, onRejected, realm } = settings;
   assertGateSettings(settings);
   const logger = toLogger(settings.logger);

@@ -11,6 +11,7 @@ import { normalizeOptions } from '../config/options.js';
 import type { NormalizedOptions, VerifierOptions } from '../config/options.js';
 import type { KeySource } from '../keys/types.js';
 import type { TokenHeader } from '../token/types.js';
+import { booleanOption } from '../config/option-default.js';
 
 /** One issuer's checks, its key source and its decryptor, built once. */
 export interface Policy {
@@ -26,7 +27,8 @@ function createKeySource(options: VerifierOptions, normalized: NormalizedOptions
       allowSymmetric: [...normalized.algorithms].some(isSymmetricAlg),
     });
   }
-  const { shared = true, ...jwks } = options.jwks ?? {};
+  const { shared: sharedOption, ...jwks } = options.jwks ?? {};
+  const shared = booleanOption(sharedOption, true, 'jwks.shared');
   const remote: RemoteJwksOptions = {
     ...jwks,
     // The clock's identity keys the shared registry: pass it unwrapped.

@@ -1,11 +1,12 @@
 // Issuer metadata (OpenID Connect Discovery 1.0, RFC 8414) → jwks_uri → a remote JWKS.
+import { VerificationError } from '../errors.js';
 import type { KeySource } from './types.js';
 import { checkKeyServerUrl, loggableUrl } from './http/fetch.js';
 import { remoteJwksFor } from './remote-jwks.js';
 import type { RemoteJwks, RemoteJwksStatus } from './remote-jwks.js';
 import { documentOptions, toRemoteSettings } from './remote-options.js';
 import type { RemoteJwksOptions, RemoteSettings } from './remote-options.js';
-import { createCachedDocument } from './http/cached-document.js';
+import { createCachedDocument, timedOut, waitAtMost } from './http/cached-document.js';
 import type { LastError, CachedDocument, DocumentState } from './http/cached-document.js';
 
 /** The parts of the issuer's metadata tokengate uses. */
@@ -112,7 +113,19 @@ export function discoveredJwksFor(
   return {
     issuer,
     metadata: async () => (await meta.whenServable()).value,
-    getKeys: async (selector) => (await current()).getKeys(selector),
+    // One deadline across the metadata wait and the key-set wait, not `maxWait` for each.
+    async getKeys(selector) {
+      const keys = await waitAtMost(
+        (async () => (await current()).getKeys(selector))(),
+        settings.maxWait,
+      );
+      if (timedOut(keys)) {
+        throw new VerificationError('jwks_unavailable', {
+          reason: 'the key server is slow; still fetching',
+        });
+      }
+      return keys;
+    },
     isPublished(key) {
       meta.revalidateIfStale();
       // Metadata naming a new jwks_uri retires the old cache here too, not only on getKeys.

@@ -100,14 +100,28 @@ function statusOf(
 
 /** Internal: builds the cache from validated settings (discovery shares them). */
 export function remoteJwksFor(uri: string, url: URL, settings: RemoteSettings): RemoteJwks {
-  const resource: CachedDocument<KeySet> = createCachedDocument<KeySet>(
-    documentOptions(settings, {
+  const resource: CachedDocument<KeySet> = createCachedDocument<KeySet>({
+    ...documentOptions(settings, {
       urls: [url],
       event: 'jwks_fetch_failed',
       parse: (body, from) => parseKeySet(body, resource.held()?.value, settings, loggableUrl(from)),
       storeKey: `tokengate:jwks ${uri}`,
     }),
-  );
+    onFetch: (info) => {
+      // A 200 to a forced refresh sent with validators: the server ignores them (or the set
+      // changed); forced refreshes count as full downloads until it answers 304 again.
+      if (info.status === 304) ignoresValidators = false;
+      else if (forcedConditional) ignoresValidators = true;
+      forcedConditional = false;
+      settings.onFetch?.(info);
+    },
+    onError: (err) => {
+      forcedConditional = false;
+      settings.onError?.(err);
+    },
+  });
+  let forcedConditional = false;
+  let ignoresValidators = false;
   const loggable = loggableUrl(url);
   const kidRefresh = kidRefreshLimiter(settings.cooldown);
 
@@ -118,11 +132,12 @@ export function remoteJwksFor(uri: string, url: URL, settings: RemoteSettings): 
     if (settings.events.active()) settings.events.emit({ type: 'kid.miss', uri: loggable });
     if (!resource.fetching) {
       const entry = resource.held();
-      const conditional = entry?.etag !== undefined || entry?.lastModified !== undefined;
-      if (!kidRefresh.tryAcquire(settings.now(), conditional)) {
+      const validators = entry?.etag !== undefined || entry?.lastModified !== undefined;
+      if (!kidRefresh.tryAcquire(settings.now(), validators && !ignoresValidators)) {
         if (settings.events.active()) settings.events.emit({ type: 'cooldown.hit', uri: loggable });
         return 'no key has this "kid"; a refresh is cooling down';
       }
+      forcedConditional = validators;
     }
     // Joins the fetch in flight, if any. A failure is logged already; the old set still holds.
     const outcome = await waitAtMost(

@@ -14,6 +14,7 @@ import type { FetchInfo } from './http/cached-document.js';
 import { createEmitter } from '../telemetry/events.js';
 import type { Emitter, EventSink } from '../telemetry/events.js';
 import type { JwksStore } from './http/store.js';
+import { booleanOption } from '../config/option-default.js';
 
 /** Options of `createRemoteJwks` (and of discovery, which caches its metadata the same way). */
 export interface RemoteJwksOptions {
@@ -130,6 +131,8 @@ export function toRemoteSettings(options: RemoteJwksOptions): RemoteSettings {
   const minTtl = seconds(options.minTtl, 30, 'minTtl');
   const maxTtl = seconds(options.maxTtl, 86_400, 'maxTtl');
   const timeout = seconds(options.timeout, 5, 'timeout');
+  // A cooldown under a second would let an unknown-kid flood refresh almost without a bound.
+  if (cooldown < 1) throw new TypeError('"cooldown" must be at least 1 s');
   if (minTtl > maxTtl) throw new TypeError('"minTtl" must not be greater than "maxTtl"');
   if (timeout <= 0) throw new TypeError('"timeout" must be greater than zero');
   if (options.now !== undefined && typeof options.now !== 'function') {
@@ -158,7 +161,7 @@ export function toRemoteSettings(options: RemoteJwksOptions): RemoteSettings {
     backoffMax: Math.max(BACKOFF_INITIAL, cooldown),
     random: options.random ?? Math.random,
     maxKeys: positiveInteger(options.maxKeys, 100, 'maxKeys'),
-    allowInsecureHttp: options.allowInsecureHttp === true,
+    allowInsecureHttp: booleanOption(options.allowInsecureHttp, false, 'allowInsecureHttp'),
     onFetch: hookOrUndefined(options.onFetch, 'onFetch'),
     onError: hookOrUndefined(options.onError, 'onError'),
     events: createEmitter(options.onEvent),

@@ -11,6 +11,7 @@ import { toRemoteSettings } from './remote-options.js';
 import type { RemoteSettings } from './remote-options.js';
 import { createEmitter } from '../telemetry/events.js';
 import type { EventSink } from '../telemetry/events.js';
+import type { Logger } from '../telemetry/log.js';
 
 /** How many key servers (and issuers) the registries remember. */
 export const SHARED_MAX = 100;
@@ -32,11 +33,18 @@ interface Listeners {
   onFetch: Set<NonNullable<RemoteSettings['onFetch']>>;
   onError: Set<NonNullable<RemoteSettings['onError']>>;
   onEvent: Set<EventSink>;
+  /** Each sharer's logger (`false` is the silent one): a record goes once to each distinct one. */
+  logger: Set<Logger>;
 }
 const listeners = new WeakMap<RemoteJwks, Listeners>();
 
 function fanOut(base: RemoteSettings): { settings: RemoteSettings; hooks: Listeners } {
-  const hooks: Listeners = { onFetch: new Set(), onError: new Set(), onEvent: new Set() };
+  const hooks: Listeners = {
+    onFetch: new Set(),
+    onError: new Set(),
+    onEvent: new Set(),
+    logger: new Set(),
+  };
   const channelOnly = createEmitter(undefined);
   const each = <A>(fns: Set<(arg: A) => void>, arg: A) => {
     for (const fn of fns) {
@@ -47,8 +55,20 @@ function fanOut(base: RemoteSettings): { settings: RemoteSettings; hooks: Listen
       }
     }
   };
+  const log =
+    (level: 'warn' | 'error' | 'info') =>
+    (obj: object, msg?: string): void => {
+      for (const logger of hooks.logger) {
+        try {
+          logger[level]?.(obj, msg);
+        } catch {
+          // One caller's failing transport must not keep the others from logging.
+        }
+      }
+    };
   const settings: RemoteSettings = {
     ...base,
+    logger: { warn: log('warn'), error: log('error'), info: log('info') },
     onFetch: (info) => each(hooks.onFetch, info),
     onError: (err) => each(hooks.onError, err),
     events: {
@@ -68,6 +88,7 @@ function listen(jwks: RemoteJwks, settings: RemoteSettings): void {
   if (settings.onFetch) hooks.onFetch.add(settings.onFetch);
   if (settings.onError) hooks.onError.add(settings.onError);
   if (settings.onEvent) hooks.onEvent.add(settings.onEvent);
+  hooks.logger.add(settings.logger);
 }
 
 function sharedFor(uri: string, url: URL, base: RemoteSettings): RemoteJwks {
@@ -84,8 +105,9 @@ function sharedFor(uri: string, url: URL, base: RemoteSettings): RemoteJwks {
 
 /**
  * Like `createRemoteJwks`, but returns the cache already made for this URL and clock when
- * there is one. The URL is checked against the caller's `allowInsecureHttp`; the other options
- * (limits, TTLs, logger, hooks) are those of the first caller. At most SHARED_MAX caches are
+ * there is one. The URL is checked against the caller's `allowInsecureHttp`; every caller's
+ * `logger`, `onFetch`, `onError` and `onEvent` hear the cache (each distinct one once); the other
+ * options (limits, TTLs) are those of the first caller. At most SHARED_MAX caches are
  * kept (least recently used dropped; a verifier keeps its own reference).
  */
 export function sharedRemoteJwks(uri: string, options: RemoteJwksOptions = {}): RemoteJwks {
