@@ -3,6 +3,7 @@ import Fastify from 'fastify';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCapturingLogger } from '@tokengate/test-fixtures/logger';
+import { holdVerifier, watchUnhandledRejections } from '@tokengate/test-fixtures/held-verifier';
 import { createStubVerifier } from '@tokengate/test-fixtures/stub-verifier';
 import tokengate, { getAuth, requireClaims, requireScopes } from '../src/index.js';
 
@@ -198,4 +199,45 @@ describe('@tokengate/fastify', () => {
     app.register(tokengate, {} as never);
     await expect(app.ready()).rejects.toThrow(TypeError);
   });
+
+  // An earlier hook (a timeout) answered while verification waited.
+  it.each([
+    ['rejected', 'old'],
+    ['verified', 'good'],
+  ])(
+    'a token %s after another hook answered: no second answer, no unhandled rejection',
+    async (_outcome, token) => {
+      const rejections = watchUnhandledRejections();
+      try {
+        const verifier = holdVerifier(createStubVerifier(answers));
+        const lines: Record<string, unknown>[] = [];
+        const stream = new Writable({
+          write(chunk: Buffer, _encoding, done) {
+            lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+            done();
+          },
+        });
+        const app = createApp({ logger: { level: 'warn', stream } });
+        let routeRan = false;
+        app.addHook('onRequest', (_request, reply, done) => {
+          done();
+          void verifier.waiting.then(() => reply.code(503).send('timeout'));
+        });
+        await app.register(tokengate, { verifier, logger: false });
+        app.get('/orders', async () => {
+          routeRan = true;
+          return { ran: true };
+        });
+        const res = await app.inject({ url: '/orders', headers: bearer(token) });
+        expect([res.statusCode, res.body]).toEqual([503, 'timeout']);
+        verifier.release();
+        await rejections.settle();
+        expect(rejections.seen).toEqual([]);
+        expect(lines).toEqual([]);
+        expect(routeRan).toBe(false);
+      } finally {
+        rejections.stop();
+      }
+    },
+  );
 });
