@@ -23,7 +23,7 @@ import {
   TokengateModule,
   VerificationError,
 } from '../src/index.js';
-import type { GateSettings, NestRequest, VerifiedToken } from '../src/index.js';
+import type { GateSettings, NestRequest, TokenPayload, VerifiedToken } from '../src/index.js';
 import {
   PLATFORMS,
   answers,
@@ -310,7 +310,7 @@ describe.each(PLATFORMS)('TokengateModule on platform-%s', (platform) => {
 
   it('route checks run once per request with a global guard, @UseGuards and class and handler checks', async () => {
     let lookups = 0;
-    const lookup = async (payload: { role?: unknown }) => {
+    const lookup = async (payload: TokenPayload) => {
       lookups++;
       await new Promise((resolve) => setImmediate(resolve));
       return payload.role === 'admin';
