@@ -109,7 +109,10 @@ export function createRedisReplayStore(options: RedisReplayStoreOptions): RedisR
     owning.catch((err: unknown) => onError?.(err as Error));
     client = owning.then(({ owned }) => owned);
     close = async () => {
-      const { owned, connecting } = await owning;
+      // A failed import left no client to close (onError has the error already).
+      const loaded = await owning.catch(() => undefined);
+      if (!loaded) return;
+      const { owned, connecting } = loaded;
       if (owned.isReady) await owned.close();
       else if (owned.isOpen) owned.destroy(); // still (re)connecting: nothing to flush
       await connecting;
