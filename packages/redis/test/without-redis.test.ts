@@ -24,14 +24,14 @@ afterAll(() => {
 });
 
 /** Runs `source` as an ES module in the app; returns what it printed, or the error message. */
-function runInApp(source: string): string {
+function runInApp(source: string, extraEnv: Record<string, string> = {}): string {
   const file = join(app, `run-${Math.random().toString(36).slice(2)}.mjs`);
   writeFileSync(file, source);
   // pnpm sets NODE_PATH (its hoisted node_modules) for the processes it runs: a user's app has
   // no such path, and require.resolve would find redis through it.
   const { NODE_PATH: _hoisted, ...env } = process.env;
   const result = spawnSync(process.execPath, [file], {
-    env,
+    env: { ...env, ...extraEnv },
     cwd: app,
     encoding: 'utf8',
     timeout: 20_000,
@@ -66,5 +66,23 @@ describe('@tokengate/redis without the redis package', () => {
     expect(out).toBe(
       'TypeError: "url" needs the redis package (node-redis v5): npm install redis, or pass your own "client"',
     );
+  });
+
+  // NODE_PATH lets require.resolve find a package that import() cannot: the check at
+  // construction passes, the load fails. The store then reports it and fails closed.
+  it('reports a redis that resolves but cannot be imported: onError, add() rejects, close() resolves', () => {
+    const hoisted = join(pkg, 'node_modules');
+    const out = runInApp(
+      `
+      import { createRedisReplayStore } from '@tokengate/redis';
+      const errors = [];
+      const store = createRedisReplayStore({ url: 'redis://127.0.0.1:1', onError: (e) => errors.push(e.code) });
+      const added = await store.add('k', 60).then(() => 'added', (e) => 'rejected ' + e.code);
+      await store.close();
+      console.log(added, errors.join(','));
+    `,
+      { NODE_PATH: hoisted },
+    );
+    expect(out).toBe('rejected ERR_MODULE_NOT_FOUND ERR_MODULE_NOT_FOUND');
   });
 });
