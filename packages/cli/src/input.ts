@@ -67,14 +67,55 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** `--at`: epoch seconds, or an ISO 8601 date (`2026-01-01T00:05:00Z`); returns epoch seconds. */
+/** Epoch seconds `--at` accepts: 2000-01-01 to 2100-01-01 (UTC). */
+const PLAUSIBLE_EPOCH = { from: 946_684_800, to: 4_102_444_800 };
+
+// RFC 3339 date-time: the offset is required, so the instant does not depend on the shell's TZ.
+const ISO_DATE_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i;
+
+/**
+ * `--at`: epoch seconds (2000 to 2100), or an ISO 8601 date-time with `Z` or an offset
+ * (`2026-01-01T00:05:00Z`, `2026-01-01T01:05:00+01:00`); returns epoch seconds.
+ */
 export function parseTime(text: string): number {
-  if (/^\d+(\.\d+)?$/.test(text)) return Number(text);
-  const ms = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : NaN;
+  if (/^\d+(\.\d+)?$/.test(text)) {
+    const seconds = Number(text);
+    // `20260101` (a date without dashes) or milliseconds would silently check another year.
+    if (seconds < PLAUSIBLE_EPOCH.from || seconds >= PLAUSIBLE_EPOCH.to) {
+      throw new CliError(
+        `--at ${JSON.stringify(text)} is not plausible epoch seconds (2000 to 2100 expected): ` +
+          'give seconds since 1970, or an ISO 8601 date with Z or ±hh:mm',
+      );
+    }
+    return seconds;
+  }
+  if (/^\d{4}-\d{2}-\d{2}/.test(text) && !/(Z|[+-]\d{2}:\d{2})$/i.test(text)) {
+    throw new CliError(
+      `--at ${JSON.stringify(text)} has no UTC offset: add Z or ±hh:mm (2026-01-01T00:05:00Z)`,
+    );
+  }
+  const ms = isRealDateTime(text) ? Date.parse(text) : NaN;
   if (Number.isNaN(ms)) {
     throw new CliError(
-      `--at ${JSON.stringify(text)} is not a time: give epoch seconds or an ISO 8601 date`,
+      `--at ${JSON.stringify(text)} is not a time: give epoch seconds or an ISO 8601 date ` +
+        'with Z or ±hh:mm (2026-01-01T00:05:00Z)',
     );
   }
   return ms / 1000;
+}
+
+/** Whether `text` is an RFC 3339 date-time naming a real day and time (`Date.parse` rolls over). */
+function isRealDateTime(text: string): boolean {
+  const match = ISO_DATE_TIME.exec(text);
+  if (!match) return false;
+  const [year, month, day, hour, minute, second = '0'] = match.slice(1, 7).map(Number);
+  const date = new Date(Date.UTC(year!, month! - 1, day!));
+  return (
+    date.getUTCMonth() === month! - 1 &&
+    date.getUTCDate() === day &&
+    hour! < 24 &&
+    minute! < 60 &&
+    Number(second) < 61 // a leap second
+  );
 }

@@ -38,7 +38,8 @@ verify    runs the verifier the middleware runs and prints each step: decrypt, k
   --discovery         find the JWKS through the issuer's metadata instead
   --decrypt-key FILE  the receiver's private key(s): a JWK or a JWKS JSON file
   --algorithms LIST   comma-separated JWS algorithms allowed (default: core's list)
-  --at TIME           check as of this time: epoch seconds or an ISO 8601 date
+  --at TIME           check as of this time: epoch seconds (2000 to 2100), or an ISO 8601
+                      date with Z or an offset (2026-01-01T00:05:00Z)
   --json              print one JSON object instead of the transcript
 
 Exit status: 0 valid (inspect: decoded), 1 refused by the verifier, 2 bad usage or input.`;

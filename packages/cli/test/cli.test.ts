@@ -185,6 +185,10 @@ describe('tokengate verify', () => {
     expect(then.code).toBe(0);
     expect(then.stdout).toContain('clock    2026-01-01T00:01:00Z (fixed by --at');
     expect(then.stdout).toContain(`✓ exp ${NOW + 300} = 2026-01-01T00:05:00Z (in 4 min)`);
+    // An offset other than Z: the same instant, whatever TZ the shell runs in.
+    const offset = await cli(['verify', token, ...policy(), '--at', '2026-01-01T01:01:00+01:00']);
+    expect(offset.code).toBe(0);
+    expect(offset.stdout).toContain('clock    2026-01-01T00:01:00Z (fixed by --at');
     const epoch = await cli(['verify', token, ...policy(), '--at', String(NOW + 306)]);
     expect(epoch.code).toBe(1);
     expect(epoch.stdout).toContain(`✗ exp ${NOW + 300} = 2026-01-01T00:05:00Z (6 s ago)`);
@@ -513,6 +517,24 @@ describe('bad input: one line, non-zero exit, no stack trace', () => {
       args: () => ['verify', 'a.b.c', ...policy(), '--at', 'yesterday'],
       message: /^tokengate: --at "yesterday" is not a time/,
     },
+    // An ISO date without an offset is local time: the answer would depend on TZ.
+    ...['2026-01-01T00:05:00', '2026-01-01', '2026-01-01T00:05'].map((at) => ({
+      name: `--at ${at} (no UTC offset)`,
+      args: () => ['verify', 'a.b.c', ...policy(), '--at', at],
+      message: /^tokengate: --at "[^"]+" has no UTC offset: add Z or ±hh:mm/,
+    })),
+    ...['2026-02-31T00:00:00Z', '2026-01-01T24:00:00Z', '2026-01-01T00:05:00+25:00'].map((at) => ({
+      name: `--at ${at} (no such date)`,
+      args: () => ['verify', 'a.b.c', ...policy(), '--at', at],
+      message: /^tokengate: --at "[^"]+" is not a time/,
+    })),
+    // 20260101 is a date typed without dashes, 1767225600000 milliseconds: neither is meant as
+    // seconds since 1970.
+    ...['20260101', '1767225600000', '0'].map((at) => ({
+      name: `--at ${at} (implausible epoch seconds)`,
+      args: () => ['verify', 'a.b.c', ...policy(), '--at', at],
+      message: /^tokengate: --at "\d+" is not plausible epoch seconds \(2000 to 2100 expected/,
+    })),
     {
       name: 'a plain-http key server off loopback',
       args: () => [

@@ -66,11 +66,16 @@ export function tokengate(options: TokengateOptions): RequestHandler {
       return fail(err, req, res, next);
     }
     // A token-cache hit is synchronous: awaiting it anyway would cost every request a tick.
+    // While it waits, another middleware (a timeout) may answer: then neither the rejection nor
+    // the route may answer again (ERR_HTTP_HEADERS_SENT).
     if (isPromiseLike(result)) {
-      result.then(
-        (auth) => pass(auth, req, next),
-        (err: unknown) => fail(err, req, res, next),
-      );
+      result
+        .then(
+          (auth) => (res.headersSent ? undefined : pass(auth, req, next)),
+          (err: unknown) => (res.headersSent ? undefined : fail(err, req, res, next)),
+        )
+        // A throw there (an onRejected hook, say) would be an unhandled rejection: a crash.
+        .catch(next);
       return;
     }
     pass(result, req, next);
@@ -96,10 +101,14 @@ function guard(check: Guard, name: string): RequestHandler {
     const outcome = guardRefusal(check, req.auth, mounted.get(req));
     // Only an async claims predicate answers later: a sync guard never costs a tick.
     if (isPromiseLike(outcome)) {
-      outcome.then(
-        (err) => (err ? fail(err, req, res, next) : next()),
-        (err: unknown) => next(err),
-      );
+      outcome
+        .then((err) => {
+          // Another middleware (a timeout) answered while the predicate ran: nothing to add.
+          if (res.headersSent) return;
+          if (err) fail(err, req, res, next);
+          else next();
+        }, next)
+        .catch(next);
       return;
     }
     if (outcome) return fail(outcome, req, res, next);

@@ -5,6 +5,11 @@ import { VerificationError } from '@tokengate/core';
 import { listen } from '@tokengate/test-fixtures/http';
 import type { Listening } from '@tokengate/test-fixtures/http';
 import { createCapturingLogger } from '@tokengate/test-fixtures/logger';
+import {
+  HELD_OUTCOMES,
+  holdVerifier,
+  unhandledRejectionsDuring,
+} from '@tokengate/test-fixtures/held-verifier';
 import { createStubVerifier } from '@tokengate/test-fixtures/stub-verifier';
 import { getAuth, requireClaims, requireScopes, tokengate } from '../src/index.js';
 
@@ -198,5 +203,61 @@ describe('@tokengate/express', () => {
 
   it('names its guards for stack traces', () => {
     expect(requireScopes('a').name).toBe('requireScopes');
+  });
+
+  // A timeout middleware (connect-timeout and the like) answered while verification waited.
+  it.each(HELD_OUTCOMES)(
+    'a token %s after another middleware answered: no second answer, no unhandled rejection',
+    async (_outcome, token) => {
+      const verifier = holdVerifier(createStubVerifier(answers));
+      const seen: unknown[] = [];
+      let routeRan = false;
+      const app = express();
+      app.use((_req, res, next) => {
+        next();
+        void verifier.waiting.then(() => res.status(503).end('timeout'));
+      });
+      app.use(tokengate({ verifier, logger: false }));
+      app.get('/orders', (_req, res) => {
+        routeRan = true;
+        res.json({ ran: true });
+      });
+      app.use(errorSink(seen));
+      const origin = await serve(app);
+      const unhandled = await unhandledRejectionsDuring(async () => {
+        const res = await fetch(`${origin}/orders`, { headers: bearer(token) });
+        expect([res.status, await res.text()]).toEqual([503, 'timeout']);
+        verifier.release();
+      });
+      expect(unhandled).toEqual([]);
+      expect(seen).toEqual([]);
+      expect(routeRan).toBe(false);
+    },
+  );
+
+  it('an async claims guard answering after another middleware did: no unhandled rejection', async () => {
+    let answered!: () => void;
+    const timedOut = new Promise<void>((resolve) => (answered = resolve));
+    const app = express();
+    app.use(tokengate({ verifier: createStubVerifier(answers), logger: false }));
+    app.use((_req, res, next) => {
+      next();
+      res.status(503).end('timeout');
+      answered();
+    });
+    app.get(
+      '/orders',
+      requireClaims(async () => {
+        await timedOut;
+        return false;
+      }),
+      (_req, res) => void res.json({ ran: true }),
+    );
+    const origin = await serve(app);
+    const unhandled = await unhandledRejectionsDuring(async () => {
+      const res = await fetch(`${origin}/orders`, { headers: bearer('good') });
+      expect(res.status).toBe(503);
+    });
+    expect(unhandled).toEqual([]);
   });
 });

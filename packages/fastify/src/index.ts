@@ -80,10 +80,11 @@ const plugin: FastifyPluginCallback<TokengateOptions> = (app, options, done) => 
       return fail(err, request, reply, next);
     }
     // A token-cache hit is synchronous: awaiting it anyway would cost every request a tick.
+    // While it waits, another hook (a timeout) may answer: then nothing more is sent or run.
     if (isPromiseLike(result)) {
       result.then(
-        (auth) => pass(auth, request, next),
-        (err: unknown) => fail(err, request, reply, next),
+        (auth) => (reply.sent ? undefined : pass(auth, request, next)),
+        (err: unknown) => (reply.sent ? undefined : fail(err, request, reply, next)),
       );
       return;
     }
@@ -155,7 +156,11 @@ function guard(check: Guard, name: string): preHandlerHookHandler {
     // Only an async claims predicate answers later: a sync guard never costs a tick.
     if (isPromiseLike(outcome)) {
       outcome.then(
-        (err) => (err ? fail(err, request, reply, next) : next()),
+        (err) => {
+          if (reply.sent) return; // answered meanwhile (a timeout): nothing to add
+          if (err) fail(err, request, reply, next);
+          else next();
+        },
         (err: unknown) => next(err as Error),
       );
       return;

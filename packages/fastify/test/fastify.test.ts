@@ -3,6 +3,11 @@ import Fastify from 'fastify';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCapturingLogger } from '@tokengate/test-fixtures/logger';
+import {
+  HELD_OUTCOMES,
+  holdVerifier,
+  unhandledRejectionsDuring,
+} from '@tokengate/test-fixtures/held-verifier';
 import { createStubVerifier } from '@tokengate/test-fixtures/stub-verifier';
 import tokengate, { getAuth, requireClaims, requireScopes } from '../src/index.js';
 
@@ -20,15 +25,21 @@ function createApp(options: FastifyServerOptions = {}): FastifyInstance {
   return app;
 }
 
+/** A stream for Fastify's logger that keeps each JSON line it is given. */
+function captureLines() {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { stream, lines };
+}
+
 describe('@tokengate/fastify', () => {
   it('logs a rejection through request.log by default: one warn line with the request id', async () => {
-    const lines: Record<string, unknown>[] = [];
-    const stream = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-        done();
-      },
-    });
+    const { stream, lines } = captureLines();
     const app = createApp({ logger: { level: 'warn', stream } });
     await app.register(tokengate, { verifier: createStubVerifier(answers) });
     app.get('/orders', async () => ({ ran: true }));
@@ -198,4 +209,32 @@ describe('@tokengate/fastify', () => {
     app.register(tokengate, {} as never);
     await expect(app.ready()).rejects.toThrow(TypeError);
   });
+
+  // An earlier hook (a timeout) answered while verification waited.
+  it.each(HELD_OUTCOMES)(
+    'a token %s after another hook answered: no second answer, no unhandled rejection',
+    async (_outcome, token) => {
+      const verifier = holdVerifier(createStubVerifier(answers));
+      const { stream, lines } = captureLines();
+      const app = createApp({ logger: { level: 'warn', stream } });
+      let routeRan = false;
+      app.addHook('onRequest', (_request, reply, done) => {
+        done();
+        void verifier.waiting.then(() => reply.code(503).send('timeout'));
+      });
+      await app.register(tokengate, { verifier, logger: false });
+      app.get('/orders', async () => {
+        routeRan = true;
+        return { ran: true };
+      });
+      const unhandled = await unhandledRejectionsDuring(async () => {
+        const res = await app.inject({ url: '/orders', headers: bearer(token) });
+        expect([res.statusCode, res.body]).toEqual([503, 'timeout']);
+        verifier.release();
+      });
+      expect(unhandled).toEqual([]);
+      expect(lines).toEqual([]);
+      expect(routeRan).toBe(false);
+    },
+  );
 });

@@ -72,10 +72,12 @@ export function tokengate(options: TokengateOptions): Middleware<AuthState> {
       return fail(err, ctx);
     }
     // A token-cache hit is synchronous: awaiting it anyway would cost every request a tick.
+    // While it waits, a middleware that does not await next() (a timeout) may answer: then the
+    // route must not run after that answer.
     if (isPromiseLike(result)) {
       return result.then(
-        (auth) => pass(auth, ctx, next),
-        (err: unknown) => fail(err, ctx),
+        (auth) => (ctx.headerSent ? undefined : pass(auth, ctx, next)),
+        (err: unknown) => (ctx.headerSent ? undefined : fail(err, ctx)),
       );
     }
     return pass(result, ctx, next);
@@ -104,7 +106,12 @@ function guard(check: Guard, name: string): Middleware<AuthState> {
   const middleware: Middleware<AuthState> = (ctx, next) => {
     const outcome = guardRefusal(check, ctx.state.auth, gates.get(ctx));
     // Only an async claims predicate answers later: a sync guard never costs a tick.
-    if (isPromiseLike(outcome)) return outcome.then((err) => (err ? fail(err, ctx) : next()));
+    if (isPromiseLike(outcome)) {
+      return outcome.then((err) => {
+        if (ctx.headerSent) return; // answered meanwhile (a timeout): nothing to add
+        return err ? fail(err, ctx) : next();
+      });
+    }
     if (outcome) return fail(outcome, ctx);
     return next();
   };

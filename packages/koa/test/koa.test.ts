@@ -4,6 +4,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { listen } from '@tokengate/test-fixtures/http';
 import type { Listening } from '@tokengate/test-fixtures/http';
 import { createCapturingLogger } from '@tokengate/test-fixtures/logger';
+import {
+  HELD_OUTCOMES,
+  holdVerifier,
+  unhandledRejectionsDuring,
+} from '@tokengate/test-fixtures/held-verifier';
 import { createStubVerifier } from '@tokengate/test-fixtures/stub-verifier';
 import { getAuth, requireClaims, requireScopes, tokengate } from '../src/index.js';
 import type { AuthContext } from '../src/index.js';
@@ -151,4 +156,35 @@ describe('@tokengate/koa', () => {
     expect(() => tokengate({} as never)).toThrow(TypeError);
     expect(() => requireScopes('orders read')).toThrow(TypeError);
   });
+
+  // A timeout middleware answered while verification waited (Koa answers once the chain it
+  // awaits settles, so the middleware does not await next()).
+  it.each(HELD_OUTCOMES)(
+    'a token %s after another middleware answered: no second answer, no unhandled rejection',
+    async (_outcome, token) => {
+      const verifier = holdVerifier(createStubVerifier(answers));
+      const { app, errors } = createApp();
+      let routeRan = false;
+      app.use(async (ctx, next) => {
+        void next();
+        await verifier.waiting;
+        ctx.status = 503;
+        ctx.body = 'timeout';
+      });
+      app.use(tokengate({ verifier, logger: false }));
+      app.use((ctx) => {
+        routeRan = true;
+        ctx.body = { ran: true };
+      });
+      const origin = await serve(app);
+      const unhandled = await unhandledRejectionsDuring(async () => {
+        const res = await fetch(`${origin}/orders`, { headers: bearer(token) });
+        expect([res.status, await res.text()]).toEqual([503, 'timeout']);
+        verifier.release();
+      });
+      expect(unhandled).toEqual([]);
+      expect(errors).toEqual([]);
+      expect(routeRan).toBe(false);
+    },
+  );
 });

@@ -1,9 +1,9 @@
 /// <reference types="reflect-metadata" />
-import { SetMetadata, createParamDecorator } from '@nestjs/common';
+import { SetMetadata, UseGuards, applyDecorators, createParamDecorator } from '@nestjs/common';
 import type { CustomDecorator, ExecutionContext } from '@nestjs/common';
 import { VerificationError, createGuards } from '@tokengate/core';
 import type { Guard, GuardFactories } from '@tokengate/core';
-import { rejectRequest } from './guard.js';
+import { TokengateGuard, rejectRequest } from './guard.js';
 import type { NestRequest } from './request.js';
 import { PUBLIC_ROUTE, ROUTE_CHECKS } from './tokens.js';
 
@@ -28,7 +28,16 @@ function addCheck(check: Guard): RouteDecorator {
   };
 }
 
-const checks: GuardFactories<RouteDecorator> = createGuards(addCheck);
+/**
+ * A check and the guard that enforces it: a check alone is only metadata, silently unenforced
+ * on a route no `TokengateGuard` covers. The guard does not verify twice where another
+ * `TokengateGuard` (global or `@UseGuards`) already did, nor run the checks twice.
+ */
+function enforce(check: Guard): RouteDecorator {
+  return applyDecorators(UseGuards(TokengateGuard), addCheck(check));
+}
+
+const checks: GuardFactories<RouteDecorator> = createGuards(enforce);
 
 /**
  * Passes when the token grants every one of `scopes` (read from `scope` and `scp`, or the

@@ -71,7 +71,9 @@ export class TokengateGuard implements CanActivate {
       ...(this.reflector.get<Guard[] | undefined>(ROUTE_CHECKS, controller) ?? []),
       ...(this.reflector.get<Guard[] | undefined>(ROUTE_CHECKS, handler) ?? []),
     ];
-    if (req[GUARDED]?.verifiedBy === this.gate) return this.check(req, req.auth, checks, 0);
+    // A second guard with this gate (global and per route, or the ones `@Scopes` & co. add):
+    // the first verified the request and ran every check of the route, an async lookup included.
+    if (req[GUARDED]?.verifiedBy === this.gate) return true;
     req[GUARDED] = { verifiedBy: this.gate, reject };
     let result: ReturnType<typeof this.gate.authenticate>;
     try {
@@ -82,26 +84,40 @@ export class TokengateGuard implements CanActivate {
     // A token-cache hit is synchronous: awaiting it anyway would cost every request a tick.
     if (isPromiseLike(result)) {
       return result.then(
-        (auth) => this.check(req, (req.auth = auth), checks, 0),
-        (err: unknown) => fail(err, reject),
+        (auth) =>
+          !this.answered(response) && this.check(req, response, (req.auth = auth), checks, 0),
+        (err: unknown) => !this.answered(response) && fail(err, reject),
       );
     }
     req.auth = result;
-    return this.check(req, result, checks, 0);
+    return this.check(req, response, result, checks, 0);
+  }
+
+  /**
+   * Whether a middleware (a timeout) answered while the guard waited. Then the guard answers
+   * `false`, so the route does not run and adds no second answer, and Nest's exception filter,
+   * seeing the headers sent, only ends the response.
+   */
+  private answered(response: unknown): boolean {
+    return this.adapterHost.httpAdapter.isHeadersSent(response) === true;
   }
 
   /** Runs `checks` from `from` on; synchronous until an async claims predicate. */
   private check(
     req: WithGuard,
+    response: unknown,
     auth: VerifiedToken | undefined,
     checks: readonly Guard[],
     from: number,
-  ): true | Promise<true> {
+  ): boolean | Promise<boolean> {
     const reject = req[GUARDED]!.reject;
     for (let i = from; i < checks.length; i++) {
       const outcome = runGuard(checks[i]!, auth, this.gate);
       if (isPromiseLike(outcome)) {
-        return outcome.then((err) => (err ? reject(err) : this.check(req, auth, checks, i + 1)));
+        return outcome.then((err) => {
+          if (this.answered(response)) return false;
+          return err ? reject(err) : this.check(req, response, auth, checks, i + 1);
+        });
       }
       if (outcome) reject(outcome);
     }

@@ -2,11 +2,17 @@ import 'reflect-metadata';
 import { Catch, Controller, Get, Inject, Injectable, Module, UseGuards } from '@nestjs/common';
 import type { ArgumentsHost, ExceptionFilter, ExecutionContext } from '@nestjs/common';
 import { APP_GUARD, HttpAdapterHost, Reflector } from '@nestjs/core';
+import type { ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { createClock } from '@tokengate/test-fixtures/clock';
 import { startJwksServer } from '@tokengate/test-fixtures/jwks-server';
 import { issuerJwks } from '@tokengate/test-fixtures/keys';
 import { createCapturingLogger } from '@tokengate/test-fixtures/logger';
+import {
+  HELD_OUTCOMES,
+  holdVerifier,
+  unhandledRejectionsDuring,
+} from '@tokengate/test-fixtures/held-verifier';
 import { createStubVerifier } from '@tokengate/test-fixtures/stub-verifier';
 import { AUDIENCE, ISSUER, claims, sign } from '@tokengate/test-fixtures/tokens';
 import {
@@ -21,7 +27,7 @@ import {
   TokengateModule,
   VerificationError,
 } from '../src/index.js';
-import type { GateSettings, NestRequest, VerifiedToken } from '../src/index.js';
+import type { GateSettings, NestRequest, TokenPayload, VerifiedToken } from '../src/index.js';
 import {
   PLATFORMS,
   answers,
@@ -266,6 +272,120 @@ describe.each(PLATFORMS)('TokengateModule on platform-%s', (platform) => {
     expect(await get(origin, '/twice', bearer('reader'))).toEqual(forbidden('orders:write'));
     expect(logger.rejections()).toHaveLength(1);
   });
+
+  it('@Scopes, @AnyScope and @Claims enforce themselves: no global guard, no @UseGuards', async () => {
+    @Controller('self')
+    class SelfGuarded {
+      @Get('scopes')
+      @Scopes('orders:write')
+      scopes() {
+        return { ran: 'scopes' };
+      }
+      @Get('any')
+      @AnyScope('orders:write', 'orders:admin')
+      any() {
+        return { ran: 'any' };
+      }
+      @Get('claims')
+      @Claims((payload) => payload.role === 'admin')
+      claims() {
+        return { ran: 'claims' };
+      }
+    }
+    @Controller('self-class')
+    @Scopes('orders:write')
+    class SelfGuardedClass {
+      @Get()
+      list() {
+        return { ran: 'class' };
+      }
+    }
+    const verifier = createStubVerifier(answers);
+    const origin = await startApp(platform, {
+      imports: [TokengateModule.forRoot({ verifier, logger: false })],
+      controllers: [SelfGuarded, SelfGuardedClass],
+    });
+    for (const path of ['/self/scopes', '/self/any', '/self/claims', '/self-class']) {
+      expect(await get(origin, path), path).toEqual(MISSING);
+      expect((await get(origin, path, bearer('reader'))).status, path).toBe(403);
+      expect((await get(origin, path, bearer('writer'))).status, path).toBe(200);
+    }
+  });
+
+  it('route checks run once per request with a global guard, @UseGuards and class and handler checks', async () => {
+    let lookups = 0;
+    const lookup = async (payload: TokenPayload) => {
+      lookups++;
+      await new Promise((resolve) => setImmediate(resolve));
+      return payload.role === 'admin';
+    };
+    @Controller('once')
+    @UseGuards(TokengateGuard)
+    @Claims(lookup)
+    class Once {
+      @Get()
+      @UseGuards(TokengateGuard)
+      @Scopes('orders:read')
+      once() {
+        return { ran: true };
+      }
+    }
+    const verifier = createStubVerifier(answers);
+    const origin = await startApp(platform, {
+      imports: [TokengateModule.forRoot({ verifier, logger: false })],
+      controllers: [Once],
+      providers: [GLOBAL_GUARD],
+    });
+    expect(await get(origin, '/once', bearer('writer'))).toMatchObject({ status: 200 });
+    expect(lookups).toBe(1);
+    expect((await get(origin, '/once', bearer('reader'))).status).toBe(403);
+    expect(lookups).toBe(2);
+  });
+
+  // A middleware (a timeout) answered while verification waited.
+  it.each(HELD_OUTCOMES)(
+    'a token %s after a middleware answered: no second answer, no error, no unhandled rejection',
+    async (_outcome, token) => {
+      const verifier = holdVerifier(createStubVerifier({ ...answers, good: answers.writer }));
+      const nest = createNestLogger();
+      let routeRan = false;
+      @Controller('slow')
+      class Slow {
+        @Get()
+        slow() {
+          routeRan = true;
+          return { ran: true };
+        }
+      }
+      const origin = await startApp(
+        platform,
+        {
+          imports: [TokengateModule.forRoot({ verifier, logger: false })],
+          controllers: [Slow],
+          providers: [GLOBAL_GUARD],
+        },
+        {
+          logger: nest.logger,
+          configure: (app) =>
+            app.use((_req: unknown, res: ServerResponse, next: () => void) => {
+              next();
+              void verifier.waiting.then(() => {
+                res.statusCode = 503;
+                res.end('timeout');
+              });
+            }),
+        },
+      );
+      const unhandled = await unhandledRejectionsDuring(async () => {
+        const res = await fetch(`${origin}/slow`, { headers: bearer(token) });
+        expect([res.status, await res.text()]).toEqual([503, 'timeout']);
+        verifier.release();
+      });
+      expect(unhandled).toEqual([]);
+      expect(nest.calls.filter((call) => call.level === 'error')).toEqual([]);
+      expect(routeRan).toBe(false);
+    },
+  );
 
   it("a user's exception filter reshapes the body; the status and challenge survive", async () => {
     @Catch(TokengateException)

@@ -1,4 +1,4 @@
-import { createClient } from 'redis';
+import { createRequire } from 'node:module';
 import type { ReplayStore } from '@tokengate/core';
 
 /**
@@ -39,6 +39,20 @@ export interface RedisReplayStore extends ReplayStore {
   close(): Promise<void>;
 }
 
+/**
+ * Throws the configuration mistake at construction: `url` needs node-redis, an optional peer.
+ * Resolved, not loaded: loading is asynchronous (`import()`), the check must not be.
+ */
+function assertRedisInstalled(): void {
+  try {
+    createRequire(import.meta.url).resolve('redis');
+  } catch {
+    throw new TypeError(
+      '"url" needs the redis package (node-redis v5): npm install redis, or pass your own "client"',
+    );
+  }
+}
+
 function timeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
@@ -73,38 +87,52 @@ export function createRedisReplayStore(options: RedisReplayStoreOptions): RedisR
   if (onError !== undefined && typeof onError !== 'function') {
     throw new TypeError('"onError" must be a function');
   }
-  let client: RedisSetClient;
+  let client: Promise<RedisSetClient>;
   let close = async (): Promise<void> => {};
   if (url !== undefined) {
     if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) {
       throw new TypeError('"url" must be a redis:// or rediss:// URL');
     }
-    // Commands wait offline while the client reconnects; the timeout above bounds the wait.
-    const owned = createClient({ url });
-    // Without a listener, node-redis's 'error' event would crash the process.
-    owned.on('error', (err: Error) => onError?.(err));
-    const connecting = owned.connect().catch((err: unknown) => {
-      onError?.(err as Error);
+    assertRedisInstalled();
+    // Loaded only here: `redis` is an optional peer, not needed by an app passing its own client.
+    const owning = import('redis').then(({ createClient }) => {
+      // Commands wait offline while the client reconnects; the timeout above bounds the wait.
+      const owned = createClient({ url });
+      // Without a listener, node-redis's 'error' event would crash the process.
+      owned.on('error', (err: Error) => onError?.(err));
+      const connecting = owned.connect().catch((err: unknown) => {
+        onError?.(err as Error);
+      });
+      return { owned, connecting };
     });
-    client = owned;
+    // A failed import (a broken install) is reported once; add() then rejects with it (a 503).
+    owning.catch((err: unknown) => onError?.(err as Error));
+    client = owning.then(({ owned }) => owned);
     close = async () => {
+      // A failed import left no client to close (onError has the error already).
+      const loaded = await owning.catch(() => undefined);
+      if (!loaded) return;
+      const { owned, connecting } = loaded;
       if (owned.isReady) await owned.close();
       else if (owned.isOpen) owned.destroy(); // still (re)connecting: nothing to flush
       await connecting;
     };
   } else {
-    client = options.client!;
-    if (typeof client !== 'object' || client === null || typeof client.set !== 'function') {
+    const given = options.client!;
+    if (typeof given !== 'object' || given === null || typeof given.set !== 'function') {
       throw new TypeError('"client" must be a node-redis client');
     }
+    client = Promise.resolve(given);
   }
   return {
     async add(key, ttlSeconds) {
       const reply = await timeout(
-        client.set(`${prefix}${key}`, '1', {
-          expiration: { type: 'EX', value: Math.max(1, Math.ceil(ttlSeconds)) },
-          condition: 'NX',
-        }),
+        client.then((c) =>
+          c.set(`${prefix}${key}`, '1', {
+            expiration: { type: 'EX', value: Math.max(1, Math.ceil(ttlSeconds)) },
+            condition: 'NX',
+          }),
+        ),
         timeoutMs,
       );
       // 'OK' when the key was set; null when it already existed (NX).
