@@ -32,7 +32,7 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of stream) {
-    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk);
     size += buffer.length;
     if (size > MAX_STDIN_BYTES) throw new CliError('stdin holds more than 1 MiB: not a token');
     chunks.push(buffer);
@@ -110,7 +110,7 @@ function isRealDateTime(text: string): boolean {
   const match = ISO_DATE_TIME.exec(text);
   if (!match) return false;
   const [year, month, day, hour, minute, second = '0'] = match.slice(1, 7).map(Number);
-  const date = new Date(Date.UTC(year!, month! - 1, day!));
+  const date = new Date(Date.UTC(year!, month! - 1, day));
   return (
     date.getUTCMonth() === month! - 1 &&
     date.getUTCDate() === day &&

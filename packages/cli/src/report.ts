@@ -58,17 +58,19 @@ function reasonOr(run: Run, fallback: string): string {
   return printable(run.failure?.reason ?? run.failure?.message ?? fallback);
 }
 
-/** Builds the report of a run. */
-export function toReport(run: Run): Report {
-  const failed = failedStage(run);
-  const claims = (run.result?.payload ?? run.decoded?.claims ?? {}) as Record<string, unknown>;
-  const layers = run.decoded?.layers ?? [];
-  const jwe = layers[0]?.kind === 'JWE' ? layers[0] : undefined;
-  const innerHeader = run.result?.header ?? layers.find((l) => l.kind === 'JWS')?.header;
-  const steps: Check[] = [];
-  const add = (check: string, verdict: Verdict, detail: string) =>
-    steps.push({ check, verdict, detail });
+/** What every step of the report reads, and where it adds its line. */
+interface StepContext {
+  run: Run;
+  failed: Stage | undefined;
+  claims: Record<string, unknown>;
+  layers: NonNullable<Run['decoded']>['layers'];
+  jwe: NonNullable<Run['decoded']>['layers'][number] | undefined;
+  innerHeader: Record<string, unknown> | undefined;
+  add: (check: string, verdict: Verdict, detail: string) => void;
+}
 
+/** The token line: its kind and size, or why it is malformed. */
+function tokenStep({ run, failed, layers, jwe, add }: StepContext): void {
   // token
   const kind = jwe ? 'JWE' : layers.length ? 'JWS' : 'not a JWS or JWE';
   add(
@@ -78,7 +80,10 @@ export function toReport(run: Run): Report {
       ? `${kind}: ${reasonOr(run, 'malformed')}`
       : `${kind}, ${run.token.length} characters`,
   );
+}
 
+/** The decrypt line: which key and algorithms opened the JWE, or why not. */
+function decryptStep({ run, failed, layers, jwe, add }: StepContext): void {
   // decrypt
   if (!jwe) {
     add(
@@ -87,7 +92,7 @@ export function toReport(run: Run): Report {
       layers.length ? 'not encrypted (a JWS)' : 'not reached',
     );
   } else {
-    const header = (run.result?.encryption ?? jwe.header) as Record<string, unknown>;
+    const header = run.result?.encryption ?? jwe.header;
     const key = decryptionKeyFor(header, run.args.decryptKeys);
     const algs = `${showValue(header.alg)} + ${showValue(header.enc)}`;
     const verdict = verdictOf('decrypt', failed);
@@ -102,7 +107,10 @@ export function toReport(run: Run): Report {
             `${header.cty === undefined ? '' : `, cty ${showValue(header.cty)}`} → ${inner}`,
     );
   }
+}
 
+/** The kid line: what the verifier looked up (or, before that step, what the token names). */
+function kidStep({ run, failed, jwe, innerHeader, add }: StepContext): void {
   // kid: what the verifier looked up (or, before that step, what the token names)
   const kidHeader = run.lookup ?? (innerHeader as { kid?: unknown; alg?: unknown } | undefined);
   const typ = innerHeader?.typ === undefined ? '' : `, typ ${showValue(innerHeader.typ)}`;
@@ -122,7 +130,10 @@ export function toReport(run: Run): Report {
         ? `${kidText}: no key set to look it up in`
         : kidText,
   );
+}
 
+/** The JWKS line: each fetch with its status, ETag and lifetime, and the keys held. */
+function jwksStep({ run, add }: StepContext): void {
   // JWKS
   const fetches = fetchReports(run);
   const jwksLines = fetches.map((f) =>
@@ -148,7 +159,10 @@ export function toReport(run: Run): Report {
         : 'pass',
     jwksLines.length ? jwksLines.join('\n') : 'not fetched',
   );
+}
 
+/** The verify line: the signature and the key that checked it. */
+function signatureStep({ run, failed, innerHeader, add }: StepContext): void {
   // signature
   const sigVerdict = verdictOf('signature', failed);
   const alg = showValue(innerHeader?.alg ?? run.lookup?.alg);
@@ -170,11 +184,10 @@ export function toReport(run: Run): Report {
             : `${alg}: ${reasonOr(run, 'refused')} (${withKey})`
         : 'not checked',
   );
+}
 
-  if (!run.result && !run.decoded?.claims) {
-    add('claims', 'not_reached', jwe ? 'not visible (encrypted)' : 'not reached');
-  } else addClaims(run, claims, failed, jwe?.header, add);
-
+/** The binding line: the request's DPoP proof or client certificate is not here to check. */
+function bindingStep({ claims, add }: StepContext): void {
   // binding: the request's DPoP proof or client certificate is not here to check
   const cnf = claims.cnf as Record<string, unknown> | undefined;
   if (typeof cnf === 'object' && cnf !== null) {
@@ -187,6 +200,26 @@ export function toReport(run: Run): Report {
       add('binding', 'none', `bound to a ${bound}: checked by the receiver per request, not here`);
     }
   }
+}
+
+/** Builds the report of a run. */
+export function toReport(run: Run): Report {
+  const failed = failedStage(run);
+  const claims = run.result?.payload ?? run.decoded?.claims ?? {};
+  const layers = run.decoded?.layers ?? [];
+  const jwe = layers[0]?.kind === 'JWE' ? layers[0] : undefined;
+  const innerHeader = run.result?.header ?? layers.find((l) => l.kind === 'JWS')?.header;
+  const steps: Check[] = [];
+  const add = (check: string, verdict: Verdict, detail: string) =>
+    steps.push({ check, verdict, detail });
+
+  const context: StepContext = { run, failed, claims, layers, jwe, innerHeader, add };
+  for (const step of [tokenStep, decryptStep, kidStep, jwksStep, signatureStep]) step(context);
+  if (!run.result && !run.decoded?.claims) {
+    add('claims', 'not_reached', jwe ? 'not visible (encrypted)' : 'not reached');
+  } else addClaims(run, claims, failed, jwe?.header, add);
+
+  bindingStep(context);
 
   const answer = run.failure && httpAnswer(run.failure);
   return {
@@ -201,8 +234,8 @@ export function toReport(run: Run): Report {
     at: isoDate(run.now),
     clock: run.args.at === undefined ? 'system' : 'at',
     steps,
-    fetches,
-    ...(run.result && { claims: run.result.payload as Record<string, unknown> }),
+    fetches: fetchReports(run),
+    ...(run.result && { claims: run.result.payload }),
     durationMs: Math.round(run.durationMs * 10) / 10,
   };
 }

@@ -1,8 +1,9 @@
 /// <reference types="reflect-metadata" />
 import { SetMetadata, UseGuards, applyDecorators, createParamDecorator } from '@nestjs/common';
 import type { CustomDecorator, ExecutionContext } from '@nestjs/common';
-import { VerificationError, createGuards } from '@tokengate/core';
-import type { Guard, GuardFactories } from '@tokengate/core';
+import { VerificationError } from '@tokengate/core';
+import { createGuards } from '@tokengate/core/adapter';
+import type { Guard, GuardFactories } from '@tokengate/core/adapter';
 import { TokengateGuard, rejectRequest } from './guard.js';
 import type { NestRequest } from './request.js';
 import { PUBLIC_ROUTE, ROUTE_CHECKS } from './tokens.js';

@@ -1,8 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { CanActivate, ExecutionContext } from '@nestjs/common';
 import { HttpAdapterHost, Reflector } from '@nestjs/core';
-import { isPromiseLike, isVerificationError, runGuard, toHttpError } from '@tokengate/core';
-import type { Gate, Guard, VerificationError, VerifiedToken } from '@tokengate/core';
+import { isVerificationError, toHttpError } from '@tokengate/core';
+import type { VerificationError, VerifiedToken } from '@tokengate/core';
+import { guardRefusal, isPromiseLike } from '@tokengate/core/adapter';
+import type { Gate, Guard } from '@tokengate/core/adapter';
 import { TokengateException } from './exception.js';
 import type { NestRequest } from './request.js';
 import { PUBLIC_ROUTE, ROUTE_CHECKS, TOKENGATE_GATE } from './tokens.js';
@@ -14,7 +16,7 @@ import { PUBLIC_ROUTE, ROUTE_CHECKS, TOKENGATE_GATE } from './tokens.js';
 const GUARDED = Symbol('tokengate');
 interface Guarded {
   verifiedBy: Gate<NestRequest> | undefined;
-  reject(err: VerificationError): never;
+  reject: (err: VerificationError) => never;
 }
 type WithGuard = NestRequest & { [GUARDED]?: Guarded };
 
@@ -110,9 +112,9 @@ export class TokengateGuard implements CanActivate {
     checks: readonly Guard[],
     from: number,
   ): boolean | Promise<boolean> {
-    const reject = req[GUARDED]!.reject;
+    const { reject } = req[GUARDED]!;
     for (let i = from; i < checks.length; i++) {
-      const outcome = runGuard(checks[i]!, auth, this.gate);
+      const outcome = guardRefusal(checks[i]!, auth, this.gate);
       if (isPromiseLike(outcome)) {
         return outcome.then((err) => {
           if (this.answered(response)) return false;

@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import type { DynamicModule, FactoryProvider, ModuleMetadata, Provider } from '@nestjs/common';
-import { createGate } from '@tokengate/core';
-import type { Gate, GateOptions } from '@tokengate/core';
+import { createGate } from '@tokengate/core/adapter';
+import type { Gate, GateOptions } from '@tokengate/core/adapter';
 import { TokengateGuard } from './guard.js';
 import { nestRequestIo, toCoreLogger } from './request.js';
 import type { NestRequest } from './request.js';
@@ -42,11 +42,7 @@ function createNestGate(options: TokengateOptions<object>): Gate<NestRequest> {
     (options as { logger?: unknown }).logger === undefined
       ? { ...options, logger: nestLogger }
       : options;
-  return createGate<NestRequest>(
-    withLogger as GateOptions<NestRequest>,
-    nestRequestIo,
-    () => nestLogger,
-  );
+  return createGate<NestRequest>(withLogger, nestRequestIo, () => nestLogger);
 }
 
 const GATE_PROVIDER: Provider = {
@@ -88,10 +84,13 @@ export class TokengateModule {
     if (typeof options?.useFactory !== 'function') {
       throw new TypeError('forRootAsync needs a "useFactory" function');
     }
-    const { imports = [], inject = [], useFactory } = options;
+    const { imports = [], inject = [] } = options;
+    // Nest calls the factory on its own (no `this`): as the user wrote it.
+    const useFactory = (...args: unknown[]): unknown =>
+      (options.useFactory as (...a: unknown[]) => unknown)(...args);
     const provider = {
       provide: TOKENGATE_OPTIONS,
-      useFactory: useFactory as (...args: unknown[]) => unknown,
+      useFactory,
       inject,
     };
     return { ...TokengateModule.with([provider]), imports };

@@ -1,7 +1,8 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { Logger as NestLogger } from '@nestjs/common';
 import type { LoggerService } from '@nestjs/common';
-import type { Logger, RequestIo, VerifiedToken } from '@tokengate/core';
+import type { Logger, VerifiedToken } from '@tokengate/core';
+import type { RequestIo } from '@tokengate/core/adapter';
 
 /**
  * The request a Nest guard sees: Express's `Request` on platform-express (itself the Node
@@ -54,8 +55,8 @@ export const nestRequestIo: RequestIo<NestRequest> = {
  */
 export function toCoreLogger(nest: LoggerService = new NestLogger('Tokengate')): Logger {
   return {
-    info: (obj, msg) => nest.log({ msg, ...obj }),
-    warn: (obj, msg) => nest.warn({ msg, ...obj }),
-    error: (obj, msg) => nest.error({ msg, ...obj }),
+    info: (obj, msg) => void nest.log({ msg, ...obj }),
+    warn: (obj, msg) => void nest.warn({ msg, ...obj }),
+    error: (obj, msg) => void nest.error({ msg, ...obj }),
   };
 }

@@ -7,7 +7,12 @@ import { indexByKid, selectKeys } from './local.js';
 import { documentOptions, toRemoteSettings } from './remote-options.js';
 import type { RemoteJwksOptions, RemoteSettings } from './remote-options.js';
 import { createCachedDocument, timedOut, waitAtMost } from './http/cached-document.js';
-import type { CachedDocument, DocumentCounters, DocumentState } from './http/cached-document.js';
+import type {
+  CachedDocument,
+  DocumentCounters,
+  DocumentState,
+  FetchInfo,
+} from './http/cached-document.js';
 
 export type { RemoteJwksOptions } from './remote-options.js';
 export type {
@@ -98,8 +103,35 @@ function statusOf(
   };
 }
 
+/**
+ * Whether the key server honours validators. A 200 to a forced refresh sent with validators means
+ * it ignores them (or the set changed): forced refreshes then count as full downloads, one per
+ * cooldown, until it answers 304 again.
+ */
+function watchValidators(settings: RemoteSettings) {
+  let forcedConditional = false;
+  let ignored = false;
+  return {
+    ignored: () => ignored,
+    forced(conditional: boolean): void {
+      forcedConditional = conditional;
+    },
+    onFetch(info: FetchInfo): void {
+      if (info.status === 304) ignored = false;
+      else if (forcedConditional) ignored = true;
+      forcedConditional = false;
+      settings.onFetch?.(info);
+    },
+    onError(err: Error): void {
+      forcedConditional = false;
+      settings.onError?.(err);
+    },
+  };
+}
+
 /** Internal: builds the cache from validated settings (discovery shares them). */
 export function remoteJwksFor(uri: string, url: URL, settings: RemoteSettings): RemoteJwks {
+  const validatorWatch = watchValidators(settings);
   const resource: CachedDocument<KeySet> = createCachedDocument<KeySet>({
     ...documentOptions(settings, {
       urls: [url],
@@ -107,21 +139,9 @@ export function remoteJwksFor(uri: string, url: URL, settings: RemoteSettings): 
       parse: (body, from) => parseKeySet(body, resource.held()?.value, settings, loggableUrl(from)),
       storeKey: `tokengate:jwks ${uri}`,
     }),
-    onFetch: (info) => {
-      // A 200 to a forced refresh sent with validators: the server ignores them (or the set
-      // changed); forced refreshes count as full downloads until it answers 304 again.
-      if (info.status === 304) ignoresValidators = false;
-      else if (forcedConditional) ignoresValidators = true;
-      forcedConditional = false;
-      settings.onFetch?.(info);
-    },
-    onError: (err) => {
-      forcedConditional = false;
-      settings.onError?.(err);
-    },
+    onFetch: (info) => validatorWatch.onFetch(info),
+    onError: (err) => validatorWatch.onError(err),
   });
-  let forcedConditional = false;
-  let ignoresValidators = false;
   const loggable = loggableUrl(url);
   const kidRefresh = kidRefreshLimiter(settings.cooldown);
 
@@ -133,11 +153,11 @@ export function remoteJwksFor(uri: string, url: URL, settings: RemoteSettings): 
     if (!resource.fetching) {
       const entry = resource.held();
       const validators = entry?.etag !== undefined || entry?.lastModified !== undefined;
-      if (!kidRefresh.tryAcquire(settings.now(), validators && !ignoresValidators)) {
+      if (!kidRefresh.tryAcquire(settings.now(), validators && !validatorWatch.ignored())) {
         if (settings.events.active()) settings.events.emit({ type: 'cooldown.hit', uri: loggable });
         return 'no key has this "kid"; a refresh is cooling down';
       }
-      forcedConditional = validators;
+      validatorWatch.forced(validators);
     }
     // Joins the fetch in flight, if any. A failure is logged already; the old set still holds.
     const outcome = await waitAtMost(
