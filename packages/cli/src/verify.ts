@@ -138,7 +138,7 @@ export async function runVerify(token: string, args: VerifyArgs): Promise<Run> {
   }
   run.durationMs = performance.now() - started;
   const status = source.status();
-  run.jwks = 'jwks' in status ? status.jwks : (status);
+  run.jwks = 'jwks' in status ? status.jwks : status;
   run.decoded = await decodeToken(token, args.decryptKeys).catch(() => undefined);
   return run;
 }
