@@ -16,6 +16,7 @@ const GROUPS = [
       ['express-bare', 'reused'],
       ['express-noop', 'reused'],
       ['express-tokengate', 'reused'],
+      ['express-tokengate', 'reused', 'aa'],
       ['express-oauth2-jwt-bearer', 'reused'],
       ['express-jwt', 'reused'],
       ['express-tokengate-fresh', 'fresh'],
@@ -29,6 +30,7 @@ const GROUPS = [
       ['koa-bare', 'reused'],
       ['koa-noop', 'reused'],
       ['koa-tokengate', 'reused'],
+      ['koa-tokengate', 'reused', 'aa'],
       ['koa-jwt', 'reused'],
       ['koa-tokengate-fresh', 'fresh'],
       ['koa-jwt', 'fresh'],
@@ -40,6 +42,7 @@ const GROUPS = [
       ['fastify-bare', 'reused'],
       ['fastify-noop', 'reused'],
       ['fastify-tokengate', 'reused'],
+      ['fastify-tokengate', 'reused', 'aa'],
       ['fastify-jwt', 'reused'],
       ['fastify-tokengate-fresh', 'fresh'],
       ['fastify-jwt', 'fresh'],
@@ -159,44 +162,61 @@ function problem(result) {
 
 const debug = (...args) => process.env.BENCH_DEBUG && console.error(...args);
 
-async function runGroup(group, config, tokens, load, timing) {
-  const t0 = performance.now();
-  const targets = [...new Set(group.runs.map(([target]) => target))];
-  const started = await Promise.all(targets.map((target) => startServer(target, config)));
-  const servers = new Map(started.map((server) => [server.target, server]));
-  debug(`${group.framework}: started in ${(performance.now() - t0).toFixed(0)} ms`);
-  const failed = new Map();
-  for (const server of servers.values()) {
-    const why = await assertTarget(server, tokens);
-    if (why) failed.set(server.target, why);
-  }
-  const runs = group.runs.map(([target, mode]) => ({
-    id: `${target.replace(/-fresh$/, '')}:${mode}`,
+/**
+ * A run measures one variant: a target process (`target`) under one token mode. `copy` names a
+ * second, independent set of processes for the same target: the A/A variant, whose ratio to
+ * the first set is pure noise and bounds what the other ratios can resolve.
+ */
+function runsOf(group) {
+  return group.runs.map(([target, mode, copy]) => ({
+    id: `${target.replace(/-fresh$/, '')}${copy ? '-aa' : ''}:${mode}`,
     target,
+    // The process a run is measured on: runs that share a target share its process.
+    process: copy ? `${target}#${copy}` : target,
+    copy,
     mode,
     samples: [],
     p99: [],
     cpu: [],
-    failed: failed.get(target),
+    failed: undefined,
   }));
-  const live = () => runs.filter((r) => !r.failed);
-  const measure = async (r, seconds) => {
-    try {
-      const server = servers.get(r.target);
-      const cpu0 = await server.cpu();
-      const t = performance.now();
-      const result = await load.run(jobFor(server, r.mode, tokens, seconds, timing.connections));
-      debug(`  ${r.id}: ${(performance.now() - t).toFixed(0)} ms`);
-      result.cpuPerRequest = ((await server.cpu()) - cpu0) / result.total;
-      r.failed = problem(result);
-      return result;
-    } catch (err) {
-      r.failed = `load run failed: ${err.message.split('\n')[0]}`;
-      return undefined;
+}
+
+/**
+ * One round: a fresh process per variant (so a variant's figures come from several processes,
+ * not one lucky or unlucky heap), each checked, warmed, then measured in an order rotated by
+ * the round so no variant always runs first or last.
+ */
+async function runRound(group, runs, round, config, tokens, load, timing) {
+  const t0 = performance.now();
+  const keys = [...new Set(runs.filter((r) => !r.failed).map((r) => r.process))];
+  const started = await Promise.all(
+    keys.map(async (key) => [key, await startServer(key.replace(/#.*$/, ''), config)]),
+  );
+  const servers = new Map(started);
+  debug(`${group.framework} round ${round}: started in ${(performance.now() - t0).toFixed(0)} ms`);
+  try {
+    for (const [key, server] of servers) {
+      const why = await assertTarget(server, tokens);
+      if (why) for (const r of runs) if (r.process === key) r.failed ??= why;
     }
-  };
-  if (timing.warmSeconds > 0) for (const r of live()) await measure(r, timing.warmSeconds);
-  for (let round = 0; round < timing.rounds; round++) {
+    const live = () => runs.filter((r) => !r.failed);
+    const measure = async (r, seconds) => {
+      try {
+        const server = servers.get(r.process);
+        const cpu0 = await server.cpu();
+        const t = performance.now();
+        const result = await load.run(jobFor(server, r.mode, tokens, seconds, timing.connections));
+        debug(`  ${r.id}: ${(performance.now() - t).toFixed(0)} ms`);
+        result.cpuPerRequest = ((await server.cpu()) - cpu0) / result.total;
+        r.failed = problem(result);
+        return result;
+      } catch (err) {
+        r.failed = `load run failed: ${err.message.split('\n')[0]}`;
+        return undefined;
+      }
+    };
+    if (timing.warmSeconds > 0) for (const r of live()) await measure(r, timing.warmSeconds);
     const order = live();
     for (let k = 0; k < order.length; k++) {
       const r = order[(k + round) % order.length];
@@ -207,26 +227,39 @@ async function runGroup(group, config, tokens, load, timing) {
         r.cpu.push(result.cpuPerRequest);
       }
     }
+  } finally {
+    await Promise.all([...servers.values()].map((server) => server.stop()));
   }
-  debug(`${group.framework}: measured at ${(performance.now() - t0).toFixed(0)} ms`);
-  await Promise.all([...servers.values()].map((server) => server.stop()));
-  debug(`${group.framework}: stopped at ${(performance.now() - t0).toFixed(0)} ms`);
+  debug(`${group.framework} round ${round}: done at ${(performance.now() - t0).toFixed(0)} ms`);
+}
+
+async function runGroup(group, config, tokens, load, timing) {
+  const runs = runsOf(group);
+  for (let round = 0; round < timing.rounds; round++) {
+    await runRound(group, runs, round, config, tokens, load, timing);
+  }
   const ref = `${group.framework}-bare:reused`;
-  return runs.map((r) => ({
-    id: r.id,
-    label: `${TARGETS[r.target].label}${/-(bare|noop)$/.test(r.target) ? '' : `, ${r.mode} token`}`,
-    group: `http-${group.framework}`,
-    groupTitle: `HTTP, ${group.framework}: GET / with a bearer token`,
-    unit: 'req/s',
-    failed: r.failed,
-    samples: r.samples,
-    median: r.samples.length ? median(r.samples) : undefined,
-    spread: r.samples.length ? spread(r.samples) : undefined,
-    p99: r.p99.length ? median(r.p99) : undefined,
-    cpuSamples: r.cpu,
-    cpuPerRequest: r.cpu.length ? median(r.cpu) : undefined,
-    ref: r.id === ref ? undefined : ref,
-  }));
+  return runs.map((r) => {
+    const base = `${TARGETS[r.target].label}${/-(bare|noop)$/.test(r.target) ? '' : `, ${r.mode} token`}`;
+    const original = r.id.replace(/-aa:/, ':');
+    return {
+      id: r.id,
+      label: r.copy ? `${base} (A/A: a second set of processes)` : base,
+      group: `http-${group.framework}`,
+      groupTitle: `HTTP, ${group.framework}: GET / with a bearer token`,
+      unit: 'req/s',
+      failed: r.failed,
+      samples: r.samples,
+      median: r.samples.length ? median(r.samples) : undefined,
+      spread: r.samples.length ? spread(r.samples) : undefined,
+      p99: r.p99.length ? median(r.p99) : undefined,
+      cpuSamples: r.cpu,
+      cpuPerRequest: r.cpu.length ? median(r.cpu) : undefined,
+      // The A/A row is compared with its twin, every other row with the bare framework.
+      ref: r.copy ? original : r.id === ref ? undefined : ref,
+      aa: r.copy ? true : undefined,
+    };
+  });
 }
 
 /**
@@ -236,7 +269,7 @@ async function runGroup(group, config, tokens, load, timing) {
 export async function runHttp({ quick, staticKeys }) {
   const timing = quick
     ? { rounds: 1, seconds: 1, warmSeconds: 0, connections: 10 }
-    : { rounds: 3, seconds: 3, warmSeconds: 1, connections: 10 };
+    : { rounds: 5, seconds: 2, warmSeconds: 0.5, connections: 10 };
   const key = signingKey('RS256');
   const jwks = await startJwksServer([key.jwk]);
   const now = Math.floor(Date.now() / 1000);
