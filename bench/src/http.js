@@ -50,7 +50,7 @@ const GROUPS = [
   },
 ];
 
-function startServer(target, config) {
+export function startServer(target, config) {
   const child = fork(SERVER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const ask = (message, type) =>
     new Promise((resolve) => {
@@ -73,10 +73,13 @@ function startServer(target, config) {
       child.send({ type: 'stop' });
     });
   const cpu = async () => (await ask({ type: 'cpu' }, 'cpu')).micros;
+  // Used by profile.js only: starts or stops the in-process profiler (http/probe.js).
+  const profile = async (phase, kind) =>
+    (await ask({ type: 'profile', phase, kind }, 'profile')).result;
   return new Promise((resolve) => {
     child.once('message', (message) => {
       if (message.type === 'listening') {
-        resolve({ target, url: `http://127.0.0.1:${message.port}/`, stop, cpu });
+        resolve({ target, url: `http://127.0.0.1:${message.port}/`, stop, cpu, profile });
       } else {
         stop();
         resolve({ target, failed: `did not start: ${message.error.split('\n')[0]}`, stop, cpu });
@@ -86,7 +89,7 @@ function startServer(target, config) {
   });
 }
 
-function startLoad() {
+export function startLoad() {
   const child = fork(LOAD, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   let nextId = 0;
   const pending = new Map();
@@ -123,7 +126,7 @@ async function status(url, token) {
  * must also answer 401 without a token and to a tampered one (else it would be measuring
  * nothing). Returns the reason it failed, or undefined.
  */
-async function assertTarget(server, tokens) {
+export async function assertTarget(server, tokens) {
   if (server.failed) return server.failed;
   const expect = [
     ['a valid token', tokens.reused, 200],
@@ -143,7 +146,7 @@ async function assertTarget(server, tokens) {
   return undefined;
 }
 
-function jobFor(server, mode, tokens, seconds, connections) {
+export function jobFor(server, mode, tokens, seconds, connections) {
   return {
     url: server.url,
     token: tokens.reused,
@@ -262,14 +265,8 @@ async function runGroup(group, config, tokens, load, timing) {
   });
 }
 
-/**
- * The HTTP rows: autocannon (another process) against each framework bare and with each
- * middleware, on 127.0.0.1, every middleware reading keys from one loopback JWKS server.
- */
-export async function runHttp({ quick, staticKeys }) {
-  const timing = quick
-    ? { rounds: 1, seconds: 1, warmSeconds: 0, connections: 10 }
-    : { rounds: 5, seconds: 2, warmSeconds: 0.5, connections: 10 };
+/** The loopback JWKS server, the tokens and the targets' configuration shared by every run. */
+export async function fixtures({ quick, staticKeys }) {
   const key = signingKey('RS256');
   const jwks = await startJwksServer([key.jwk]);
   const now = Math.floor(Date.now() / 1000);
@@ -287,6 +284,19 @@ export async function runHttp({ quick, staticKeys }) {
     jwks: { keys: [key.jwk] },
     staticKeys,
   };
+  return { jwks, tokens, config };
+}
+
+/**
+ * The HTTP rows: autocannon (another process) against each framework bare and with each
+ * middleware, on 127.0.0.1, every middleware reading keys from one loopback JWKS server.
+ */
+export async function runHttp({ quick, staticKeys }) {
+  const timing = quick
+    ? { rounds: 1, seconds: 1, warmSeconds: 0, connections: 10 }
+    : { rounds: 5, seconds: 2, warmSeconds: 1, connections: 10 };
+  const { jwks, tokens, config } = await fixtures({ quick, staticKeys });
+  const poolSize = tokens.pool.length;
   const load = startLoad();
   const rows = [];
   try {
