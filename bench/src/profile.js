@@ -13,6 +13,13 @@ const args = Object.fromEntries(
     .filter((a) => a.startsWith('--'))
     .map((a) => a.slice(2).split('=')),
 );
+const unknown = Object.keys(args).filter((a) => !['kind', 'seconds', 'rounds'].includes(a));
+if (unknown.length || !['cpu', 'heap', undefined].includes(args.kind)) {
+  console.error(
+    'usage: node src/profile.js [--kind=cpu|heap] [--seconds=10] [--rounds=2] [target ...]',
+  );
+  process.exit(2);
+}
 const kind = args.kind ?? 'cpu';
 const seconds = Number(args.seconds ?? 10);
 const rounds = Number(args.rounds ?? 2);
