@@ -2,7 +2,6 @@
 // start-up and warm-up stay out of the figures, which a whole-process --cpu-prof would include.
 import { Session } from 'node:inspector/promises';
 import { PerformanceObserver } from 'node:perf_hooks';
-import { getHeapStatistics } from 'node:v8';
 
 const session = new Session();
 session.connect();
@@ -48,5 +47,5 @@ export async function stop(kind) {
       ? await session.post('Profiler.stop')
       : await session.post('HeapProfiler.stopSampling');
   observer.disconnect();
-  return { profile, gc, cpuMicros: cpu.user + cpu.system, heap: getHeapStatistics() };
+  return { profile, gc, cpuMicros: cpu.user + cpu.system };
 }
