@@ -16,6 +16,7 @@ const GROUPS = [
       ['express-bare', 'reused'],
       ['express-noop', 'reused'],
       ['express-tokengate', 'reused'],
+      ['express-tokengate', 'reused', 'aa'],
       ['express-oauth2-jwt-bearer', 'reused'],
       ['express-jwt', 'reused'],
       ['express-tokengate-fresh', 'fresh'],
@@ -29,6 +30,7 @@ const GROUPS = [
       ['koa-bare', 'reused'],
       ['koa-noop', 'reused'],
       ['koa-tokengate', 'reused'],
+      ['koa-tokengate', 'reused', 'aa'],
       ['koa-jwt', 'reused'],
       ['koa-tokengate-fresh', 'fresh'],
       ['koa-jwt', 'fresh'],
@@ -40,6 +42,7 @@ const GROUPS = [
       ['fastify-bare', 'reused'],
       ['fastify-noop', 'reused'],
       ['fastify-tokengate', 'reused'],
+      ['fastify-tokengate', 'reused', 'aa'],
       ['fastify-jwt', 'reused'],
       ['fastify-tokengate-fresh', 'fresh'],
       ['fastify-jwt', 'fresh'],
@@ -47,7 +50,7 @@ const GROUPS = [
   },
 ];
 
-function startServer(target, config) {
+export function startServer(target, config) {
   const child = fork(SERVER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const ask = (message, type) =>
     new Promise((resolve) => {
@@ -70,10 +73,13 @@ function startServer(target, config) {
       child.send({ type: 'stop' });
     });
   const cpu = async () => (await ask({ type: 'cpu' }, 'cpu')).micros;
+  // Used by profile.js only: starts or stops the in-process profiler (http/probe.js).
+  const profile = async (phase, kind) =>
+    (await ask({ type: 'profile', phase, kind }, 'profile')).result;
   return new Promise((resolve) => {
     child.once('message', (message) => {
       if (message.type === 'listening') {
-        resolve({ target, url: `http://127.0.0.1:${message.port}/`, stop, cpu });
+        resolve({ target, url: `http://127.0.0.1:${message.port}/`, stop, cpu, profile });
       } else {
         stop();
         resolve({ target, failed: `did not start: ${message.error.split('\n')[0]}`, stop, cpu });
@@ -83,7 +89,7 @@ function startServer(target, config) {
   });
 }
 
-function startLoad() {
+export function startLoad() {
   const child = fork(LOAD, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   let nextId = 0;
   const pending = new Map();
@@ -120,7 +126,7 @@ async function status(url, token) {
  * must also answer 401 without a token and to a tampered one (else it would be measuring
  * nothing). Returns the reason it failed, or undefined.
  */
-async function assertTarget(server, tokens) {
+export async function assertTarget(server, tokens) {
   if (server.failed) return server.failed;
   const expect = [
     ['a valid token', tokens.reused, 200],
@@ -140,7 +146,7 @@ async function assertTarget(server, tokens) {
   return undefined;
 }
 
-function jobFor(server, mode, tokens, seconds, connections) {
+export function jobFor(server, mode, tokens, seconds, connections) {
   return {
     url: server.url,
     token: tokens.reused,
@@ -159,44 +165,61 @@ function problem(result) {
 
 const debug = (...args) => process.env.BENCH_DEBUG && console.error(...args);
 
-async function runGroup(group, config, tokens, load, timing) {
-  const t0 = performance.now();
-  const targets = [...new Set(group.runs.map(([target]) => target))];
-  const started = await Promise.all(targets.map((target) => startServer(target, config)));
-  const servers = new Map(started.map((server) => [server.target, server]));
-  debug(`${group.framework}: started in ${(performance.now() - t0).toFixed(0)} ms`);
-  const failed = new Map();
-  for (const server of servers.values()) {
-    const why = await assertTarget(server, tokens);
-    if (why) failed.set(server.target, why);
-  }
-  const runs = group.runs.map(([target, mode]) => ({
-    id: `${target.replace(/-fresh$/, '')}:${mode}`,
+/**
+ * A run measures one variant: a target process (`target`) under one token mode. `copy` names a
+ * second, independent set of processes for the same target: the A/A variant, whose ratio to
+ * the first set is pure noise and bounds what the other ratios can resolve.
+ */
+function runsOf(group) {
+  return group.runs.map(([target, mode, copy]) => ({
+    id: `${target.replace(/-fresh$/, '')}${copy ? '-aa' : ''}:${mode}`,
     target,
+    // The process a run is measured on: runs that share a target share its process.
+    process: copy ? `${target}#${copy}` : target,
+    copy,
     mode,
     samples: [],
     p99: [],
     cpu: [],
-    failed: failed.get(target),
+    failed: undefined,
   }));
-  const live = () => runs.filter((r) => !r.failed);
-  const measure = async (r, seconds) => {
-    try {
-      const server = servers.get(r.target);
-      const cpu0 = await server.cpu();
-      const t = performance.now();
-      const result = await load.run(jobFor(server, r.mode, tokens, seconds, timing.connections));
-      debug(`  ${r.id}: ${(performance.now() - t).toFixed(0)} ms`);
-      result.cpuPerRequest = ((await server.cpu()) - cpu0) / result.total;
-      r.failed = problem(result);
-      return result;
-    } catch (err) {
-      r.failed = `load run failed: ${err.message.split('\n')[0]}`;
-      return undefined;
+}
+
+/**
+ * One round: a fresh process per variant (so a variant's figures come from several processes,
+ * not one lucky or unlucky heap), each checked, warmed, then measured in an order rotated by
+ * the round so no variant always runs first or last.
+ */
+async function runRound(group, runs, round, config, tokens, load, timing) {
+  const t0 = performance.now();
+  const keys = [...new Set(runs.filter((r) => !r.failed).map((r) => r.process))];
+  const started = await Promise.all(
+    keys.map(async (key) => [key, await startServer(key.replace(/#.*$/, ''), config)]),
+  );
+  const servers = new Map(started);
+  debug(`${group.framework} round ${round}: started in ${(performance.now() - t0).toFixed(0)} ms`);
+  try {
+    for (const [key, server] of servers) {
+      const why = await assertTarget(server, tokens);
+      if (why) for (const r of runs) if (r.process === key) r.failed ??= why;
     }
-  };
-  if (timing.warmSeconds > 0) for (const r of live()) await measure(r, timing.warmSeconds);
-  for (let round = 0; round < timing.rounds; round++) {
+    const live = () => runs.filter((r) => !r.failed);
+    const measure = async (r, seconds) => {
+      try {
+        const server = servers.get(r.process);
+        const cpu0 = await server.cpu();
+        const t = performance.now();
+        const result = await load.run(jobFor(server, r.mode, tokens, seconds, timing.connections));
+        debug(`  ${r.id}: ${(performance.now() - t).toFixed(0)} ms`);
+        result.cpuPerRequest = ((await server.cpu()) - cpu0) / result.total;
+        r.failed = problem(result);
+        return result;
+      } catch (err) {
+        r.failed = `load run failed: ${err.message.split('\n')[0]}`;
+        return undefined;
+      }
+    };
+    if (timing.warmSeconds > 0) for (const r of live()) await measure(r, timing.warmSeconds);
     const order = live();
     for (let k = 0; k < order.length; k++) {
       const r = order[(k + round) % order.length];
@@ -207,36 +230,43 @@ async function runGroup(group, config, tokens, load, timing) {
         r.cpu.push(result.cpuPerRequest);
       }
     }
+  } finally {
+    await Promise.all([...servers.values()].map((server) => server.stop()));
   }
-  debug(`${group.framework}: measured at ${(performance.now() - t0).toFixed(0)} ms`);
-  await Promise.all([...servers.values()].map((server) => server.stop()));
-  debug(`${group.framework}: stopped at ${(performance.now() - t0).toFixed(0)} ms`);
-  const ref = `${group.framework}-bare:reused`;
-  return runs.map((r) => ({
-    id: r.id,
-    label: `${TARGETS[r.target].label}${/-(bare|noop)$/.test(r.target) ? '' : `, ${r.mode} token`}`,
-    group: `http-${group.framework}`,
-    groupTitle: `HTTP, ${group.framework}: GET / with a bearer token`,
-    unit: 'req/s',
-    failed: r.failed,
-    samples: r.samples,
-    median: r.samples.length ? median(r.samples) : undefined,
-    spread: r.samples.length ? spread(r.samples) : undefined,
-    p99: r.p99.length ? median(r.p99) : undefined,
-    cpuSamples: r.cpu,
-    cpuPerRequest: r.cpu.length ? median(r.cpu) : undefined,
-    ref: r.id === ref ? undefined : ref,
-  }));
+  debug(`${group.framework} round ${round}: done at ${(performance.now() - t0).toFixed(0)} ms`);
 }
 
-/**
- * The HTTP rows: autocannon (another process) against each framework bare and with each
- * middleware, on 127.0.0.1, every middleware reading keys from one loopback JWKS server.
- */
-export async function runHttp({ quick, staticKeys }) {
-  const timing = quick
-    ? { rounds: 1, seconds: 1, warmSeconds: 0, connections: 10 }
-    : { rounds: 3, seconds: 3, warmSeconds: 1, connections: 10 };
+async function runGroup(group, config, tokens, load, timing) {
+  const runs = runsOf(group);
+  for (let round = 0; round < timing.rounds; round++) {
+    await runRound(group, runs, round, config, tokens, load, timing);
+  }
+  const ref = `${group.framework}-bare:reused`;
+  return runs.map((r) => {
+    const base = `${TARGETS[r.target].label}${/-(bare|noop)$/.test(r.target) ? '' : `, ${r.mode} token`}`;
+    const original = r.id.replace(/-aa:/, ':');
+    return {
+      id: r.id,
+      label: r.copy ? `${base} (A/A: a second set of processes)` : base,
+      group: `http-${group.framework}`,
+      groupTitle: `HTTP, ${group.framework}: GET / with a bearer token`,
+      unit: 'req/s',
+      failed: r.failed,
+      samples: r.samples,
+      median: r.samples.length ? median(r.samples) : undefined,
+      spread: r.samples.length ? spread(r.samples) : undefined,
+      p99: r.p99.length ? median(r.p99) : undefined,
+      cpuSamples: r.cpu,
+      cpuPerRequest: r.cpu.length ? median(r.cpu) : undefined,
+      // The A/A row is compared with its twin, every other row with the bare framework.
+      ref: r.copy ? original : r.id === ref ? undefined : ref,
+      aa: r.copy ? true : undefined,
+    };
+  });
+}
+
+/** The loopback JWKS server, the tokens and the targets' configuration shared by every run. */
+export async function fixtures({ quick, staticKeys }) {
   const key = signingKey('RS256');
   const jwks = await startJwksServer([key.jwk]);
   const now = Math.floor(Date.now() / 1000);
@@ -254,6 +284,19 @@ export async function runHttp({ quick, staticKeys }) {
     jwks: { keys: [key.jwk] },
     staticKeys,
   };
+  return { jwks, tokens, config };
+}
+
+/**
+ * The HTTP rows: autocannon (another process) against each framework bare and with each
+ * middleware, on 127.0.0.1, every middleware reading keys from one loopback JWKS server.
+ */
+export async function runHttp({ quick, staticKeys }) {
+  const timing = quick
+    ? { rounds: 1, seconds: 1, warmSeconds: 0, connections: 10 }
+    : { rounds: 5, seconds: 2, warmSeconds: 1, connections: 10 };
+  const { jwks, tokens, config } = await fixtures({ quick, staticKeys });
+  const poolSize = tokens.pool.length;
   const load = startLoad();
   const rows = [];
   try {

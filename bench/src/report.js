@@ -46,6 +46,40 @@ function cpuRatioOf(a, b) {
   return r && r.value;
 }
 
+/**
+ * The resolution of a group, from its A/A row (the same target measured twice, on two sets of
+ * processes): the largest distance from 1 of the per-round A/A ratios, for req/s and for server
+ * CPU per request. Undefined for groups without an A/A row (the micro rows).
+ */
+function noiseOf(rows, group) {
+  const aa = rows?.find((r) => r.group === group && r.aa);
+  const twin = aa && rows.find((r) => r.group === group && r.id === aa.ref);
+  if (!aa || !twin) return undefined;
+  const band = (field) => {
+    const r = ratioOf(aa, twin, field);
+    return r && Math.max(r.max - 1, 1 - r.min);
+  };
+  return { rps: band('samples'), cpu: band('cpuSamples') };
+}
+
+/** Whether `value` differs from `against` by more than the A/A noise (a fraction). */
+const resolved = (value, against, noise) => Math.abs(value / against - 1) > noise;
+
+/** "resolved" or "within noise (A/A ±x%)"; empty without an A/A measure. */
+function verdict(value, against, noise) {
+  if (noise === undefined || value === undefined) return '';
+  return resolved(value, against, noise) ? 'resolved' : `within noise (A/A ${pct(noise)})`;
+}
+
+/**
+ * A goal `value >= want` judged against the A/A noise: met or NOT MET only when the value lies
+ * outside the noise around the target, else unresolved (the run cannot tell).
+ */
+function judged(value, want, noise) {
+  if (noise === undefined || resolved(value, want, noise)) return value >= want;
+  return 'unresolved';
+}
+
 function environment(mode) {
   const cpus = os.cpus();
   return [
@@ -61,6 +95,7 @@ function measurementTable(rows) {
     '| Row | Median | Spread | Ratio (same rounds) | p99 | Server CPU / request |',
     '|---|---:|---:|---|---:|---:|',
   ];
+  const noise = new Map();
   const byId = new Map(rows.map((r) => [`${r.group}/${r.id}`, r]));
   let group;
   for (const r of rows) {
@@ -72,15 +107,31 @@ function measurementTable(rows) {
       out.push(`| ${r.label} | FAILED: ${r.failed} | | | | |`);
       continue;
     }
+    if (!noise.has(r.group)) noise.set(r.group, noiseOf(rows, r.group));
+    const n = noise.get(r.group);
     const ref = r.ref && byId.get(`${r.group}/${r.ref}`);
     const ratio = ref && ratioOf(r, ref);
+    const mark = (text, value, band) => {
+      const v = r.aa ? `A/A ${pct(band)}` : ratio && verdict(value, 1, band);
+      return v ? `${text}; ${v}` : text;
+    };
     const ratioText = ratio
-      ? `${times(ratio.value)} ${ref.label.replace(/ \(floor\)$/, '')} (${times(ratio.min)}–${times(ratio.max)})`
+      ? mark(
+          `${times(ratio.value)} ${ref.label.replace(/ \(floor\)$/, '')} (${times(ratio.min)}–${times(ratio.max)})`,
+          ratio.value,
+          n?.rps,
+        )
       : r.ref
         ? 'n/a'
         : 'reference';
     const p99 = r.p99 === undefined ? '' : `${r.p99} ms`;
-    const cpu = r.cpuPerRequest === undefined ? '' : `${r.cpuPerRequest.toFixed(1)} µs`;
+    const cpuRatio = ref && cpuRatioOf(r, ref);
+    const cpu =
+      r.cpuPerRequest === undefined
+        ? ''
+        : cpuRatio === undefined
+          ? `${r.cpuPerRequest.toFixed(1)} µs`
+          : mark(`${r.cpuPerRequest.toFixed(1)} µs (${times(cpuRatio)})`, cpuRatio, n?.cpu);
     out.push(
       `| ${r.label} | ${int(r.median)} ${r.unit} | ${pct(r.spread)} | ${ratioText} | ${p99} | ${cpu} |`,
     );
@@ -185,17 +236,19 @@ function goals({ micro, http, jwks, memory }) {
       const bare = find(h, `http-${fw}`, `${fw}-bare:reused`);
       const r = ratioOf(ours, bare);
       const cpu = cpuRatioOf(ours, bare);
-      // Server CPU per request is steadier on a shared machine; shown beside, not judged.
+      const n = noiseOf(h, `http-${fw}`);
+      // Judged on req/s against the A/A noise; server CPU per request is shown beside.
       return (
         r && [
-          `${r.value.toFixed(2)} (by server CPU per request: ${cpu?.toFixed(2)})`,
-          r.value >= want,
+          `${r.value.toFixed(2)} (${r.min.toFixed(2)}–${r.max.toFixed(2)}; A/A ${n?.rps === undefined ? 'n/a' : pct(n.rps)}); by server CPU per request: ${cpu?.toFixed(2)} (A/A ${n?.cpu === undefined ? 'n/a' : pct(n.cpu)})`,
+          judged(r.value, want, n?.rps),
         ]
       );
     });
   }
   for (const fw of ['express', 'koa', 'fastify']) {
     const rows = h?.filter((r) => r.group === `http-${fw}` && r.id.endsWith(':fresh'));
+    const n = noiseOf(h, `http-${fw}`);
     add(`4. ${fw}: fresh token per request, tokengate vs each peer`, '> 1x every peer', () => {
       const ours = rows?.find((r) => r.id.startsWith(`${fw}-tokengate`));
       const peers = rows?.filter((r) => r !== ours) ?? [];
@@ -205,11 +258,14 @@ function goals({ micro, http, jwks, memory }) {
         .map(([p, r]) => {
           const cpu = cpuRatioOf(ours, p);
           const name = p.label.replace(/, fresh token$/, '');
-          return `${r ? times(r.value) : 'n/a'} ${name} (CPU/request ${cpu ? times(cpu) : 'n/a'})`;
+          const v = r && verdict(r.value, 1, n?.rps);
+          return `${r ? times(r.value) : 'n/a'} ${name}${v ? `, ${v}` : ''} (CPU/request ${cpu ? times(cpu) : 'n/a'})`;
         })
         .join('; ');
       // A peer that failed (non-2xx, errors) is not one we are behind.
-      return [text, parts.every(([, r]) => !r || r.value > 1)];
+      const each = parts.filter(([, r]) => r).map(([, r]) => judged(r.value, 1, n?.rps));
+      if (each.includes(false)) return [text, false];
+      return [text, each.includes('unresolved') ? 'unresolved' : true];
     });
   }
 
@@ -264,7 +320,9 @@ function goals({ micro, http, jwks, memory }) {
 function goalTable(list) {
   const out = ['| Goal | Target | Ours | Met |', '|---|---|---|---|'];
   for (const g of list)
-    out.push(`| ${g.goal} | ${g.target} | ${g.ours} | ${g.met ? 'met' : 'NOT MET'} |`);
+    out.push(
+      `| ${g.goal} | ${g.target} | ${g.ours} | ${g.met === 'unresolved' ? 'unresolved (within A/A noise)' : g.met ? 'met' : 'NOT MET'} |`,
+    );
   return out.join('\n');
 }
 
@@ -284,6 +342,12 @@ export function render(results, { quick, seconds, failures }) {
     'cache on but small, so every request misses and pays the insert). "Server CPU / request" is',
     "the target process's CPU time over the requests it answered (all its threads): steadier than",
     'req/s when the machine is shared, and it shows work moved to the thread pool (WebCrypto).',
+    'HTTP rows: every round starts a fresh process per variant (so a full run measures each',
+    'variant on several processes) and rotates the order. Each framework has an A/A row: the',
+    'same tokengate target on a second set of processes; its per-round ratios to its twin are',
+    'pure noise. An HTTP ratio is *resolved* only when it lies further from 1 (a goal: from its',
+    'target) than the largest A/A deviation; otherwise it is printed "within noise" and the goal',
+    'is "unresolved".',
     '',
     '## Goals',
     '',

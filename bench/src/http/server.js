@@ -16,6 +16,11 @@ process.on('message', async (message) => {
     // CPU time is steadier than req/s on a shared machine: it is what this process spent.
     const { user, system } = process.cpuUsage();
     process.send({ type: 'cpu', micros: user + system });
+  } else if (message.type === 'profile') {
+    // Only `profile.js` sends these: the measured runs never load the inspector.
+    const probe = await import('./probe.js');
+    const result = await probe[message.phase](message.kind);
+    process.send({ type: 'profile', result });
   } else if (message.type === 'stop') {
     await closing?.();
     process.exit(0);
