@@ -123,6 +123,9 @@ describe('unknown-kid flood against core: 10,000 kids at once', () => {
       jwksUri: server.url,
       now: clock.now,
       logger: createCapturingLogger(),
+      // Each verification waits for the refresh it joined, so the request count below is read
+      // after the fetch, however loaded the machine (the default 2 s wait could end first).
+      jwks: { maxWait: 60 },
     });
     const codes = async (count: number) => {
       const settled = await Promise.allSettled(
@@ -286,7 +289,8 @@ describe.each(drivers)('$name', (driver) => {
   // 2,000 per adapter over HTTP (the adapters add no fetch logic; 10,000 per adapter would cost
   // 20 s of the suite's budget); the 10,000-kid burst runs against core below.
   it('unknown-kid flood: 2,000 kids cause one refresh per cooldown, every answer 401', async () => {
-    const s = await scenario(driver);
+    // maxWait: each answer waits for the refresh it joined, so the count is read after the fetch.
+    const s = await scenario(driver, issuerJwks, { maxWait: 60 });
     const agent = floodAgent(32);
     try {
       expectAccepted(s.gate, await s.gate.send(tokenAt(s.gate)));
