@@ -8,13 +8,12 @@ import type { GateSettings } from '../http/gate.js';
 import type { RemoteJwksOptions } from '../keys/remote-options.js';
 import type { DpopNonceOptions } from '../binding/dpop-nonce.js';
 
-/** What one issuer's tokens must satisfy: top level and each `issuers[]` entry. */
-const POLICY = [
+/** Where an issuer's keys come from: exactly one of these, never inherited by `issuers[]`. */
+const KEY_SOURCE = ['jwksUri', 'discovery', 'keys', 'keySource'] as const;
+
+/** What one issuer's tokens must satisfy, besides its key source. */
+const POLICY_RULES = [
   'audience',
-  'jwksUri',
-  'discovery',
-  'keys',
-  'keySource',
   'jwks',
   'algorithms',
   'decryption',
@@ -26,6 +25,21 @@ const POLICY = [
   'typ',
   'profile',
   'maxCandidateKeys',
+] as const;
+
+/** What one issuer's tokens must satisfy: top level and each `issuers[]` entry. */
+const POLICY = [...POLICY_RULES, ...KEY_SOURCE] as const;
+
+/**
+ * Top-level options every `issuers[]` entry inherits unless it sets its own: its rules and the
+ * shared machinery, never the key source (each issuer's keys stay its own).
+ */
+export const INHERITED_BY_ISSUERS = [
+  ...POLICY_RULES,
+  'tokenCache',
+  'maxTokenLength',
+  'now',
+  'logger',
 ] as const;
 
 /** Known option names per level. `adapter` holds what createGate and every adapter add. */

@@ -5,7 +5,7 @@ import { toSeconds } from '../config/duration.js';
 import { orDefault } from '../config/option-default.js';
 import { DEFAULT_CONTENT_ENCRYPTION, DEFAULT_KEY_MANAGEMENT } from '../config/options.js';
 import type { IssuerPolicy, IssuerResolver, VerifierOptions } from '../config/options.js';
-import { assertKnownOptions } from '../config/option-names.js';
+import { INHERITED_BY_ISSUERS, assertKnownOptions } from '../config/option-names.js';
 import { createPolicy } from './policy.js';
 import type { Policy } from './policy.js';
 import type { Clock } from '../config/clock.js';
@@ -19,32 +19,13 @@ export interface PolicySet {
   ready(): Promise<void>;
 }
 
-// Fields of the top level that every issuer policy inherits unless it sets its own.
-const INHERITED = [
-  'audience',
-  'algorithms',
-  'decryption',
-  'requireEncryption',
-  'clockTolerance',
-  'maxTokenAge',
-  'requiredClaims',
-  'requireExp',
-  'typ',
-  'profile',
-  'maxCandidateKeys',
-  'jwks',
-  'tokenCache',
-  'maxTokenLength',
-  'now',
-  'logger',
-] as const;
-
 function policyFor(options: VerifierOptions, entry: IssuerPolicy): Policy {
   if (typeof entry !== 'object' || entry === null || typeof entry.issuer !== 'string') {
     throw new TypeError('each entry of "issuers" needs an "issuer" string');
   }
   const merged: Record<string, unknown> = {};
-  for (const name of INHERITED) if (options[name] !== undefined) merged[name] = options[name];
+  for (const name of INHERITED_BY_ISSUERS)
+    if (options[name] !== undefined) merged[name] = options[name];
   return createPolicy({ ...merged, ...entry });
 }
 
