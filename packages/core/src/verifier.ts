@@ -8,6 +8,7 @@ import {
 import { createCheckedClock } from './config/clock.js';
 import type { TimeClaims } from './token/claims.js';
 import { openJwe } from './token/decrypt.js';
+import type { Opened } from './token/decrypt.js';
 import { VerificationError, fromJoseError } from './errors.js';
 import type { TokenDetails } from './errors.js';
 import { createEmitter } from './telemetry/events.js';
@@ -15,6 +16,8 @@ import { stderrLogger, toLogger } from './telemetry/log.js';
 import { createPolicySet } from './issuers/policy-set.js';
 import { assertKnownOptions } from './config/option-names.js';
 import { isPromiseLike } from './lib/maybe-promise.js';
+import type { MaybePromise } from './lib/maybe-promise.js';
+import { deepFreeze } from './lib/freeze.js';
 import { normalizeShared } from './config/options.js';
 import type { SharedOptions } from './config/options.js';
 import type { Clock } from './config/clock.js';
@@ -26,22 +29,8 @@ import { verifySignature } from './token/signature.js';
 import { parsePayload, parseToken } from './token/compact.js';
 import type { ParsedJws } from './token/compact.js';
 import { createTokenCache } from './token/cache.js';
-import type { TokenPayload, VerifiedToken } from './token/types.js';
+import type { TokenHeader, TokenPayload, VerifiedToken } from './token/types.js';
 import type { VerificationKey } from './keys/types.js';
-
-// The result is shared by every request that presents the same token: nobody may change it.
-// Iterative, so its cost is bounded by the size of the value, never by the call stack (decoded
-// JSON is at most MAX_JSON_DEPTH deep anyway).
-function deepFreeze<T>(value: T): T {
-  const pending: unknown[] = [value];
-  while (pending.length > 0) {
-    const next = pending.pop();
-    if (typeof next !== 'object' || next === null || Object.isFrozen(next)) continue;
-    Object.freeze(next);
-    for (const key in next) pending.push((next as Record<string, unknown>)[key]);
-  }
-  return value;
-}
 
 /** The key that verifies the signature; awaits only when the key source has to. */
 function checkSignature(
@@ -150,31 +139,42 @@ export interface Verifier {
 /**
  * The pipeline for a token not in the cache (ARCHITECTURE.md): classify, decrypt, choose the
  * issuer's policy, re-check the encryption, resolve the key and verify, check the claims, cache.
+ * Synchronous as long as every step is (a JWS, a policy and keys at hand): it returns the result
+ * itself, and a promise only from the first step that has to wait (decryption, an issuer
+ * resolver, a key source), so no layer adds a promise hop when nothing is asynchronous. Throws
+ * (or rejects) with whatever a step threw.
  */
 function createPipeline(
   shared: SharedOptions,
   policies: PolicySet,
   now: Clock,
   cache: { set(token: string, entry: Entry): void } | undefined,
-): (token: string, details: TokenDetails, request: unknown) => Promise<VerifiedToken> {
-  return async function verifyUncached(
+): (token: string, details: TokenDetails, request: unknown) => MaybePromise<VerifiedToken> {
+  /** Steps 4 on: the payload is read, the signature (if any) not yet checked. */
+  function afterClassify(
     token: string,
     details: TokenDetails,
     request: unknown,
-  ): Promise<VerifiedToken> {
-    // First, so a broken clock costs no decryption, key lookup or key-server request.
-    now();
-    const parsed = parseToken(token, shared.maxTokenLength, details);
-    const opened =
-      parsed.kind === 'jwe'
-        ? await openJwe(policies.decrypt, token, parsed.header, shared.maxTokenLength, details)
-        : undefined;
-    const jws = opened ? ('jws' in opened ? opened.jws : undefined) : (parsed as ParsedJws);
+    jws: ParsedJws | undefined,
+    opened: Opened | undefined,
+  ): MaybePromise<VerifiedToken> {
     // Read before the signature check only to choose the issuer's policy, never to fetch a URL.
     const payload = jws ? parsePayload(jws) : (opened as { claims: TokenPayload }).claims;
     details.iss = payload.iss;
     const chosen = policies.choose(payload.iss, request);
-    const policy = isPromiseLike(chosen) ? await chosen : chosen;
+    // Promise.resolve adopts any thenable a custom issuer resolver returns.
+    return isPromiseLike(chosen)
+      ? Promise.resolve(chosen).then((policy) => withPolicy(token, policy, jws, opened, payload))
+      : withPolicy(token, chosen, jws, opened, payload);
+  }
+
+  function withPolicy(
+    token: string,
+    policy: Policy,
+    jws: ParsedJws | undefined,
+    opened: Opened | undefined,
+    payload: TokenPayload,
+  ): MaybePromise<VerifiedToken> {
     const policyOptions = policy.options;
     // An untrusted issuer costs no key lookup (and so no JWKS request).
     if (typeof payload.iss !== 'string' || !policyOptions.issuers.includes(payload.iss)) {
@@ -182,15 +182,29 @@ function createPipeline(
     }
     if (opened) assertEncryptionAllowed(policyOptions, opened.encryption);
     else if (policyOptions.requireEncryption) throw new VerificationError('encryption_required');
-    let key: VerificationKey | undefined;
-    if (jws) {
-      const checked = checkSignature(policy, jws);
-      key = isPromiseLike(checked) ? await checked : checked;
-    } else if (!policyOptions.decryption?.allowUnsignedClaims) {
-      // An encrypted token proves nothing about its author: anyone can encrypt to us.
-      throw new VerificationError('token_malformed', { reason: 'encrypted token is not signed' });
+    if (!jws) {
+      if (!policyOptions.decryption?.allowUnsignedClaims) {
+        // An encrypted token proves nothing about its author: anyone can encrypt to us.
+        throw new VerificationError('token_malformed', { reason: 'encrypted token is not signed' });
+      }
+      return accept(token, policy, opened!.encryption, opened, payload, undefined);
     }
-    const header = jws ? jws.header : opened!.encryption;
+    const checked = checkSignature(policy, jws);
+    return isPromiseLike(checked)
+      ? checked.then((key) => accept(token, policy, jws.header, opened, payload, key))
+      : accept(token, policy, jws.header, opened, payload, checked);
+  }
+
+  /** Steps 7 and 8: the claims, then the cache. */
+  function accept(
+    token: string,
+    policy: Policy,
+    header: TokenHeader,
+    opened: Opened | undefined,
+    payload: TokenPayload,
+    key: VerificationKey | undefined,
+  ): VerifiedToken {
+    const policyOptions = policy.options;
     checkTyp(header, policyOptions);
     if (opened) checkReplicatedClaims(opened.encryption, payload);
     const times = readTimeClaims(payload);
@@ -202,8 +216,19 @@ function createPipeline(
       ...(opened && { encryption: opened.encryption }),
       token,
     });
-    cache?.set(token, { result, times, policyOptions: policyOptions, policy, key });
+    cache?.set(token, { result, times, policyOptions, policy, key });
     return result;
+  }
+
+  return function verifyUncached(token, details, request) {
+    // First, so a broken clock costs no decryption, key lookup or key-server request.
+    now();
+    const parsed = parseToken(token, shared.maxTokenLength, details);
+    if (parsed.kind === 'jws') return afterClassify(token, details, request, parsed, undefined);
+    return openJwe(policies.decrypt, token, parsed.header, shared.maxTokenLength, details).then(
+      (opened) =>
+        afterClassify(token, details, request, 'jws' in opened ? opened.jws : undefined, opened),
+    );
   };
 }
 
@@ -253,6 +278,39 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return entry.result;
   }
 
+  /** A verified token, once it is known not to be bound (and its event emitted). */
+  function verified(
+    result: VerifiedToken,
+    options: VerifyOptions | undefined,
+    started: number,
+  ): VerifiedToken {
+    assertUnbound(result, options);
+    if (started) {
+      telemetry.emit({
+        type: 'token.verified',
+        iss: result.payload.iss,
+        alg: result.header.alg,
+        nested: result.encryption !== undefined,
+        durationMs: performance.now() - started,
+      });
+    }
+    return result;
+  }
+
+  /** Any failure as a VerificationError with the token's details (and its event emitted). */
+  function rejected(err: unknown, details: TokenDetails, started: number): VerificationError {
+    const failure = fromJoseError(err, 'token_malformed');
+    failure.details ??= details;
+    if (started) {
+      telemetry.emit({
+        type: 'token.rejected',
+        code: failure.code,
+        durationMs: performance.now() - started,
+      });
+    }
+    return failure;
+  }
+
   return {
     cached(token, options) {
       try {
@@ -269,35 +327,31 @@ export function createVerifier(options: VerifierOptions): Verifier {
         throw err;
       }
     },
-    async verify(token, request, options) {
+    verify(token, request, options) {
       const details: TokenDetails = {};
       const started = telemetry.active() ? performance.now() : 0;
+      let outcome: MaybePromise<VerifiedToken>;
       try {
         const hit = lookup(token);
-        if (hit) return assertUnbound(hit, options);
-        const result = assertUnbound(await verifyUncached(token, details, request), options);
-        if (started) {
-          telemetry.emit({
-            type: 'token.verified',
-            iss: result.payload.iss,
-            alg: result.header.alg,
-            nested: result.encryption !== undefined,
-            durationMs: performance.now() - started,
-          });
-        }
-        return result;
+        if (hit) return Promise.resolve(assertUnbound(hit, options));
+        outcome = verifyUncached(token, details, request);
+        // The common case (keys at hand): settled here, one promise for the public API only.
+        if (!isPromiseLike(outcome)) return Promise.resolve(verified(outcome, options, started));
       } catch (err) {
-        const failure = fromJoseError(err, 'token_malformed');
-        failure.details ??= details;
-        if (started) {
-          telemetry.emit({
-            type: 'token.rejected',
-            code: failure.code,
-            durationMs: performance.now() - started,
-          });
-        }
-        throw failure;
+        return Promise.reject(rejected(err, details, started));
       }
+      return Promise.resolve(outcome).then(
+        (result) => {
+          try {
+            return verified(result, options, started);
+          } catch (err) {
+            throw rejected(err, details, started);
+          }
+        },
+        (err: unknown) => {
+          throw rejected(err, details, started);
+        },
+      );
     },
     ready: () => policies.ready(),
   };

@@ -55,3 +55,81 @@ export function jsonStructureProblem(
   }
   return undefined;
 }
+
+/**
+ * The same answer as `jsonStructureProblem(text, { duplicates: true })` for `text` that
+ * JSON.parse turned into `value`, without building a set of names per object: JSON.parse keeps
+ * one member per distinct name, so the objects of `value` hold, in all, as many members as the
+ * text names exactly when no object of the text names a member twice. One pass over the text
+ * (depth, and the count of member names; no string is sliced) and one over `value` (its member
+ * count; only when the text nests containers). Only when the counts differ does the exact scan
+ * run, and a difference it cannot explain still fails closed.
+ */
+export function parsedJsonProblem(
+  text: string,
+  value: unknown,
+): 'too deep' | 'duplicate member' | undefined {
+  // Bit d set: the container open at depth d is an object (MAX_JSON_DEPTH ≤ 32 bits).
+  let objects = 0;
+  let depth = 0;
+  let names = 0;
+  let nested = false;
+  let atName = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      if (atName) names++;
+      atName = false;
+      i = closingQuote(text, i);
+    } else if (c === 0x7b || c === 0x5b) {
+      if (depth === MAX_JSON_DEPTH) return 'too deep';
+      if (depth > 0) nested = true;
+      if (c === 0x7b) objects |= 1 << depth;
+      else objects &= ~(1 << depth);
+      depth++;
+      atName = c === 0x7b;
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+    } else if (c === 0x2c) {
+      atName = ((objects >>> (depth - 1)) & 1) === 1;
+    }
+  }
+  const members = nested ? memberCount(value) : topMemberCount(value);
+  if (members === names) return undefined;
+  return jsonStructureProblem(text, { duplicates: true }) ?? 'duplicate member';
+}
+
+/** The index of the quote that closes the string opened at `open` (or the text's end). */
+function closingQuote(text: string, open: number): number {
+  let end = text.indexOf('"', open + 1);
+  while (end !== -1) {
+    // Escaped when preceded by an odd run of backslashes.
+    let backslashes = 0;
+    while (text.charCodeAt(end - 1 - backslashes) === 0x5c) backslashes++;
+    if ((backslashes & 1) === 0) return end;
+    end = text.indexOf('"', end + 1);
+  }
+  return text.length;
+}
+
+/** Own members of a top-level object (or 0 for anything else): a flat claim set or header. */
+function topMemberCount(value: unknown): number {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? Object.keys(value).length
+    : 0;
+}
+
+/** Own members of every object in `value`, at any depth (bounded by MAX_JSON_DEPTH). */
+function memberCount(value: unknown): number {
+  if (typeof value !== 'object' || value === null) return 0;
+  let count = 0;
+  if (Array.isArray(value)) {
+    for (const item of value) count += memberCount(item);
+    return count;
+  }
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record);
+  count = keys.length;
+  for (const key of keys) count += memberCount(record[key]);
+  return count;
+}

@@ -1,9 +1,8 @@
 import { VerificationError } from '../errors.js';
 import type { TokenDetails } from '../errors.js';
-import { MAX_JSON_DEPTH, jsonStructureProblem } from '../lib/json.js';
+import { deepFreeze } from '../lib/freeze.js';
+import { MAX_JSON_DEPTH, parsedJsonProblem } from '../lib/json.js';
 import type { TokenHeader, TokenPayload } from './types.js';
-
-const B64URL = /^[A-Za-z0-9_-]*$/;
 
 /** A compact JWS split into its parts; the header is decoded, nothing is verified yet. */
 export interface ParsedJws {
@@ -22,26 +21,41 @@ export interface ParsedJwe {
   header: TokenHeader;
 }
 
+// 1 for the RFC 7515 §2 base64url alphabet (A-Z a-z 0-9 - _), 0 for every other code unit < 128.
+const BASE64URL = new Uint8Array(128);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_') {
+  BASE64URL[c.charCodeAt(0)] = 1;
+}
+
 /**
- * Decodes one base64url segment strictly: RFC 7515 §2 alphabet, no padding, no whitespace, and
- * canonical (unused trailing bits zero). Node's decoder and jose's on Node 20 are lenient, so the
- * check is done here, before anything else sees the bytes.
+ * Why `text[start, end)` is not a strict base64url segment, or undefined: RFC 7515 §2 alphabet,
+ * no padding, no whitespace, and canonical (unused trailing bits zero). Node's decoder and
+ * jose's on Node 20 are lenient, so the check is done here, before anything else sees the bytes.
+ * One loop over the characters, nothing allocated.
  */
-export function decodeSegment(segment: string): Buffer {
-  const rest = segment.length % 4;
-  if (rest === 1 || !B64URL.test(segment)) {
-    throw new VerificationError('token_malformed', { reason: 'a segment is not base64url' });
+function segmentProblem(text: string, start: number, end: number): string | undefined {
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 127 || BASE64URL[c] === 0) return 'a segment is not base64url';
   }
+  const rest = (end - start) % 4;
+  if (rest === 1) return 'a segment is not base64url';
   // The last character of a 2- or 3-character group carries 4 or 2 unused bits: they must be
   // zero, or two spellings would decode to the same bytes.
-  if (
-    rest !== 0 &&
-    (sextet(segment.charCodeAt(segment.length - 1)) & (rest === 2 ? 15 : 3)) !== 0
-  ) {
-    throw new VerificationError('token_malformed', {
-      reason: 'a segment is not canonical base64url',
-    });
+  if (rest !== 0 && (sextet(text.charCodeAt(end - 1)) & (rest === 2 ? 15 : 3)) !== 0) {
+    return 'a segment is not canonical base64url';
   }
+  return undefined;
+}
+
+function assertSegment(text: string, start: number, end: number): void {
+  const problem = segmentProblem(text, start, end);
+  if (problem !== undefined) throw new VerificationError('token_malformed', { reason: problem });
+}
+
+/** Decodes one base64url segment strictly (see `segmentProblem`). */
+export function decodeSegment(segment: string): Buffer {
+  assertSegment(segment, 0, segment.length);
   return Buffer.from(segment, 'base64url');
 }
 
@@ -73,7 +87,7 @@ export function parseJsonObject(bytes: Uint8Array, what: string): Record<string,
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new VerificationError('token_malformed', { reason: `${what} is not a JSON object` });
   }
-  const problem = jsonStructureProblem(text, { duplicates: true });
+  const problem = parsedJsonProblem(text, value);
   if (problem === 'too deep') {
     throw new VerificationError('token_malformed', {
       reason: `${what} nests deeper than ${MAX_JSON_DEPTH} levels`,
@@ -112,9 +126,46 @@ function parseHeader(segment: string): TokenHeader {
   return header as TokenHeader;
 }
 
+/** How many validated JWS headers the memo keeps; tokens from one key share one header. */
+export const HEADER_MEMO_SIZE = 64;
+/** Longer header segments (an `x5c` chain, say) are parsed every time rather than kept. */
+export const HEADER_MEMO_MAX_LENGTH = 1024;
+
+// Validated JWS headers (deep-frozen: every token that shares the segment shares the object) by
+// their exact base64url segment. Only headers that passed every check of `parseHeader` enter;
+// the segment is the whole input of those checks, so a hit is the same answer parsing would
+// give. Bounded: the oldest entry leaves first, so a flood of distinct headers costs only the
+// parsing it would have cost anyway.
+const headerMemo = new Map<string, TokenHeader>();
+
+function memoizedHeader(segment: string): TokenHeader {
+  const known = headerMemo.get(segment);
+  if (known !== undefined) return known;
+  const header = parseHeader(segment);
+  if (segment.length <= HEADER_MEMO_MAX_LENGTH) {
+    if (headerMemo.size >= HEADER_MEMO_SIZE) {
+      headerMemo.delete(headerMemo.keys().next().value as string);
+    }
+    headerMemo.set(segment, deepFreeze(header));
+  }
+  return header;
+}
+
+/** Empties the header memo (tests only: each test starts from a known state). */
+export function clearHeaderMemo(): void {
+  headerMemo.clear();
+}
+
+/** The number of headers memoized now (tests only). */
+export function headerMemoSize(): number {
+  return headerMemo.size;
+}
+
 /**
  * Classifies a compact token: 3 parts is a JWS, 5 parts a JWE, anything else is malformed.
- * Enforces the size limit first so no work is spent on a huge input.
+ * Enforces the size limit first so no work is spent on a huge input. A JWS is read in one pass
+ * (the dots by `indexOf`, each segment's alphabet by one loop) rather than `split` and a regular
+ * expression per segment.
  */
 export function parseToken(
   token: string,
@@ -125,35 +176,46 @@ export function parseToken(
     throw new VerificationError('token_malformed', { reason: 'token is empty' });
   }
   if (token.length > maxLength) throw new VerificationError('token_too_large');
+  const first = token.indexOf('.');
+  const second = first === -1 ? -1 : token.indexOf('.', first + 1);
+  const third = second === -1 ? -1 : token.indexOf('.', second + 1);
+  if (second === -1 || third !== -1) return parseOtherThanJws(token, details);
+  const header = memoizedHeader(token.slice(0, first));
+  details.alg = header.alg;
+  details.kid = header.kid;
+  if (header.enc !== undefined) {
+    throw new VerificationError('token_malformed', { reason: 'JWS header has "enc"' });
+  }
+  assertSegment(token, second + 1, token.length);
+  assertSegment(token, first + 1, second);
+  return {
+    kind: 'jws',
+    header,
+    signingInput: token.slice(0, second),
+    payload: Buffer.from(token.slice(first + 1, second), 'base64url'),
+    signature: Buffer.from(token.slice(second + 1), 'base64url'),
+  };
+}
+
+/** A token that is not 3 parts: a JWE (5), or malformed. */
+function parseOtherThanJws(token: string, details: TokenDetails): ParsedJwe {
   const parts = token.split('.');
-  if (parts.length !== 3 && parts.length !== 5) {
+  if (parts.length !== 5) {
     const n = parts.length;
     throw new VerificationError('token_malformed', {
       reason: `token has ${n} part${n === 1 ? '' : 's'}; a JWS has 3, a JWE 5`,
     });
   }
+  // Not memoized: a JWE header usually carries a fresh `epk` per token.
   const header = parseHeader(parts[0]!);
   details.alg = header.alg;
   details.kid = header.kid;
-  if (parts.length === 5) {
-    if (header.enc === undefined) {
-      throw new VerificationError('token_malformed', { reason: 'JWE header has no "enc"' });
-    }
-    // Segments are checked for canonical form here; jose decodes them again when decrypting.
-    for (let i = 1; i < 5; i++) decodeSegment(parts[i]!);
-    return { kind: 'jwe', header };
+  if (header.enc === undefined) {
+    throw new VerificationError('token_malformed', { reason: 'JWE header has no "enc"' });
   }
-  if (header.enc !== undefined) {
-    throw new VerificationError('token_malformed', { reason: 'JWS header has "enc"' });
-  }
-  const signature = decodeSegment(parts[2]!);
-  return {
-    kind: 'jws',
-    header,
-    signingInput: token.slice(0, parts[0]!.length + 1 + parts[1]!.length),
-    payload: decodeSegment(parts[1]!),
-    signature,
-  };
+  // Segments are checked for canonical form here; jose decodes them again when decrypting.
+  for (let i = 1; i < 5; i++) decodeSegment(parts[i]!);
+  return { kind: 'jwe', header };
 }
 
 /** Decodes the claim set of a verified JWS. */
