@@ -72,7 +72,7 @@ function floorRow(alg, key, token) {
   });
 }
 
-async function signatureGroup(alg) {
+export async function signatureGroup(alg) {
   const key = signingKey(alg);
   const token = mint(key, claims(1, ISSUER));
   const tokengate = createVerifier({
@@ -125,7 +125,7 @@ async function signatureGroup(alg) {
       token,
     }),
   );
-  return { id: `sig-${alg}`, title: `${alg} signature, one call at a time`, rows };
+  return { id: `sig-${alg}`, title: `${alg} signature, one call at a time`, rows, key };
 }
 
 async function cachedGroup(quick) {

@@ -21,23 +21,21 @@ export interface ParsedJwe {
   header: TokenHeader;
 }
 
-// 1 for the RFC 7515 §2 base64url alphabet (A-Z a-z 0-9 - _), 0 for every other code unit < 128.
-const BASE64URL = new Uint8Array(128);
-for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_') {
-  BASE64URL[c.charCodeAt(0)] = 1;
-}
+// A run of RFC 7515 §2 base64url characters, matched from `lastIndex` (sticky): the segment is
+// in the alphabet when the run ends where the segment does. No slice of the token is made, and
+// V8's regular expressions scan a character class faster than a loop of charCodeAt.
+const BASE64URL_RUN = /[A-Za-z0-9_-]*/y;
 
 /**
  * Why `text[start, end)` is not a strict base64url segment, or undefined: RFC 7515 §2 alphabet,
  * no padding, no whitespace, and canonical (unused trailing bits zero). Node's decoder and
  * jose's on Node 20 are lenient, so the check is done here, before anything else sees the bytes.
- * One loop over the characters, nothing allocated.
+ * Nothing is allocated.
  */
 function segmentProblem(text: string, start: number, end: number): string | undefined {
-  for (let i = start; i < end; i++) {
-    const c = text.charCodeAt(i);
-    if (c > 127 || BASE64URL[c] === 0) return 'a segment is not base64url';
-  }
+  BASE64URL_RUN.lastIndex = start;
+  BASE64URL_RUN.test(text);
+  if (BASE64URL_RUN.lastIndex !== end) return 'a segment is not base64url';
   const rest = (end - start) % 4;
   if (rest === 1) return 'a segment is not base64url';
   // The last character of a 2- or 3-character group carries 4 or 2 unused bits: they must be
@@ -164,8 +162,8 @@ export function headerMemoSize(): number {
 /**
  * Classifies a compact token: 3 parts is a JWS, 5 parts a JWE, anything else is malformed.
  * Enforces the size limit first so no work is spent on a huge input. A JWS is read in one pass
- * (the dots by `indexOf`, each segment's alphabet by one loop) rather than `split` and a regular
- * expression per segment.
+ * (the dots by `indexOf`, each segment's alphabet by one sticky regular expression) rather than `split` and a regular
+ * expression per segment and its copies.
  */
 export function parseToken(
   token: string,
