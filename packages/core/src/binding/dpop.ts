@@ -17,7 +17,7 @@ import { orDefault } from '../config/option-default.js';
 import { normalizeTyp } from '../token/claims.js';
 import { createMemoryReplayStore } from './replay-store.js';
 import type { ReplayStore } from './replay-store.js';
-import { verifySignature } from '../token/signature.js';
+import { verifyJwsSignature } from '../token/signature.js';
 import { parsePayload, parseToken } from '../token/compact.js';
 import type { ParsedJws } from '../token/compact.js';
 import type { Logger } from '../telemetry/log.js';
@@ -237,7 +237,7 @@ export function verifyProof(input: ProofRequest, settings: NormalizedDpop<unknow
     throw invalid('proof "jwk" is unusable');
   }
   if (!keyFitsAlg(key, header.alg)) throw invalid('"jwk" does not fit "alg"');
-  if (!verifySignature(header.alg, key, jws.signingInput, jws.signature)) {
+  if (!verifyJwsSignature(header.alg, key, jws)) {
     throw invalid('proof signature is invalid');
   }
   let payload: TokenPayload;

@@ -99,6 +99,9 @@ export function checkTyp(header: TokenHeader, options: Pick<NormalizedOptions, '
   }
 }
 
+// Claims that, when present, must be strings.
+const STRING_CLAIMS = ['sub', 'jti', 'client_id'] as const;
+
 /** Checks required claims and `aud` (exact member, never a prefix). */
 export function checkIdentity(payload: TokenPayload, options: IdentityOptions): void {
   for (const name of options.requiredClaims) {
@@ -108,20 +111,24 @@ export function checkIdentity(payload: TokenPayload, options: IdentityOptions): 
   }
   // `iss` was checked before the key lookup (verifier.ts), so an untrusted issuer costs nothing.
   const aud: unknown = payload.aud;
-  const auds = typeof aud === 'string' ? [aud] : aud;
-  if (auds === undefined)
+  if (aud === undefined)
     throw new VerificationError('audience_mismatch', { reason: 'token has no "aud"' });
-  if (!Array.isArray(auds) || !auds.every((a) => typeof a === 'string')) {
-    throw new VerificationError('claim_invalid', {
-      reason: '"aud" is neither a string nor an array of strings',
-    });
-  }
-  if (!auds.some((a) => options.audiences.includes(a))) {
-    throw new VerificationError('audience_mismatch');
+  if (typeof aud === 'string') {
+    // The common shape, checked without building a one-element array.
+    if (!options.audiences.includes(aud)) throw new VerificationError('audience_mismatch');
+  } else {
+    if (!Array.isArray(aud) || !aud.every((a) => typeof a === 'string')) {
+      throw new VerificationError('claim_invalid', {
+        reason: '"aud" is neither a string nor an array of strings',
+      });
+    }
+    if (!aud.some((a: string) => options.audiences.includes(a))) {
+      throw new VerificationError('audience_mismatch');
+    }
   }
   // `scope` may be a string or an array of strings (as `scp`): scopes.ts checks it where a guard
   // reads it, so a route without a scope guard does not refuse a token for its shape.
-  for (const name of ['sub', 'jti', 'client_id'] as const) {
+  for (const name of STRING_CLAIMS) {
     if (payload[name] !== undefined && typeof payload[name] !== 'string') {
       throw new VerificationError('claim_invalid', { reason: `"${name}" is not a string` });
     }

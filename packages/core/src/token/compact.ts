@@ -1,6 +1,7 @@
 import { VerificationError } from '../errors.js';
 import type { TokenDetails } from '../errors.js';
 import { deepFreeze } from '../lib/freeze.js';
+import { createScratch } from '../lib/scratch.js';
 import { MAX_JSON_DEPTH, parsedJsonProblem } from '../lib/json.js';
 import type { TokenHeader, TokenPayload } from './types.js';
 
@@ -10,9 +11,10 @@ export interface ParsedJws {
   header: TokenHeader;
   /** `BASE64URL(header) || '.' || BASE64URL(payload)`, the bytes the signature covers. */
   signingInput: string;
-  /** The decoded payload bytes (not yet parsed: that waits until they are needed). */
-  payload: Buffer;
-  signature: Buffer;
+  /** The payload segment, strict base64url (decoded and parsed only when the claims are read). */
+  payloadSegment: string;
+  /** The signature segment, strict base64url (decoded where it is verified). */
+  signatureSegment: string;
 }
 
 /** A compact JWE split into its parts; the protected header is decoded. */
@@ -190,8 +192,8 @@ export function parseToken(
     kind: 'jws',
     header,
     signingInput: token.slice(0, second),
-    payload: Buffer.from(token.slice(first + 1, second), 'base64url'),
-    signature: Buffer.from(token.slice(second + 1), 'base64url'),
+    payloadSegment: token.slice(first + 1, second),
+    signatureSegment: token.slice(second + 1),
   };
 }
 
@@ -212,11 +214,14 @@ function parseOtherThanJws(token: string, details: TokenDetails): ParsedJwe {
     throw new VerificationError('token_malformed', { reason: 'JWE header has no "enc"' });
   }
   // Segments are checked for canonical form here; jose decodes them again when decrypting.
-  for (let i = 1; i < 5; i++) decodeSegment(parts[i]!);
+  for (let i = 1; i < 5; i++) assertSegment(parts[i]!, 0, parts[i]!.length);
   return { kind: 'jwe', header };
 }
 
-/** Decodes the claim set of a verified JWS. */
+// The payload bytes, decoded into a reused buffer and parsed at once (nothing runs in between).
+const scratch = createScratch(16 * 1024);
+
+/** Decodes the claim set of a JWS (read to choose the issuer; trusted once verified). */
 export function parsePayload(jws: ParsedJws): TokenPayload {
-  return parseJsonObject(jws.payload, 'payload');
+  return parseJsonObject(scratch.base64url(jws.payloadSegment), 'payload');
 }

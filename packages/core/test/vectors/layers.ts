@@ -6,7 +6,7 @@ import type { VerificationErrorCode } from '../../src/errors.js';
 import { KeyRejected, importVerificationKey, keyFitsAlg } from '../../src/keys/jwk.js';
 import { normalizeOptions } from '../../src/config/options.js';
 import type { DecryptionOptions } from '../../src/config/options.js';
-import { verifySignature } from '../../src/token/signature.js';
+import { verifyJwsSignature } from '../../src/token/signature.js';
 import { parseToken } from '../../src/token/compact.js';
 import type { KeySource } from '../../src/keys/types.js';
 import type { VectorJwk } from './load.js';
@@ -41,7 +41,7 @@ export function viaSignatureLayer(token: string, jwk: VectorJwk): SignatureOutco
     throw err;
   }
   if (!keyFitsAlg(key, parsed.header.alg)) return 'alg_mismatch';
-  return verifySignature(parsed.header.alg, key, parsed.signingInput, parsed.signature)
+  return verifyJwsSignature(parsed.header.alg, key, parsed)
     ? 'accepted'
     : 'signature_invalid';
 }
