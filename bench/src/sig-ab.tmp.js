@@ -41,9 +41,20 @@ for (const alg of ['RS256', 'ES256', 'EdDSA']) {
   const group = await signatureGroup(alg);
   {
     const t = group.rows.find((r) => r.id === `tokengate-${alg}`);
-    const jwk = JSON.parse(Buffer.from(t.pool[0].split('.')[0], 'base64url')); void jwk;
-    const base = baseVerifier({ issuer: 'https://issuer.bench.example/', audience: AUDIENCE, keys: { keys: [group.key.jwk] }, tokenCache: false });
-    group.rows.push({ ...t, id: `base-${alg}`, fn: () => base.verify(t.pool[0]), call: (x) => base.verify(x) });
+    const jwk = JSON.parse(Buffer.from(t.pool[0].split('.')[0], 'base64url'));
+    void jwk;
+    const base = baseVerifier({
+      issuer: 'https://issuer.bench.example/',
+      audience: AUDIENCE,
+      keys: { keys: [group.key.jwk] },
+      tokenCache: false,
+    });
+    group.rows.push({
+      ...t,
+      id: `base-${alg}`,
+      fn: () => base.verify(t.pool[0]),
+      call: (x) => base.verify(x),
+    });
   }
   const rows = ROWS.map((name) => group.rows.find((r) => r.id === `${name}-${alg}`));
   for (const r of rows) {
@@ -58,7 +69,9 @@ for (const alg of ['RS256', 'ES256', 'EdDSA']) {
     }
   }
   const [floor, ours, fast, base] = samples.map(median);
-  console.log(`${alg} base/floor ${(base / floor).toFixed(3)} base µs ${(1e6 / base).toFixed(2)} ours/base ${(ours / base).toFixed(3)}`);
+  console.log(
+    `${alg} base/floor ${(base / floor).toFixed(3)} base µs ${(1e6 / base).toFixed(2)} ours/base ${(ours / base).toFixed(3)}`,
+  );
   const us = (rate) => (1e6 / rate).toFixed(2).padStart(6);
   console.log(
     `${alg.padEnd(5)} µs/op (CPU): floor ${us(floor)}  tokengate ${us(ours)}  fast-jwt ${us(fast)}` +

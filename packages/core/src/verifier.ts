@@ -32,6 +32,8 @@ import { createTokenCache } from './token/cache.js';
 import type { TokenHeader, TokenPayload, VerifiedToken } from './token/types.js';
 import type { VerificationKey } from './keys/types.js';
 
+type Telemetry = ReturnType<typeof createEmitter>;
+
 /** The key that verifies the signature; awaits only when the key source has to. */
 function checkSignature(
   policy: Policy,
@@ -212,7 +214,9 @@ function createPipeline(
     checkIdentity(payload, policyOptions);
     // Spelled out rather than spread: the same object shape, built without a generic copy.
     const result: VerifiedToken = deepFreeze(
-      opened ? { payload, header, encryption: opened.encryption, token } : { payload, header, token },
+      opened
+        ? { payload, header, encryption: opened.encryption, token }
+        : { payload, header, token },
     );
     cache?.set(token, { result, times, policyOptions, policy, key });
     return result;
@@ -228,6 +232,45 @@ function createPipeline(
         afterClassify(token, details, request, 'jws' in opened ? opened.jws : undefined, opened),
     );
   };
+}
+
+/** A verified token, once it is known not to be bound (and its event emitted). */
+function verified(
+  telemetry: Telemetry,
+  result: VerifiedToken,
+  options: VerifyOptions | undefined,
+  started: number,
+): VerifiedToken {
+  assertUnbound(result, options);
+  if (started) {
+    telemetry.emit({
+      type: 'token.verified',
+      iss: result.payload.iss,
+      alg: result.header.alg,
+      nested: result.encryption !== undefined,
+      durationMs: performance.now() - started,
+    });
+  }
+  return result;
+}
+
+/** Any failure as a VerificationError with the token's details (and its event emitted). */
+function rejected(
+  telemetry: Telemetry,
+  err: unknown,
+  details: TokenDetails,
+  started: number,
+): VerificationError {
+  const failure = fromJoseError(err, 'token_malformed');
+  failure.details ??= details;
+  if (started) {
+    telemetry.emit({
+      type: 'token.rejected',
+      code: failure.code,
+      durationMs: performance.now() - started,
+    });
+  }
+  return failure;
 }
 
 /**
@@ -276,39 +319,6 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return entry.result;
   }
 
-  /** A verified token, once it is known not to be bound (and its event emitted). */
-  function verified(
-    result: VerifiedToken,
-    options: VerifyOptions | undefined,
-    started: number,
-  ): VerifiedToken {
-    assertUnbound(result, options);
-    if (started) {
-      telemetry.emit({
-        type: 'token.verified',
-        iss: result.payload.iss,
-        alg: result.header.alg,
-        nested: result.encryption !== undefined,
-        durationMs: performance.now() - started,
-      });
-    }
-    return result;
-  }
-
-  /** Any failure as a VerificationError with the token's details (and its event emitted). */
-  function rejected(err: unknown, details: TokenDetails, started: number): VerificationError {
-    const failure = fromJoseError(err, 'token_malformed');
-    failure.details ??= details;
-    if (started) {
-      telemetry.emit({
-        type: 'token.rejected',
-        code: failure.code,
-        durationMs: performance.now() - started,
-      });
-    }
-    return failure;
-  }
-
   return {
     cached(token, options) {
       try {
@@ -334,20 +344,21 @@ export function createVerifier(options: VerifierOptions): Verifier {
         if (hit) return Promise.resolve(assertUnbound(hit, options));
         outcome = verifyUncached(token, details, request);
         // The common case (keys at hand): settled here, one promise for the public API only.
-        if (!isPromiseLike(outcome)) return Promise.resolve(verified(outcome, options, started));
+        if (!isPromiseLike(outcome))
+          return Promise.resolve(verified(telemetry, outcome, options, started));
       } catch (err) {
-        return Promise.reject(rejected(err, details, started));
+        return Promise.reject(rejected(telemetry, err, details, started));
       }
       return Promise.resolve(outcome).then(
         (result) => {
           try {
-            return verified(result, options, started);
+            return verified(telemetry, result, options, started);
           } catch (err) {
-            throw rejected(err, details, started);
+            throw rejected(telemetry, err, details, started);
           }
         },
         (err: unknown) => {
-          throw rejected(err, details, started);
+          throw rejected(telemetry, err, details, started);
         },
       );
     },

@@ -42,7 +42,7 @@ export function verifySignature(
   alg: string,
   key: VerificationKey,
   signingInput: string,
-  signature: Buffer,
+  signature: Uint8Array,
 ): boolean {
   return verifyBytes(alg, key, scratch.ascii(signingInput), signature);
 }
@@ -50,8 +50,8 @@ export function verifySignature(
 function verifyBytes(
   alg: string,
   key: VerificationKey,
-  data: Buffer,
-  signature: Buffer,
+  data: Uint8Array,
+  signature: Uint8Array,
 ): boolean {
   const hash = HASH[alg.slice(-3)];
   try {

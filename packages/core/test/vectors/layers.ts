@@ -41,9 +41,7 @@ export function viaSignatureLayer(token: string, jwk: VectorJwk): SignatureOutco
     throw err;
   }
   if (!keyFitsAlg(key, parsed.header.alg)) return 'alg_mismatch';
-  return verifyJwsSignature(parsed.header.alg, key, parsed)
-    ? 'accepted'
-    : 'signature_invalid';
+  return verifyJwsSignature(parsed.header.alg, key, parsed) ? 'accepted' : 'signature_invalid';
 }
 
 /** The header's `alg`, decoded leniently (jose is then restricted to exactly that one). */
