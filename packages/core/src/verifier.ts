@@ -12,6 +12,7 @@ import type { Opened } from './token/decrypt.js';
 import { VerificationError, fromJoseError } from './errors.js';
 import type { TokenDetails } from './errors.js';
 import { createEmitter } from './telemetry/events.js';
+import type { Emitter } from './telemetry/events.js';
 import { stderrLogger, toLogger } from './telemetry/log.js';
 import { createPolicySet } from './issuers/policy-set.js';
 import { assertKnownOptions } from './config/option-names.js';
@@ -32,7 +33,7 @@ import { createTokenCache } from './token/cache.js';
 import type { TokenHeader, TokenPayload, VerifiedToken } from './token/types.js';
 import type { VerificationKey } from './keys/types.js';
 
-type Telemetry = ReturnType<typeof createEmitter>;
+type Telemetry = Emitter;
 
 /** The key that verifies the signature; awaits only when the key source has to. */
 function checkSignature(

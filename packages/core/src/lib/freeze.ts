@@ -9,7 +9,11 @@ export function deepFreeze<T>(value: T): T {
     const next = pending.pop();
     if (typeof next !== 'object' || next === null || Object.isFrozen(next)) continue;
     Object.freeze(next);
-    for (const key in next) pending.push((next as Record<string, unknown>)[key]);
+    for (const key in next) {
+      const member = (next as Record<string, unknown>)[key];
+      // Only containers need a turn: most claims are strings and numbers.
+      if (typeof member === 'object' && member !== null) pending.push(member);
+    }
   }
   return value;
 }
