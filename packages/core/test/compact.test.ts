@@ -423,40 +423,36 @@ describe('synchronous pipeline', () => {
     } as unknown as KeySource;
   };
 
-  it('a key source that answers later still verifies, and emits token.verified once', async () => {
+  /** A verifier on `keySource`, and the event types it emits. */
+  function observed(keySource: KeySource) {
     const events: string[] = [];
     const v = verifier({
       keys: undefined,
-      keySource: asyncKeys(),
+      keySource,
       onEvent: (e: { type: string }) => events.push(e.type),
     } as Partial<VerifierOptions>);
+    return { v, events };
+  }
+
+  it('a key source that answers later still verifies, and emits token.verified once', async () => {
+    const { v, events } = observed(asyncKeys());
     await expect(v.verify(honest())).resolves.toMatchObject({ payload: { iss: ISSUER } });
     expect(events).toEqual(['token.verified']);
   });
 
   it('a bound token through a key source that answers later is refused, with its event', async () => {
-    const events: string[] = [];
-    const v = verifier({
-      keys: undefined,
-      keySource: asyncKeys(),
-      onEvent: (e: { type: string }) => events.push(e.type),
-    } as Partial<VerifierOptions>);
+    const { v, events } = observed(asyncKeys());
     const bound = honest(esHeader(), { ...honestPayload(), cnf: { jkt: 'abc' } });
     await expect(v.verify(bound)).rejects.toMatchObject({ code: 'token_binding_mismatch' });
     expect(events).toEqual(['token.rejected']);
   });
 
   it('a key source that fails later rejects with a VerificationError and its event', async () => {
-    const events: string[] = [];
-    const v = verifier({
-      keys: undefined,
-      keySource: {
-        getKeys: () => Promise.reject(new Error('boom')),
-        isPublished: () => true,
-        refresh: async () => {},
-      } as unknown as KeySource,
-      onEvent: (e: { type: string }) => events.push(e.type),
-    } as Partial<VerifierOptions>);
+    const { v, events } = observed({
+      getKeys: () => Promise.reject(new Error('boom')),
+      isPublished: () => true,
+      refresh: async () => {},
+    } as unknown as KeySource);
     const err = await v.verify(honest()).catch((e: unknown) => e);
     expect(isVerificationError(err)).toBe(true);
     expect(events).toEqual(['token.rejected']);
