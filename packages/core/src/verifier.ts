@@ -33,8 +33,6 @@ import { createTokenCache } from './token/cache.js';
 import type { TokenHeader, TokenPayload, VerifiedToken } from './token/types.js';
 import type { VerificationKey } from './keys/types.js';
 
-type Telemetry = Emitter;
-
 /** The key that verifies the signature; awaits only when the key source has to. */
 function checkSignature(
   policy: Policy,
@@ -139,6 +137,19 @@ export interface Verifier {
   ready(): Promise<void>;
 }
 
+// Shared by every request that presents the same token (the cache): nobody may change it.
+function frozenResult(
+  token: string,
+  header: TokenHeader,
+  payload: TokenPayload,
+  opened: Opened | undefined,
+): VerifiedToken {
+  // Spelled out rather than spread: the same object shape, built without a generic copy.
+  return deepFreeze(
+    opened ? { payload, header, encryption: opened.encryption, token } : { payload, header, token },
+  );
+}
+
 /**
  * The pipeline for a token not in the cache (ARCHITECTURE.md): classify, decrypt, choose the
  * issuer's policy, re-check the encryption, resolve the key and verify, check the claims, cache.
@@ -213,12 +224,7 @@ function createPipeline(
     const times = readTimeClaims(payload);
     checkTimes(times, now(), policyOptions);
     checkIdentity(payload, policyOptions);
-    // Spelled out rather than spread: the same object shape, built without a generic copy.
-    const result: VerifiedToken = deepFreeze(
-      opened
-        ? { payload, header, encryption: opened.encryption, token }
-        : { payload, header, token },
-    );
+    const result = frozenResult(token, header, payload, opened);
     cache?.set(token, { result, times, policyOptions, policy, key });
     return result;
   }
@@ -228,16 +234,22 @@ function createPipeline(
     now();
     const parsed = parseToken(token, shared.maxTokenLength, details);
     if (parsed.kind === 'jws') return afterClassify(token, details, request, parsed, undefined);
-    return openJwe(policies.decrypt, token, parsed.header, shared.maxTokenLength, details).then(
-      (opened) =>
-        afterClassify(token, details, request, 'jws' in opened ? opened.jws : undefined, opened),
+    const opening: MaybePromise<Opened> = openJwe(
+      policies.decrypt,
+      token,
+      parsed.header,
+      shared.maxTokenLength,
+      details,
     );
+    const next = (opened: Opened) =>
+      afterClassify(token, details, request, 'jws' in opened ? opened.jws : undefined, opened);
+    return isPromiseLike(opening) ? Promise.resolve(opening).then(next) : next(opening);
   };
 }
 
 /** A verified token, once it is known not to be bound (and its event emitted). */
 function verified(
-  telemetry: Telemetry,
+  telemetry: Emitter,
   result: VerifiedToken,
   options: VerifyOptions | undefined,
   started: number,
@@ -257,7 +269,7 @@ function verified(
 
 /** Any failure as a VerificationError with the token's details (and its event emitted). */
 function rejected(
-  telemetry: Telemetry,
+  telemetry: Emitter,
   err: unknown,
   details: TokenDetails,
   started: number,

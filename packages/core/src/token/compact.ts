@@ -146,7 +146,8 @@ function memoizedHeader(segment: string): TokenHeader {
     if (headerMemo.size >= HEADER_MEMO_SIZE) {
       headerMemo.delete(headerMemo.keys().next().value as string);
     }
-    headerMemo.set(segment, deepFreeze(header));
+    // A copy of the segment: a slice would keep the whole token alive as long as the entry.
+    headerMemo.set(Buffer.from(segment, 'latin1').toString('latin1'), deepFreeze(header));
   }
   return header;
 }
