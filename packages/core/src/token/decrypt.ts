@@ -73,6 +73,8 @@ export interface DecryptorEngine {
    * the reference the differential tests hold the node:crypto path to. Default `true`.
    */
   nodeCrypto?: boolean;
+  /** Told which engine decided each key attempt (tests prove the node:crypto path is taken). */
+  onAttempt?: (engine: 'node:crypto' | 'jose') => void;
 }
 
 /**
@@ -82,7 +84,7 @@ export interface DecryptorEngine {
  */
 export function createDecryptor(
   settings: DecryptionSettings,
-  { nodeCrypto = true }: DecryptorEngine = {},
+  { nodeCrypto = true, onAttempt }: DecryptorEngine = {},
 ): Decryptor {
   const keys = settings.keys.map(importDecryptionKey);
   const byKid = new Map<string, DecryptionKey>();
@@ -129,13 +131,18 @@ export function createDecryptor(
       if (nodeCrypto && candidate.node) {
         try {
           const plaintext = openWithNodeCrypto(token, header, candidate.node);
-          if (plaintext !== FOR_JOSE) return { plaintext, header };
+          if (plaintext !== FOR_JOSE) {
+            onAttempt?.('node:crypto');
+            return { plaintext, header };
+          }
         } catch (err) {
           // Only `decryption_failed` comes out: worth trying the next key, as with jose below.
+          onAttempt?.('node:crypto');
           last = err;
           continue;
         }
       }
+      onAttempt?.('jose');
       try {
         const { plaintext, protectedHeader } = await compactDecrypt(
           token,
