@@ -2,7 +2,7 @@ import { createPrivateKey, createSecretKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { compactDecrypt } from 'jose';
 import type { JWK } from 'jose';
-import { VerificationError, fromJoseError } from '../errors.js';
+import { VerificationError, fromJoseError, isVerificationError } from '../errors.js';
 import type { NormalizedOptions } from '../config/options.js';
 import type { TokenDetails } from '../errors.js';
 import { normalizeTyp } from './claims.js';
@@ -136,7 +136,8 @@ export function createDecryptor(
             return { plaintext, header };
           }
         } catch (err) {
-          // Only `decryption_failed` comes out: worth trying the next key, as with jose below.
+          // A failed decryption is worth trying the next key, as with jose below; nothing else is.
+          if (!isVerificationError(err) || err.code !== 'decryption_failed') throw err;
           onAttempt?.('node:crypto');
           last = err;
           continue;
