@@ -69,18 +69,20 @@ function aesKeyUnwrap(
 }
 
 const EC_MEMBERS = new Set(['kty', 'crv', 'x', 'y']);
+const UNCOMPRESSED = Buffer.from([0x04]);
 const OKP_MEMBERS = new Set(['kty', 'crv', 'x']);
 
 /**
- * The `epk` as a public KeyObject on the receiver key's curve; `undefined` when it names another
- * curve or is not a point on the curve (node:crypto checks the point when importing it, so an
- * invalid-curve attack finds no key); FOR_JOSE when it is shaped unlike the public JWK a sender
- * writes (extra or private members, coordinates of another length), so jose gives today's answer.
+ * Z, the ECDH shared secret with the `epk` (RFC 7518 §4.6.2); `undefined` when the `epk` names
+ * another curve than the receiver key's (RFC 7518 §4.6.1.1) or is not a point on the curve
+ * (node:crypto checks the point, and the NIST curves have cofactor 1, so an invalid-curve attack
+ * learns nothing); FOR_JOSE when it is shaped unlike the public JWK a sender writes (extra or
+ * private members, coordinates of another length), so jose gives today's answer.
  */
-function ephemeralKey(
+function sharedSecret(
   epk: unknown,
   receiver: Extract<NodeReceiverKey, { kind: 'ecdh' }>,
-): KeyObject | undefined | typeof FOR_JOSE {
+): Buffer | undefined | typeof FOR_JOSE {
   if (typeof epk !== 'object' || epk === null || Array.isArray(epk)) return FOR_JOSE;
   const jwk = epk as Record<string, unknown>;
   const members = Object.keys(jwk);
@@ -90,14 +92,18 @@ function ephemeralKey(
   }
   const known = jwk.kty === 'EC' ? ['P-256', 'P-384', 'P-521'] : ['X25519'];
   if (typeof jwk.crv !== 'string' || !known.includes(jwk.crv)) return FOR_JOSE;
-  // RFC 7518 §4.6.1.1: the ephemeral key is on the receiver's curve; any other curve fails.
   if (jwk.kty !== receiver.kty || jwk.crv !== receiver.crv) return undefined;
-  for (const c of jwk.kty === 'EC' ? ['x', 'y'] : ['x']) {
-    const bytes = strictBase64url(jwk[c]);
-    if (bytes?.length !== receiver.coordinateBytes) return FOR_JOSE;
-  }
+  const x = strictBase64url(jwk.x);
+  const y = jwk.kty === 'EC' ? strictBase64url(jwk.y) : Buffer.alloc(0);
+  if (x?.length !== receiver.coordinateBytes || !y) return FOR_JOSE;
   try {
-    return createPublicKey({ key: jwk as never, format: 'jwk' });
+    if (receiver.ecdh) {
+      // The uncompressed point (SEC 1 §2.3.3), straight into the receiver's ECDH: no key import.
+      if (y.length !== receiver.coordinateBytes) return FOR_JOSE;
+      return receiver.ecdh.computeSecret(Buffer.concat([UNCOMPRESSED, x, y]));
+    }
+    const publicKey = createPublicKey({ key: jwk as never, format: 'jwk' });
+    return diffieHellman({ privateKey: receiver.key, publicKey });
   } catch {
     return undefined; // not a point on the curve
   }
@@ -126,14 +132,8 @@ function ecdhEs(
   if (wrapBytes === undefined && encryptedKey.length !== 0) return FOR_JOSE;
   const party = partyInfo(header);
   if (party === FOR_JOSE) return FOR_JOSE;
-  const publicKey = ephemeralKey(header.epk, receiver);
-  if (publicKey === FOR_JOSE || publicKey === undefined) return publicKey;
-  let z: Buffer;
-  try {
-    z = diffieHellman({ privateKey: receiver.key, publicKey });
-  } catch {
-    return undefined;
-  }
+  const z = sharedSecret(header.epk, receiver);
+  if (z === FOR_JOSE || z === undefined) return z;
   if (wrapBytes === undefined) return concatKdf(z, enc, content.cekBytes * 8, ...party);
   const kek = concatKdf(z, alg, wrapBytes * 8, ...party);
   return aesKeyUnwrap(kek, wrapBytes, encryptedKey);
