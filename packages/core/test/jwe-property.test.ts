@@ -62,8 +62,16 @@ interface ReceiverKey {
   algs: readonly string[];
 }
 
-function pair(kid: string, algs: readonly string[], type: string, options: object): ReceiverKey {
-  const { publicKey, privateKey } = generateKeyPairSync(type as 'ec', options as never);
+function pair(
+  kid: string,
+  algs: readonly string[],
+  type: 'rsa' | 'ec' | 'x25519',
+  options: { modulusLength?: number; namedCurve?: string },
+): ReceiverKey {
+  const { publicKey, privateKey } = generateKeyPairSync(
+    type as 'ec',
+    options as { namedCurve: string },
+  );
   return {
     kid,
     encryptTo: publicKey,
