@@ -77,13 +77,7 @@ function cbcHmacDecrypt(
 /** Decrypts JWE content with the CEK; `undefined` on any authentication failure. */
 export function decryptContent(
   enc: ContentEncryption,
-  cek: Uint8Array,
-  iv: Uint8Array,
-  ciphertext: Uint8Array,
-  tag: Uint8Array,
-  aad: Uint8Array,
+  ...sealed: Parameters<typeof gcmDecrypt> // cek, iv, ciphertext, tag, aad
 ): Buffer | undefined {
-  return enc.cbc
-    ? cbcHmacDecrypt(cek, iv, ciphertext, tag, aad)
-    : gcmDecrypt(cek, iv, ciphertext, tag, aad);
+  return (enc.cbc ? cbcHmacDecrypt : gcmDecrypt)(...sealed);
 }
