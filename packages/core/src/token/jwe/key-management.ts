@@ -93,13 +93,13 @@ function sharedSecret(
   const known = jwk.kty === 'EC' ? ['P-256', 'P-384', 'P-521'] : ['X25519'];
   if (typeof jwk.crv !== 'string' || !known.includes(jwk.crv)) return FOR_JOSE;
   if (jwk.kty !== receiver.kty || jwk.crv !== receiver.crv) return undefined;
+  const size = receiver.coordinateBytes;
   const x = strictBase64url(jwk.x);
-  const y = jwk.kty === 'EC' ? strictBase64url(jwk.y) : Buffer.alloc(0);
-  if (x?.length !== receiver.coordinateBytes || !y) return FOR_JOSE;
+  const y = jwk.kty === 'EC' ? strictBase64url(jwk.y) : undefined;
+  if (x?.length !== size || (jwk.kty === 'EC' && y?.length !== size)) return FOR_JOSE;
   try {
-    if (receiver.ecdh) {
+    if (receiver.ecdh && y) {
       // The uncompressed point (SEC 1 §2.3.3), straight into the receiver's ECDH: no key import.
-      if (y.length !== receiver.coordinateBytes) return FOR_JOSE;
       return receiver.ecdh.computeSecret(Buffer.concat([UNCOMPRESSED, x, y]));
     }
     const publicKey = createPublicKey({ key: jwk as never, format: 'jwk' });
@@ -139,7 +139,10 @@ function ecdhEs(
   return aesKeyUnwrap(kek, wrapBytes, encryptedKey);
 }
 
-/** A*GCMKW (RFC 7518 §4.7): the CEK is AES-GCM encrypted under the shared key, `iv`/`tag` in the header. */
+/**
+ * A*GCMKW (RFC 7518 §4.7): the CEK is AES-GCM encrypted under the shared key, with `iv` and `tag`
+ * in the header (jose calls them malformed unless 96 and 128 bits).
+ */
 function aesGcmKeyUnwrap(header: TokenHeader, key: Buffer, encryptedKey: Buffer): CekResult {
   const iv = strictBase64url(header.iv);
   const tag = strictBase64url(header.tag);
