@@ -2,6 +2,7 @@
 // work factors, invalid-curve ephemeral keys, encrypted-but-unsigned claims, inner tokens that
 // are not JWSs, typ/cty confusion, and the work a JWE without kid may cause. Through real HTTP
 // in every adapter.
+import { ECDH } from 'node:crypto';
 import type { webcrypto } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CompactEncrypt, exportJWK, generateKeyPair } from 'jose';
@@ -334,7 +335,8 @@ describe('configuration that would weaken the JWE layer is refused at start-up',
 });
 
 // A JWE without kid may try the receiver's keys that fit its alg, but only a few: each try is a
-// private-key operation. Counted by wrapping WebCrypto's deriveBits (what jose's ECDH-ES runs).
+// private-key operation. Counted by wrapping both engines' ECDH: node:crypto's ECDH computeSecret
+// (what core's own JWE path runs on the NIST curves) and WebCrypto's deriveBits (what jose runs).
 const extra = await Promise.all(
   [1, 2, 3, 4, 5].map((i) => createEncryptionKey('ECDH-ES', `enc-ecdh-${i}`, { crv: 'P-256' })),
 );
@@ -344,15 +346,25 @@ describe.each(drivers)('$name: a JWE without kid causes bounded work', (driver) 
   // jose calls the global WebCrypto at call time, so an own property on `subtle` intercepts it.
   const subtle = globalThis.crypto.subtle as webcrypto.SubtleCrypto;
   const deriveBits = subtle.deriveBits.bind(subtle) as (...args: unknown[]) => Promise<ArrayBuffer>;
+  // Every ECDH object shares this prototype, so wrapping it counts core's key agreements too.
+  const computeSecret = Object.getOwnPropertyDescriptor(ECDH.prototype, 'computeSecret')!;
   let agreements = 0;
   beforeEach(() => {
     subtle.deriveBits = ((...args: unknown[]) => {
       agreements++;
       return deriveBits(...args);
     }) as webcrypto.SubtleCrypto['deriveBits'];
+    Object.defineProperty(ECDH.prototype, 'computeSecret', {
+      ...computeSecret,
+      value: function (this: ECDH, ...args: unknown[]) {
+        agreements++;
+        return (computeSecret.value as (...a: unknown[]) => Buffer).apply(this, args);
+      },
+    });
   });
   afterEach(() => {
     delete (subtle as Partial<webcrypto.SubtleCrypto>).deriveBits;
+    Object.defineProperty(ECDH.prototype, 'computeSecret', computeSecret);
   });
 
   const toKey = async (key: EncryptionKeyPair, kid?: string) =>

@@ -2,13 +2,16 @@ import { createPrivateKey, createSecretKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { compactDecrypt } from 'jose';
 import type { JWK } from 'jose';
-import { VerificationError, fromJoseError } from '../errors.js';
+import { VerificationError, fromJoseError, isVerificationError } from '../errors.js';
 import type { NormalizedOptions } from '../config/options.js';
 import type { TokenDetails } from '../errors.js';
 import { normalizeTyp } from './claims.js';
 import { parseJsonObject, parseToken } from './compact.js';
 import type { ParsedJws } from './compact.js';
 import type { TokenHeader, TokenPayload } from './types.js';
+import { FOR_JOSE, openWithNodeCrypto } from './jwe/open.js';
+import { toNodeReceiverKey } from './jwe/receiver-key.js';
+import type { NodeReceiverKey } from './jwe/receiver-key.js';
 
 type DecryptionSettings = NonNullable<NormalizedOptions['decryption']>;
 
@@ -18,6 +21,8 @@ interface DecryptionKey {
   kty: string;
   crv: string | undefined;
   key: KeyObject;
+  /** The same key for the node:crypto path; `undefined` leaves it to jose. */
+  node: NodeReceiverKey | undefined;
 }
 
 /** How many keys a JWE without `kid` may try: each try costs a private-key operation. */
@@ -45,7 +50,8 @@ function importDecryptionKey(jwk: JWK, index: number): DecryptionKey {
       jwk.kty === 'oct'
         ? createSecretKey(Buffer.from(jwk.k ?? '', 'base64url'))
         : createPrivateKey({ key: jwk as never, format: 'jwk' });
-    return { kid: jwk.kid, alg: jwk.alg, kty: jwk.kty ?? '', crv: jwk.crv, key };
+    const node = toNodeReceiverKey(key);
+    return { kid: jwk.kid, alg: jwk.alg, kty: jwk.kty ?? '', crv: jwk.crv, key, node };
   } catch (cause) {
     throw new TypeError(`"decryption.keys[${index}]" is not a valid private JWK`, { cause });
   }
@@ -60,12 +66,26 @@ export interface Decrypted {
 /** Opens JWE tokens with the receiver's own private keys (imported once, selected by `kid`). */
 export type Decryptor = (token: string, header: TokenHeader) => Promise<Decrypted>;
 
+/** How a decryptor opens tokens; tests compare the two. */
+export interface DecryptorEngine {
+  /**
+   * Open with node:crypto (`token/jwe/`) whatever it covers, jose the rest. `false`: jose alone,
+   * the reference the differential tests hold the node:crypto path to. Default `true`.
+   */
+  nodeCrypto?: boolean;
+  /** Told which engine decided each key attempt (tests prove the node:crypto path is taken). */
+  onAttempt?: (engine: 'node:crypto' | 'jose') => void;
+}
+
 /**
  * Builds the JWE opener. Allow-lists are checked on the untrusted header before any key
  * operation; `zip` is refused unless a decompression bound is configured; PBES2 and RSA1_5 are
- * never in the allow-list (options.ts refuses them).
+ * never in the allow-list (options.ts refuses them). Private keys are imported once, here.
  */
-export function createDecryptor(settings: DecryptionSettings): Decryptor {
+export function createDecryptor(
+  settings: DecryptionSettings,
+  { nodeCrypto = true, onAttempt }: DecryptorEngine = {},
+): Decryptor {
   const keys = settings.keys.map(importDecryptionKey);
   const byKid = new Map<string, DecryptionKey>();
   for (const k of keys) if (k.kid !== undefined) byKid.set(k.kid, k);
@@ -108,6 +128,22 @@ export function createDecryptor(settings: DecryptionSettings): Decryptor {
     }
     let last: unknown;
     for (const candidate of candidates) {
+      if (nodeCrypto && candidate.node) {
+        try {
+          const plaintext = openWithNodeCrypto(token, header, candidate.node);
+          if (plaintext !== FOR_JOSE) {
+            onAttempt?.('node:crypto');
+            return { plaintext, header };
+          }
+        } catch (err) {
+          // A failed decryption is worth trying the next key, as with jose below; nothing else is.
+          if (!isVerificationError(err) || err.code !== 'decryption_failed') throw err;
+          onAttempt?.('node:crypto');
+          last = err;
+          continue;
+        }
+      }
+      onAttempt?.('jose');
       try {
         const { plaintext, protectedHeader } = await compactDecrypt(
           token,

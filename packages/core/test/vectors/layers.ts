@@ -1,6 +1,7 @@
 import { compactVerify } from 'jose';
 import type { JWK } from 'jose';
 import { createDecryptor } from '../../src/token/decrypt.js';
+import type { DecryptorEngine } from '../../src/token/decrypt.js';
 import { isVerificationError } from '../../src/errors.js';
 import type { VerificationErrorCode } from '../../src/errors.js';
 import { KeyRejected, importVerificationKey, keyFitsAlg } from '../../src/keys/jwk.js';
@@ -98,10 +99,12 @@ export type DecryptionOutcome = { plaintext: string } | { code: VerificationErro
  * alg / enc whenever tokengate can allow them, so a rejection comes from the token or the key,
  * not from a narrow configuration; an algorithm refused by policy (RSA1_5, PBES2) leaves the
  * default list, so the token must end in `alg_not_allowed`. The plaintext comes back as hex.
+ * `engine` picks node:crypto with jose behind it (the default) or jose alone (the reference).
  */
 export async function viaDecryptionLayer(
   token: string,
   jwk: VectorJwk,
+  engine: DecryptorEngine = {},
 ): Promise<DecryptionOutcome> {
   const { alg, enc } = headerOf(token);
   const decrypt = createDecryptor(
@@ -112,6 +115,7 @@ export async function viaDecryptionLayer(
       ...(typeof enc === 'string' &&
         isAllowable('contentEncryptionAlgorithms', enc) && { contentEncryptionAlgorithms: [enc] }),
     }),
+    engine,
   );
   try {
     const parsed = parseToken(token, MAX_TOKEN_LENGTH, {});
