@@ -15,6 +15,8 @@ import { stderrLogger, toLogger } from './telemetry/log.js';
 import { createPolicySet } from './issuers/policy-set.js';
 import { assertKnownOptions } from './config/option-names.js';
 import { isPromiseLike } from './lib/maybe-promise.js';
+import type { MaybePromise } from './lib/maybe-promise.js';
+import { checkRevocation } from './token/revocation.js';
 import { normalizeShared } from './config/options.js';
 import type { SharedOptions } from './config/options.js';
 import type { Clock } from './config/clock.js';
@@ -140,9 +142,10 @@ export interface Verifier {
   /**
    * Synchronous token-cache lookup: the verified result when this exact token was verified
    * before and is still valid now; `undefined` when it is not cached. Throws a VerificationError
-   * when the cached token has since expired or its key was removed.
+   * when the cached token has since expired, its key was removed or it is revoked. A promise
+   * only when a `revoked` hook answers with one (a synchronous hook keeps the hit synchronous).
    */
-  cached(token: string, options?: VerifyOptions): VerifiedToken | undefined;
+  cached(token: string, options?: VerifyOptions): MaybePromise<VerifiedToken> | undefined;
   /** Loads remote keys (and discovery metadata) now; resolves when verification can proceed. */
   ready(): Promise<void>;
 }
@@ -203,7 +206,8 @@ function createPipeline(
       token,
     });
     cache?.set(token, { result, times, policyOptions: policyOptions, policy, key });
-    return result;
+    // After caching: a revoked token is refused again by a cheap cache hit, not re-verified.
+    return checkRevocation(result, policyOptions.revoked);
   };
 }
 
@@ -230,8 +234,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const now = createCheckedClock(shared.now, toLogger(options.logger, stderrLogger));
   const verifyUncached = createPipeline(shared, policies, now, cache);
 
-  /** Token-cache lookup; throws when a cached token is no longer valid. */
-  function lookup(token: string): VerifiedToken | undefined {
+  /**
+   * Token-cache lookup; throws when a cached token is no longer valid or is revoked. A promise
+   * only when the `revoked` hook answers with one.
+   */
+  function lookup(token: string): MaybePromise<VerifiedToken> | undefined {
     const entry = cache?.get(token);
     if (!entry) return undefined;
     // Read outside the try: a broken clock says nothing about the cached token.
@@ -250,23 +257,31 @@ export function createVerifier(options: VerifierOptions): Verifier {
       throw err;
     }
     if (telemetry.active()) telemetry.emit({ type: 'cache.hit' });
-    return entry.result;
+    // Outside the try: a revoked token stays cached, so asking again costs a lookup, not a
+    // signature check.
+    return checkRevocation(entry.result, entry.policyOptions.revoked);
+  }
+
+  /** Telemetry of a refusal on the cached path (`cached()`), which has no duration. */
+  function rejectedFromCache(err: unknown): never {
+    if (telemetry.active()) {
+      telemetry.emit({
+        type: 'token.rejected',
+        code: (err as VerificationError).code,
+        durationMs: 0,
+      });
+    }
+    throw err;
   }
 
   return {
     cached(token, options) {
       try {
         const hit = lookup(token);
-        return hit && assertUnbound(hit, options);
+        if (hit === undefined || !isPromiseLike(hit)) return hit && assertUnbound(hit, options);
+        return Promise.resolve(hit).then((r) => assertUnbound(r, options), rejectedFromCache);
       } catch (err) {
-        if (telemetry.active()) {
-          telemetry.emit({
-            type: 'token.rejected',
-            code: (err as VerificationError).code,
-            durationMs: 0,
-          });
-        }
-        throw err;
+        return rejectedFromCache(err);
       }
     },
     async verify(token, request, options) {
@@ -274,7 +289,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       const started = telemetry.active() ? performance.now() : 0;
       try {
         const hit = lookup(token);
-        if (hit) return assertUnbound(hit, options);
+        if (hit) return assertUnbound(await hit, options);
         const result = assertUnbound(await verifyUncached(token, details, request), options);
         if (started) {
           telemetry.emit({

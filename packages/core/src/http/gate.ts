@@ -17,6 +17,7 @@ import { createVerifier } from '../verifier.js';
 import { assertKnownOptions, verifierOptionsOf } from '../config/option-names.js';
 import type { VerifierOptions } from '../config/options.js';
 import { booleanOption } from '../config/option-default.js';
+import { isPromiseLike } from '../lib/maybe-promise.js';
 
 /** Options every adapter accepts on top of the verifier's. */
 export interface GateSettings<Req> {
@@ -258,6 +259,10 @@ export function createGate<Req>(
       binding.assertScheme(credentials.scheme, io.raw(req));
       const { token } = credentials;
       const hit = verifier.cached(token, BINDING_CHECKED);
+      // A promise only when an async `revoked` hook answers a cache hit (token/revocation.ts).
+      if (hit && isPromiseLike(hit)) {
+        return Promise.resolve(hit).then((auth) => binding.check(auth, credentials, req, url));
+      }
       if (hit) return binding.check(hit, credentials, req, url);
       return verifier
         .verify(token, req, BINDING_CHECKED)
