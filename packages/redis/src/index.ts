@@ -1,6 +1,14 @@
 import { createRequire } from 'node:module';
 import type { ReplayStore } from '@tokengate/core';
 
+export { createRedisDenylist } from './denylist.js';
+export type {
+  DenylistClient,
+  DenylistSubscriber,
+  RedisDenylist,
+  RedisDenylistOptions,
+} from './denylist.js';
+
 /**
  * The one command the store sends: `SET key 1 NX EX ttl`. A node-redis v5 client, cluster or
  * sentinel fits (a node-redis v4 client accepts the same call shape too).

@@ -1,0 +1,451 @@
+// A fleet-wide denylist of revoked `jti`s (RFC 7519 §4.1.7) on Redis. Redis is the coordinator,
+// never on the request path: every receiver holds the whole live list in memory (a Map lookup per
+// request), Redis pub/sub pushes each new revocation to every receiver, and a receiver that
+// (re)connects reloads the list. A receiver that cannot be sure its list is current follows the
+// `onUnsure` policy.
+import { createRequire } from 'node:module';
+import { VerificationError, stderrLogger, systemClock, toSeconds } from '@tokengate/core';
+import type { Clock, Duration, Logger, TokenPayload } from '@tokengate/core';
+
+/**
+ * What the denylist needs of a node-redis client: raw commands, and a second connection of the
+ * same settings for the subscription (a subscribed connection runs nothing else).
+ */
+export interface DenylistClient {
+  sendCommand(args: string[]): Promise<unknown>;
+  duplicate(): DenylistSubscriber;
+}
+
+/** The subscribing connection, as node-redis v5 (or v4) gives it from `duplicate()`. */
+export interface DenylistSubscriber {
+  connect(): Promise<unknown>;
+  subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
+  on(event: 'ready' | 'end' | 'reconnecting', listener: () => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  destroy(): void;
+}
+
+/** Options of `createRedisDenylist`: a client you own, or a URL for a client it owns. */
+export interface RedisDenylistOptions {
+  /**
+   * A node-redis client (not a cluster). Commands go through it; the denylist subscribes on its own
+   * `duplicate()`, which it connects and closes. You connect the client, handle its errors, close it.
+   */
+  client?: DenylistClient;
+  /** `redis://host:6379` (or `rediss://`): the denylist creates its own two connections. */
+  url?: string;
+  /** Prefix of the sorted set (`<prefix>jtis`) and the channel (`<prefix>events`). Default `'tokengate:revoked:'`. */
+  prefix?: string;
+  /**
+   * How long a receiver keeps trusting its list while it is disconnected from Redis (it may miss
+   * revocations made meanwhile). Past it, or before the first load, `onUnsure` applies.
+   * Seconds or a duration string. Default `'5s'`.
+   */
+  maxUnsure?: Duration;
+  /**
+   * What a receiver does with a token that has a `jti` when it is unsure its list is current:
+   * `'fail-closed'` refuses it with 503 `revocation_unavailable` (Retry-After 30);
+   * `'fail-open'` checks it against the list it has and accepts it if absent, logging once per
+   * episode (`revocation_unsure`). Default `'fail-closed'`.
+   */
+  onUnsure?: 'fail-closed' | 'fail-open';
+  /**
+   * How long an entry is kept after its token's `exp`, so that a receiver whose `clockTolerance`
+   * or clock skew still accepts the token still refuses it. Seconds or a duration string. Default `'5m'`.
+   */
+  keepAfterExp?: Duration;
+  /** How long `revoke()` may take before it rejects, in milliseconds. Default 1000. */
+  timeoutMs?: number;
+  /** Records `revocation_unsure` (warn) and `revocation_current` (info). Default: JSON on stderr; `false`: none. */
+  logger?: Logger | false;
+  /** Receives connection and reload errors (node-redis emits them while reconnecting). */
+  onError?: (err: Error) => void;
+  /** Clock in epoch seconds, for expiry. Default the system clock. */
+  now?: Clock;
+}
+
+/** The denylist: `revoked` is the `revoked` option of any tokengate adapter or verifier. */
+export interface RedisDenylist {
+  /**
+   * The `revoked` hook: true when the token's `jti` is on the list. Synchronous, a Map lookup.
+   * A token without a string `jti` cannot be revoked by `jti`: always false. Throws
+   * `revocation_unavailable` when the list may not be current and `onUnsure` is `'fail-closed'`.
+   */
+  readonly revoked: (payload: TokenPayload) => boolean;
+  /**
+   * Revokes `jti` until `exp` (the token's `exp`, epoch seconds) plus `keepAfterExp`, then Redis
+   * and every receiver forget it. Resolves once Redis has stored and published it; every
+   * connected receiver refuses the token within milliseconds (this one at once).
+   */
+  revoke(jti: string, exp: number): Promise<void>;
+  /**
+   * Resolves once the list has been loaded the first time: await it before serving (until then
+   * every token with a `jti` meets the `onUnsure` policy). Waits for as long as Redis is
+   * unreachable; rejects if `close()` comes first.
+   */
+  ready(): Promise<void>;
+  /** True while the list is known current (connected and loaded, or disconnected under `maxUnsure`). */
+  readonly current: boolean;
+  /** Revoked `jti`s held in memory. */
+  readonly size: number;
+  /** Unsubscribes and closes the connections it opened; does nothing to a client you passed in. */
+  close(): Promise<void>;
+}
+
+const MAX_JTI_LENGTH = 1024;
+const RELOAD_RETRY_MS = [100, 250, 500, 1000, 2000] as const;
+const SWEEP_MS = 60_000;
+
+// Store, purge what expired and publish in one atomic step: a receiver that loads after this ran
+// finds the entry; one subscribed before it ran gets the message. `GT` keeps the later `exp` of a
+// jti revoked twice.
+const REVOKE_SCRIPT = `
+redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return 1`;
+
+function assertRedisInstalled(): void {
+  try {
+    createRequire(import.meta.url).resolve('redis');
+  } catch {
+    throw new TypeError(
+      '"url" needs the redis package (node-redis v5): npm install redis, or pass your own "client"',
+    );
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`redis did not answer within ${ms} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+}
+
+/** One pushed revocation, `{"jti":"…","exp":…}`; anything else on the channel is ignored. */
+function parseMessage(message: string): { jti: string; exp: number } | undefined {
+  try {
+    const value = JSON.parse(message) as { jti?: unknown; exp?: unknown } | null;
+    if (
+      typeof value?.jti === 'string' &&
+      value.jti.length <= MAX_JTI_LENGTH &&
+      typeof value.exp === 'number' &&
+      Number.isFinite(value.exp)
+    ) {
+      return { jti: value.jti, exp: value.exp };
+    }
+  } catch {
+    // Not JSON: not ours.
+  }
+  return undefined;
+}
+
+interface Checked {
+  prefix: string;
+  maxUnsureMs: number;
+  failOpen: boolean;
+  keepAfterExp: number;
+  timeoutMs: number;
+  logger: Logger | undefined;
+  onError: (err: Error) => void;
+  now: Clock;
+}
+
+/** Checks every option; a TypeError at construction for each mistake. */
+function checkOptions(options: RedisDenylistOptions): Checked {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('createRedisDenylist needs { client } or { url }');
+  }
+  const known = new Set([
+    'client',
+    'url',
+    'prefix',
+    'maxUnsure',
+    'onUnsure',
+    'keepAfterExp',
+    'timeoutMs',
+    'logger',
+    'onError',
+    'now',
+  ]);
+  for (const name of Object.keys(options)) {
+    if (!known.has(name)) throw new TypeError(`unknown option \`${name}\` of createRedisDenylist`);
+  }
+  const { prefix = 'tokengate:revoked:', onUnsure = 'fail-closed', timeoutMs = 1000 } = options;
+  if ((options.client === undefined) === (options.url === undefined)) {
+    throw new TypeError('give exactly one of "client" and "url"');
+  }
+  if (typeof prefix !== 'string') throw new TypeError('"prefix" must be a string');
+  if (onUnsure !== 'fail-closed' && onUnsure !== 'fail-open') {
+    throw new TypeError(`"onUnsure" must be 'fail-closed' or 'fail-open'`);
+  }
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
+    throw new TypeError('"timeoutMs" must be a positive integer');
+  }
+  if (options.onError !== undefined && typeof options.onError !== 'function') {
+    throw new TypeError('"onError" must be a function');
+  }
+  if (options.now !== undefined && typeof options.now !== 'function') {
+    throw new TypeError('"now" must be a function returning epoch seconds');
+  }
+  const logger = options.logger ?? stderrLogger;
+  if (
+    logger !== false &&
+    (typeof logger !== 'object' || logger === null || typeof logger.warn !== 'function')
+  ) {
+    throw new TypeError('"logger" must be a logger (warn(obj, msg), info(obj, msg)) or false');
+  }
+  return {
+    prefix,
+    maxUnsureMs: toSeconds(options.maxUnsure ?? 5, 'maxUnsure') * 1000,
+    failOpen: onUnsure === 'fail-open',
+    keepAfterExp: toSeconds(options.keepAfterExp ?? 300, 'keepAfterExp'),
+    timeoutMs,
+    logger: logger === false ? undefined : logger,
+    onError: options.onError ?? (() => {}),
+    now: options.now ?? systemClock,
+  };
+}
+
+/** The command client and the subscriber: yours and its duplicate, or both made from `url`. */
+function openClients(
+  options: RedisDenylistOptions,
+  onError: (err: Error) => void,
+): { commands: Promise<DenylistClient>; closeOwned(): Promise<void> } {
+  const { url, client } = options;
+  if (url !== undefined) {
+    if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) {
+      throw new TypeError('"url" must be a redis:// or rediss:// URL');
+    }
+    assertRedisInstalled();
+    // Loaded only here: `redis` is an optional peer, not needed by an app passing its own client.
+    const owning = import('redis').then(({ createClient }) => {
+      const owned = createClient({ url });
+      // Without a listener, node-redis's 'error' event would crash the process.
+      owned.on('error', onError);
+      owned.connect().catch(onError);
+      return owned;
+    });
+    owning.catch(onError);
+    return {
+      commands: owning as unknown as Promise<DenylistClient>,
+      async closeOwned() {
+        const owned = await owning.catch(() => undefined);
+        if (owned?.isOpen) owned.destroy();
+      },
+    };
+  }
+  if (
+    typeof client !== 'object' ||
+    client === null ||
+    typeof client.sendCommand !== 'function' ||
+    typeof client.duplicate !== 'function'
+  ) {
+    throw new TypeError('"client" must be a node-redis client');
+  }
+  return { commands: Promise.resolve(client), closeOwned: async () => {} };
+}
+
+/**
+ * Creates a fleet-wide denylist on Redis. Pass `denylist.revoked` as the `revoked` option, revoke
+ * with `denylist.revoke(jti, exp)` from any process, `await denylist.ready()` before serving.
+ *
+ * @example
+ * const denylist = createRedisDenylist({ url: process.env.REDIS_URL });
+ * await denylist.ready();
+ * app.use(tokengate({ issuer, audience, jwksUri, revoked: denylist.revoked }));
+ * // elsewhere, e.g. on logout: await denylist.revoke(payload.jti, payload.exp);
+ * process.on('SIGTERM', () => denylist.close());
+ */
+export function createRedisDenylist(options: RedisDenylistOptions): RedisDenylist {
+  const o = checkOptions(options);
+  const key = `${o.prefix}jtis`;
+  const channel = `${o.prefix}events`;
+  const clients = openClients(options, o.onError);
+  const command = (args: string[]) => clients.commands.then((c) => c.sendCommand(args));
+
+  /** jti → exp (epoch seconds): the live list. */
+  const entries = new Map<string, number>();
+  const cutoff = () => Math.floor(o.now()) - o.keepAfterExp;
+  /** Holds a revocation until its `exp` plus `keepAfterExp`; the later `exp` wins. */
+  const hold = (jti: string, exp: number) => {
+    const held = entries.get(jti);
+    if (exp >= cutoff() && (held === undefined || exp > held)) entries.set(jti, exp);
+  };
+
+  // Sure while loaded and subscribed; `lostAt` (Date.now()) is when the subscription dropped.
+  let current = false;
+  let lostAt: number | undefined;
+  let unsureLogged = false;
+  let closed = false;
+  let resolveReady!: () => void;
+  let rejectReady!: (err: Error) => void;
+  const firstLoad = new Promise<void>((resolve, reject) => {
+    resolveReady = resolve;
+    rejectReady = reject;
+  });
+  firstLoad.catch(() => {}); // rejected by close() before a first load: nobody need be listening
+
+  function stillTrusted(): boolean {
+    return lostAt !== undefined && Date.now() - lostAt <= o.maxUnsureMs;
+  }
+
+  function unsure(): void {
+    if (!o.failOpen) {
+      throw new VerificationError('revocation_unavailable', {
+        reason: 'the denylist may not be current (redis unreachable for longer than maxUnsure)',
+      });
+    }
+    if (unsureLogged) return;
+    unsureLogged = true;
+    o.logger?.warn(
+      { event: 'revocation_unsure', policy: 'fail-open', sinceMs: lostAt && Date.now() - lostAt },
+      'revocation list may not be current: tokens are checked against the list held',
+    );
+  }
+
+  function markLost(): void {
+    current = false;
+    lostAt ??= Date.now();
+  }
+
+  /** Loads the whole list (on a connection already subscribed), and writes back what Redis lost. */
+  async function reload(): Promise<void> {
+    const reply = (await withTimeout(
+      command(['ZRANGEBYSCORE', key, String(cutoff()), '+inf', 'WITHSCORES']),
+      o.timeoutMs,
+    )) as string[];
+    const stored = new Set<string>();
+    for (let i = 0; i + 1 < reply.length; i += 2) {
+      stored.add(reply[i]!);
+      hold(reply[i]!, Number(reply[i + 1]));
+    }
+    // A Redis restarted without persistence comes back empty: what this receiver still holds is
+    // written back (NX: never lowers an entry), so receivers started later learn it too.
+    const missing = [...entries].filter(([jti]) => !stored.has(jti));
+    if (missing.length > 0) {
+      await withTimeout(
+        command(['ZADD', key, 'NX', ...missing.flatMap(([jti, exp]) => [String(exp), jti])]),
+        o.timeoutMs,
+      );
+    }
+  }
+
+  let reloading: Promise<void> | undefined;
+  /** Reloads until it succeeds (or the denylist is closed); one reload at a time. */
+  function resync(): void {
+    if (reloading || closed) return;
+    reloading = (async () => {
+      for (let attempt = 0; !closed; attempt++) {
+        try {
+          await reload();
+          if (closed) return;
+          current = true;
+          lostAt = undefined;
+          if (unsureLogged) {
+            unsureLogged = false;
+            o.logger?.info?.({ event: 'revocation_current' }, 'revocation list is current again');
+          }
+          resolveReady();
+          return;
+        } catch (err) {
+          o.onError(err as Error);
+          const delay = RELOAD_RETRY_MS[Math.min(attempt, RELOAD_RETRY_MS.length - 1)];
+          await new Promise((resolve) => setTimeout(resolve, delay).unref());
+        }
+      }
+    })().finally(() => (reloading = undefined));
+  }
+
+  function onMessage(message: string): void {
+    const revocation = parseMessage(message);
+    if (revocation) hold(revocation.jti, revocation.exp);
+  }
+
+  // Subscribe first, then load: a revocation made in between is in the load or in a message.
+  const subscriber = clients.commands.then((c) => c.duplicate());
+  const subscribing = subscriber.then(async (sub) => {
+    sub.on('error', (err) => {
+      markLost();
+      o.onError(err);
+    });
+    sub.on('end', markLost);
+    sub.on('reconnecting', markLost);
+    await sub.connect();
+    await sub.subscribe(channel, onMessage);
+    // node-redis resubscribes before 'ready' on every reconnect: then the list is reloaded.
+    sub.on('ready', resync);
+    resync();
+  });
+  subscribing.catch((err: unknown) => {
+    if (!closed) o.onError(err as Error);
+  });
+
+  const sweep = setInterval(() => {
+    const before = cutoff();
+    for (const [jti, exp] of entries) if (exp < before) entries.delete(jti);
+  }, SWEEP_MS);
+  sweep.unref();
+
+  /** Closes once: later calls get the same promise. */
+  async function shutDown(): Promise<void> {
+    closed = true;
+    rejectReady(new Error('the denylist was closed before its first load'));
+    clearInterval(sweep);
+    const sub = await subscriber.catch(() => undefined);
+    // Not awaiting `subscribing`: a connect() that never succeeded never settles once destroyed.
+    sub?.destroy();
+    await reloading;
+    await clients.closeOwned();
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    revoked(payload) {
+      const jti = payload.jti;
+      // Not revocable by jti: the list has nothing to say about it, current or not.
+      if (typeof jti !== 'string') return false;
+      if (!current && !stillTrusted()) unsure();
+      return entries.has(jti);
+    },
+    async revoke(jti, exp) {
+      if (typeof jti !== 'string' || jti === '' || jti.length > MAX_JTI_LENGTH) {
+        throw new TypeError(
+          `"jti" must be a non-empty string of at most ${MAX_JTI_LENGTH} characters`,
+        );
+      }
+      if (typeof exp !== 'number' || !Number.isFinite(exp)) {
+        throw new TypeError('"exp" must be the token\'s exp, in epoch seconds');
+      }
+      const message = JSON.stringify({ jti, exp });
+      await withTimeout(
+        command([
+          'EVAL',
+          REVOKE_SCRIPT,
+          '1',
+          key,
+          jti,
+          String(exp),
+          String(cutoff()),
+          channel,
+          message,
+        ]),
+        o.timeoutMs,
+      );
+      hold(jti, exp);
+    },
+    ready: () => firstLoad,
+    get current() {
+      return current || stillTrusted();
+    },
+    get size() {
+      return entries.size;
+    },
+    close() {
+      closing ??= shutDown();
+      return closing;
+    },
+  };
+}
