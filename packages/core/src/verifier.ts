@@ -17,6 +17,7 @@ import { assertKnownOptions } from './config/option-names.js';
 import { isPromiseLike } from './lib/maybe-promise.js';
 import type { MaybePromise } from './lib/maybe-promise.js';
 import { checkRevocation } from './token/revocation.js';
+import type { RevocationMemo } from './token/revocation.js';
 import { normalizeShared } from './config/options.js';
 import type { SharedOptions } from './config/options.js';
 import type { Clock } from './config/clock.js';
@@ -114,7 +115,7 @@ function assertUnbound(result: VerifiedToken, options: VerifyOptions | undefined
 /** The `cnf` members the gate checks against the request: RFC 9449 §6 and RFC 8705 §3. */
 const CHECKED_CONFIRMATIONS: ReadonlySet<string> = new Set(['jkt', 'x5t#S256']);
 
-interface Entry {
+interface Entry extends RevocationMemo {
   result: VerifiedToken;
   times: TimeClaims;
   policyOptions: NormalizedOptions;
@@ -205,9 +206,10 @@ function createPipeline(
       ...(opened && { encryption: opened.encryption }),
       token,
     });
-    cache?.set(token, { result, times, policyOptions: policyOptions, policy, key });
+    const entry: Entry = { result, times, policyOptions, policy, key, revocationVersion: NaN };
+    cache?.set(token, entry);
     // After caching: a revoked token is refused again by a cheap cache hit, not re-verified.
-    return checkRevocation(result, policyOptions.revoked);
+    return checkRevocation(result, policyOptions.revoked, entry);
   };
 }
 
@@ -259,7 +261,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (telemetry.active()) telemetry.emit({ type: 'cache.hit' });
     // Outside the try: a revoked token stays cached, so asking again costs a lookup, not a
     // signature check.
-    return checkRevocation(entry.result, entry.policyOptions.revoked);
+    return checkRevocation(entry.result, entry.policyOptions.revoked, entry);
   }
 
   /** Telemetry of a refusal on the cached path (`cached()`), which has no duration. */

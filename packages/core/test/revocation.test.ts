@@ -168,6 +168,75 @@ describe('revoked hook', () => {
     },
   );
 
+  describe('a hook with a version', () => {
+    /** A deny set whose hook carries a `version` the test moves. */
+    function versioned(version: number) {
+      const { jtis, hook } = denySet();
+      return { jtis, hook: Object.assign(hook, { version }) };
+    }
+
+    it('a cache hit reuses the last "not revoked" while the version is unchanged', async () => {
+      const { jtis, hook } = versioned(1);
+      const v = verifier(hook);
+      const t = await token('j-v');
+      await v.verify(t);
+      expect(hook.calls).toBe(1);
+      for (let i = 0; i < 5; i++) expect(v.cached(t)).toBeDefined();
+      expect(hook.calls).toBe(1);
+      jtis.add('j-v');
+      hook.version = 2; // the list changed: the next hit asks again
+      expect(() => v.cached(t)).toThrow(expect.objectContaining({ code: 'token_revoked' }));
+      expect(() => v.cached(t)).toThrow(expect.objectContaining({ code: 'token_revoked' }));
+      expect(hook.calls).toBe(3); // a "revoked" answer is never remembered
+    });
+
+    it('NaN asks on every hit', async () => {
+      const { hook } = versioned(NaN);
+      const v = verifier(hook);
+      const t = await token('j-nan');
+      await v.verify(t);
+      v.cached(t);
+      v.cached(t);
+      expect(hook.calls).toBe(3);
+    });
+
+    it('a hook that threw is asked again, whatever its version', async () => {
+      let fail = true;
+      const hook = Object.assign(
+        () => {
+          if (fail) throw new Error('down');
+          return false;
+        },
+        { version: 7 },
+      );
+      const v = verifier(hook, { tokenCache: { max: 10 } });
+      const t = await token('j-throw');
+      await expect(v.verify(t)).rejects.toMatchObject({ code: 'revocation_unavailable' });
+      expect(() => v.cached(t)).toThrow(
+        expect.objectContaining({ code: 'revocation_unavailable' }),
+      );
+      fail = false;
+      expect(v.cached(t)).toBeDefined();
+    });
+
+    it('an async answer is never remembered', async () => {
+      let calls = 0;
+      const hook = Object.assign(
+        async () => {
+          calls++;
+          return false;
+        },
+        { version: 1 },
+      );
+      const v = verifier(hook);
+      const t = await token('j-async-v');
+      await v.verify(t);
+      await v.cached(t);
+      await v.cached(t);
+      expect(calls).toBe(3);
+    });
+  });
+
   it('works without a token cache: every request asks the hook', async () => {
     const { jtis, hook } = denySet();
     const v = verifier(hook, { tokenCache: false });

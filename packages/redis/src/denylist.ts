@@ -71,7 +71,7 @@ export interface RedisDenylist {
    * A token without a string `jti` cannot be revoked by `jti`: always false. Throws
    * `revocation_unavailable` when the list may not be current and `onUnsure` is `'fail-closed'`.
    */
-  readonly revoked: (payload: TokenPayload) => boolean;
+  readonly revoked: ((payload: TokenPayload) => boolean) & { readonly version: number };
   /**
    * Revokes `jti` until `exp` (the token's `exp`, epoch seconds) plus `keepAfterExp`, then Redis
    * and every receiver forget it. Resolves once Redis has stored and published it; every
@@ -272,11 +272,27 @@ export function createRedisDenylist(options: RedisDenylistOptions): RedisDenylis
   /** Holds a revocation until its `exp` plus `keepAfterExp`; the later `exp` wins. */
   const hold = (jti: string, exp: number) => {
     const held = entries.get(jti);
-    if (exp >= cutoff() && (held === undefined || exp > held)) entries.set(jti, exp);
+    if (exp >= cutoff() && (held === undefined || exp > held)) {
+      entries.set(jti, exp);
+      if (current) revoked.version = ++version;
+    }
   };
 
   // Sure while loaded and subscribed; `lostAt` (Date.now()) is when the subscription dropped.
   let current = false;
+  // The hook's `version` (core's RevokedHook): bumped by every change of the list while current,
+  // NaN while not, so a cached token's earlier "not revoked" is reused only while nothing changed.
+  let version = 0;
+  const revoked = Object.assign(
+    (payload: TokenPayload): boolean => {
+      const jti = payload.jti;
+      // Not revocable by jti: the list has nothing to say about it, current or not.
+      if (typeof jti !== 'string') return false;
+      if (!current && !stillTrusted()) unsure();
+      return entries.has(jti);
+    },
+    { version: NaN },
+  );
   let lostAt: number | undefined;
   let unsureLogged = false;
   let closed = false;
@@ -308,6 +324,8 @@ export function createRedisDenylist(options: RedisDenylistOptions): RedisDenylis
 
   function markLost(): void {
     current = false;
+    // Every hit asks again while unsure: the policy depends on how long it has lasted.
+    revoked.version = NaN;
     lostAt ??= Date.now();
   }
 
@@ -343,6 +361,7 @@ export function createRedisDenylist(options: RedisDenylistOptions): RedisDenylis
           await reload();
           if (closed) return;
           current = true;
+          revoked.version = ++version;
           lostAt = undefined;
           if (unsureLogged) {
             unsureLogged = false;
@@ -403,13 +422,7 @@ export function createRedisDenylist(options: RedisDenylistOptions): RedisDenylis
 
   let closing: Promise<void> | undefined;
   return {
-    revoked(payload) {
-      const jti = payload.jti;
-      // Not revocable by jti: the list has nothing to say about it, current or not.
-      if (typeof jti !== 'string') return false;
-      if (!current && !stillTrusted()) unsure();
-      return entries.has(jti);
-    },
+    revoked,
     async revoke(jti, exp) {
       if (typeof jti !== 'string' || jti === '' || jti.length > MAX_JTI_LENGTH) {
         throw new TypeError(

@@ -81,9 +81,12 @@ describe('createRedisDenylist', () => {
     for (let round = 0; round < 3 && !(Math.min(...rounds) <= 100); round++) {
       const jti = freshJti();
       expect(receivers.map((d) => d.revoked({ jti }))).toEqual([false, false, false, false]);
+      const versions = receivers.map((d) => d.revoked.version);
       await revoker.revoke(jti, inAnHour());
       expect(revoker.revoked({ jti })).toBe(true); // the revoking receiver at once
       rounds.push(await waitFor(() => receivers.every((d) => d.revoked({ jti })), 5000));
+      // A new entry moves each receiver's version: cached "not revoked" answers are asked again.
+      receivers.forEach((d, i) => expect(d.revoked.version).toBeGreaterThan(versions[i]!));
     }
     expect(Math.min(...rounds)).toBeLessThanOrEqual(100);
   });
@@ -94,6 +97,7 @@ describe('createRedisDenylist', () => {
     const jtis = [freshJti(), freshJti()];
     for (const jti of jtis) await revoker.revoke(jti, inAnHour());
     const late = denylist({ prefix });
+    expect(late.revoked.version).toBeNaN(); // not loaded: every hit must ask
     expect(answer(late, { jti: jtis[0] })).toBe('revocation_unavailable'); // not loaded yet
     await late.ready();
     expect(jtis.map((jti) => late.revoked({ jti }))).toEqual([true, true]);
@@ -181,8 +185,12 @@ describe('createRedisDenylist', () => {
     await revoker.revoke(before, inAnHour());
     await waitFor(() => away.revoked({ jti: before }));
 
+    const seen = away.revoked.version;
+    expect(seen).toBeGreaterThan(0);
     link.cut();
     await waitFor(() => errors.length > 0);
+    // While not connected, its version is NaN: a cached token's "not revoked" is not reused.
+    expect(away.revoked.version).toBeNaN();
     const whileAway = freshJti();
     await revoker.revoke(whileAway, inAnHour()); // published while `away` is not subscribed
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -191,6 +199,7 @@ describe('createRedisDenylist', () => {
     link.heal();
     await waitFor(() => away.revoked({ jti: whileAway }));
     expect(link.accepted).toBeGreaterThan(accepted); // it reconnected, then reloaded
+    expect(away.revoked.version).toBeGreaterThan(seen);
     expect(away.revoked({ jti: before })).toBe(true);
     // Pushes reach it again once reconnected.
     const after = freshJti();

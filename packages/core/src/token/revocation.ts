@@ -13,10 +13,22 @@ import type { TokenHeader, TokenPayload, VerifiedToken } from './types.js';
  * unsure its list is current throws `revocation_unavailable` itself).
  * A synchronous answer keeps the token-cache hit synchronous: no promise, no await.
  */
-export type RevokedHook = (
-  payload: TokenPayload,
-  header: TokenHeader,
-) => boolean | PromiseLike<boolean>;
+export interface RevokedHook {
+  (payload: TokenPayload, header: TokenHeader): boolean | PromiseLike<boolean>;
+  /**
+   * Optional: a number the hook changes whenever a token it answered `false` for might now be
+   * revoked (a new entry, a reconnect), and sets to `NaN` while its answers must be asked every
+   * time (a denylist unsure of its list). While it is unchanged, a cached token the hook
+   * synchronously answered `false` for is not asked again: a cache hit costs no lookup.
+   * `createRedisDenylist().revoked` keeps one.
+   */
+  readonly version?: number;
+}
+
+/** What the token cache keeps per token: the hook's `version` at its last synchronous `false`. */
+export interface RevocationMemo {
+  revocationVersion: number;
+}
 
 /** Checks the `revoked` option; a TypeError at construction for anything but a function. */
 export function normalizeRevoked(value: unknown): RevokedHook | undefined {
@@ -64,20 +76,30 @@ function judge(answer: unknown, result: VerifiedToken): VerifiedToken {
 /**
  * The verified token when `hook` says it is not revoked: synchronously for a synchronous hook,
  * a promise only when the hook answers with one. Throws (or rejects with) `token_revoked` or
- * `revocation_unavailable`.
+ * `revocation_unavailable`. `memo` is the token's cache entry: with a hook `version`, a
+ * synchronous `false` is remembered there until the version changes.
  */
 export function checkRevocation(
   result: VerifiedToken,
   hook: RevokedHook | undefined,
+  memo?: RevocationMemo,
 ): MaybePromise<VerifiedToken> {
   if (hook === undefined) return result;
+  // Read before the call: a version that moves during it is not the one the answer belongs to.
+  const version = hook.version;
+  // NaN never equals itself, and `undefined` is never stored: such hooks are asked every time.
+  if (memo !== undefined && version === memo.revocationVersion) return result;
   let answer: unknown;
   try {
     answer = hook(result.payload, result.header);
   } catch (err) {
     throw withDetails(hookFailure(err), result);
   }
-  if (!isPromiseLike(answer)) return judge(answer, result);
+  if (!isPromiseLike(answer)) {
+    const accepted = judge(answer, result);
+    if (memo !== undefined && typeof version === 'number') memo.revocationVersion = version;
+    return accepted;
+  }
   // Promise.resolve adopts any thenable (lib/maybe-promise.ts).
   return Promise.resolve(answer).then(
     (settled) => judge(settled, result),
