@@ -11,6 +11,7 @@ import { openJwe } from './token/decrypt.js';
 import { VerificationError, fromJoseError } from './errors.js';
 import type { TokenDetails } from './errors.js';
 import { createEmitter } from './telemetry/events.js';
+import type { Emitter } from './telemetry/events.js';
 import { stderrLogger, toLogger } from './telemetry/log.js';
 import { createPolicySet } from './issuers/policy-set.js';
 import { assertKnownOptions } from './config/option-names.js';
@@ -110,6 +111,18 @@ function assertUnbound(result: VerifiedToken, options: VerifyOptions | undefined
     throw err;
   }
   return result;
+}
+
+/** Telemetry of a refusal on the cached path (`cached()`), which has no duration; rethrows. */
+function rejectedFromCache(telemetry: Emitter, err: unknown): never {
+  if (telemetry.active()) {
+    telemetry.emit({
+      type: 'token.rejected',
+      code: (err as VerificationError).code,
+      durationMs: 0,
+    });
+  }
+  throw err;
 }
 
 /** The `cnf` members the gate checks against the request: RFC 9449 §6 and RFC 8705 §3. */
@@ -264,26 +277,17 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return checkRevocation(entry.result, entry.policyOptions.revoked, entry);
   }
 
-  /** Telemetry of a refusal on the cached path (`cached()`), which has no duration. */
-  function rejectedFromCache(err: unknown): never {
-    if (telemetry.active()) {
-      telemetry.emit({
-        type: 'token.rejected',
-        code: (err as VerificationError).code,
-        durationMs: 0,
-      });
-    }
-    throw err;
-  }
-
   return {
     cached(token, options) {
       try {
         const hit = lookup(token);
         if (hit === undefined || !isPromiseLike(hit)) return hit && assertUnbound(hit, options);
-        return Promise.resolve(hit).then((r) => assertUnbound(r, options), rejectedFromCache);
+        return Promise.resolve(hit).then(
+          (r) => assertUnbound(r, options),
+          (err: unknown) => rejectedFromCache(telemetry, err),
+        );
       } catch (err) {
-        return rejectedFromCache(err);
+        return rejectedFromCache(telemetry, err);
       }
     },
     async verify(token, request, options) {

@@ -209,11 +209,13 @@ function checkOptions(options: RedisDenylistOptions): Checked {
   };
 }
 
+interface OpenClients {
+  commands: Promise<DenylistClient>;
+  closeOwned(): Promise<void>;
+}
+
 /** The command client and the subscriber: yours and its duplicate, or both made from `url`. */
-function openClients(
-  options: RedisDenylistOptions,
-  onError: (err: Error) => void,
-): { commands: Promise<DenylistClient>; closeOwned(): Promise<void> } {
+function openClients(options: RedisDenylistOptions, onError: (err: Error) => void): OpenClients {
   const { url, client } = options;
   if (url !== undefined) {
     if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) {
@@ -230,7 +232,7 @@ function openClients(
     });
     owning.catch(onError);
     return {
-      commands: owning as unknown as Promise<DenylistClient>,
+      commands: owning,
       async closeOwned() {
         const owned = await owning.catch(() => undefined);
         if (owned?.isOpen) owned.destroy();
@@ -248,65 +250,41 @@ function openClients(
   return { commands: Promise.resolve(client), closeOwned: async () => {} };
 }
 
-/**
- * Creates a fleet-wide denylist on Redis. Pass `denylist.revoked` as the `revoked` option, revoke
- * with `denylist.revoke(jti, exp)` from any process, `await denylist.ready()` before serving.
- *
- * @example
- * const denylist = createRedisDenylist({ url: process.env.REDIS_URL });
- * await denylist.ready();
- * app.use(tokengate({ issuer, audience, jwksUri, revoked: denylist.revoked }));
- * // elsewhere, e.g. on logout: await denylist.revoke(payload.jti, payload.exp);
- * process.on('SIGTERM', () => denylist.close());
- */
-export function createRedisDenylist(options: RedisDenylistOptions): RedisDenylist {
-  const o = checkOptions(options);
-  const key = `${o.prefix}jtis`;
-  const channel = `${o.prefix}events`;
-  const clients = openClients(options, o.onError);
-  const command = (args: string[]) => clients.commands.then((c) => c.sendCommand(args));
-
-  /** jti → exp (epoch seconds): the live list. */
+/** The list held in memory: `jti` → `exp` (epoch seconds). `hold` answers whether it changed. */
+function createLiveList(o: Checked) {
   const entries = new Map<string, number>();
   const cutoff = () => Math.floor(o.now()) - o.keepAfterExp;
-  /** Holds a revocation until its `exp` plus `keepAfterExp`; the later `exp` wins. */
-  const hold = (jti: string, exp: number) => {
-    const held = entries.get(jti);
-    if (exp >= cutoff() && (held === undefined || exp > held)) {
+  return {
+    entries,
+    cutoff,
+    /** Holds a revocation until its `exp` plus `keepAfterExp`; the later `exp` wins. */
+    hold(jti: string, exp: number): boolean {
+      const held = entries.get(jti);
+      if (exp < cutoff() || (held !== undefined && exp <= held)) return false;
       entries.set(jti, exp);
-      if (current) revoked.version = ++version;
-    }
-  };
-
-  // Sure while loaded and subscribed; `lostAt` (Date.now()) is when the subscription dropped.
-  let current = false;
-  // The hook's `version` (core's RevokedHook): bumped by every change of the list while current,
-  // NaN while not, so a cached token's earlier "not revoked" is reused only while nothing changed.
-  let version = 0;
-  const revoked = Object.assign(
-    (payload: TokenPayload): boolean => {
-      const jti = payload.jti;
-      // Not revocable by jti: the list has nothing to say about it, current or not.
-      if (typeof jti !== 'string') return false;
-      if (!current && !stillTrusted()) unsure();
-      return entries.has(jti);
+      return true;
     },
-    { version: NaN },
-  );
-  let lostAt: number | undefined;
-  let unsureLogged = false;
-  let closed = false;
-  let resolveReady!: () => void;
-  let rejectReady!: (err: Error) => void;
-  const firstLoad = new Promise<void>((resolve, reject) => {
-    resolveReady = resolve;
-    rejectReady = reject;
-  });
-  firstLoad.catch(() => {}); // rejected by close() before a first load: nobody need be listening
+    sweep: (): void => {
+      const before = cutoff();
+      for (const [jti, exp] of entries) if (exp < before) entries.delete(jti);
+    },
+  };
+}
+type LiveList = ReturnType<typeof createLiveList>;
 
-  function stillTrusted(): boolean {
-    return lostAt !== undefined && Date.now() - lostAt <= o.maxUnsureMs;
-  }
+/**
+ * Whether the list is current, and the `revoked` hook that applies the `onUnsure` policy when it
+ * may not be. Current while loaded and subscribed; after the subscription drops, trusted for
+ * `maxUnsure` more.
+ */
+function createCurrency(o: Checked, list: LiveList) {
+  let current = false;
+  let lostAt: number | undefined; // Date.now() when the subscription dropped
+  let unsureLogged = false;
+  // The hook's `version` (core's RevokedHook): bumped by every change while current, NaN while
+  // not, so a cached token's earlier "not revoked" is reused only while nothing changed.
+  let version = 0;
+  const trusted = () => current || (lostAt !== undefined && Date.now() - lostAt <= o.maxUnsureMs);
 
   function unsure(): void {
     if (!o.failOpen) {
@@ -322,19 +300,112 @@ export function createRedisDenylist(options: RedisDenylistOptions): RedisDenylis
     );
   }
 
-  function markLost(): void {
-    current = false;
-    // Every hit asks again while unsure: the policy depends on how long it has lasted.
-    revoked.version = NaN;
-    lostAt ??= Date.now();
-  }
+  const revoked = Object.assign(
+    (payload: TokenPayload): boolean => {
+      const jti = payload.jti;
+      // Not revocable by jti: the list has nothing to say about it, current or not.
+      if (typeof jti !== 'string') return false;
+      if (!current && !trusted()) unsure();
+      return list.entries.has(jti);
+    },
+    { version: NaN },
+  );
+
+  return {
+    revoked,
+    trusted,
+    /** The list changed: cached "not revoked" answers must be asked again. */
+    changed(): void {
+      if (current) revoked.version = ++version;
+    },
+    lost: (): void => {
+      current = false;
+      lostAt ??= Date.now();
+      // Every hit asks again while unsure: the policy depends on how long it has lasted.
+      revoked.version = NaN;
+    },
+    loaded(): void {
+      current = true;
+      lostAt = undefined;
+      revoked.version = ++version;
+      if (unsureLogged) {
+        unsureLogged = false;
+        o.logger?.info?.({ event: 'revocation_current' }, 'revocation list is current again');
+      }
+    },
+  };
+}
+type Currency = ReturnType<typeof createCurrency>;
+
+/**
+ * Subscribes on a duplicate of the command client and calls `onSubscribed` each time the
+ * subscription is (re)established: subscribe first, then load, so a revocation made in between
+ * is in the load or in a message. Resolves to the subscribing connection.
+ */
+function subscribe(
+  o: Checked,
+  clients: OpenClients,
+  currency: Currency,
+  on: { onMessage: (message: string) => void; onSubscribed: () => void; closed: () => boolean },
+): Promise<DenylistSubscriber> {
+  const subscriber = clients.commands.then((c) => c.duplicate());
+  const subscribing = subscriber.then(async (sub) => {
+    sub.on('error', (err) => {
+      currency.lost();
+      o.onError(err);
+    });
+    sub.on('end', currency.lost);
+    sub.on('reconnecting', currency.lost);
+    await sub.connect();
+    await sub.subscribe(`${o.prefix}events`, on.onMessage);
+    // node-redis resubscribes before 'ready' on every reconnect: then the list is reloaded.
+    sub.on('ready', on.onSubscribed);
+    on.onSubscribed();
+  });
+  subscribing.catch((err: unknown) => {
+    if (!on.closed()) o.onError(err as Error);
+  });
+  return subscriber;
+}
+
+/** What `ready()` returns, settled by the first load or by `close()`. */
+function firstLoadPromise() {
+  let resolve!: () => void;
+  let reject!: (err: Error) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => {}); // rejected by close() before a first load: nobody need be listening
+  return { promise, resolve, reject };
+}
+
+/** Redis's side: the sorted set, the channel, and the reload that keeps a receiver current. */
+function createSync(o: Checked, clients: OpenClients, list: LiveList, currency: Currency) {
+  const key = `${o.prefix}jtis`;
+  const channel = `${o.prefix}events`;
+  const command = (args: string[]) =>
+    withTimeout(
+      clients.commands.then((c) => c.sendCommand(args)),
+      o.timeoutMs,
+    );
+  let closed = false;
+  let reloading: Promise<void> | undefined;
+  const firstLoad = firstLoadPromise();
+
+  const hold = (jti: string, exp: number) => {
+    if (list.hold(jti, exp)) currency.changed();
+  };
 
   /** Loads the whole list (on a connection already subscribed), and writes back what Redis lost. */
   async function reload(): Promise<void> {
-    const reply = (await withTimeout(
-      command(['ZRANGEBYSCORE', key, String(cutoff()), '+inf', 'WITHSCORES']),
-      o.timeoutMs,
-    )) as string[];
+    const reply = (await command([
+      'ZRANGEBYSCORE',
+      key,
+      String(list.cutoff()),
+      '+inf',
+      'WITHSCORES',
+    ])) as string[];
     const stored = new Set<string>();
     for (let i = 0; i + 1 < reply.length; i += 2) {
       stored.add(reply[i]!);
@@ -342,16 +413,12 @@ export function createRedisDenylist(options: RedisDenylistOptions): RedisDenylis
     }
     // A Redis restarted without persistence comes back empty: what this receiver still holds is
     // written back (NX: never lowers an entry), so receivers started later learn it too.
-    const missing = [...entries].filter(([jti]) => !stored.has(jti));
+    const missing = [...list.entries].filter(([jti]) => !stored.has(jti));
     if (missing.length > 0) {
-      await withTimeout(
-        command(['ZADD', key, 'NX', ...missing.flatMap(([jti, exp]) => [String(exp), jti])]),
-        o.timeoutMs,
-      );
+      await command(['ZADD', key, 'NX', ...missing.flatMap(([jti, exp]) => [String(exp), jti])]);
     }
   }
 
-  let reloading: Promise<void> | undefined;
   /** Reloads until it succeeds (or the denylist is closed); one reload at a time. */
   function resync(): void {
     if (reloading || closed) return;
@@ -360,14 +427,8 @@ export function createRedisDenylist(options: RedisDenylistOptions): RedisDenylis
         try {
           await reload();
           if (closed) return;
-          current = true;
-          revoked.version = ++version;
-          lostAt = undefined;
-          if (unsureLogged) {
-            unsureLogged = false;
-            o.logger?.info?.({ event: 'revocation_current' }, 'revocation list is current again');
-          }
-          resolveReady();
+          currency.loaded();
+          firstLoad.resolve();
           return;
         } catch (err) {
           o.onError(err as Error);
@@ -378,51 +439,57 @@ export function createRedisDenylist(options: RedisDenylistOptions): RedisDenylis
     })().finally(() => (reloading = undefined));
   }
 
-  function onMessage(message: string): void {
-    const revocation = parseMessage(message);
-    if (revocation) hold(revocation.jti, revocation.exp);
-  }
-
-  // Subscribe first, then load: a revocation made in between is in the load or in a message.
-  const subscriber = clients.commands.then((c) => c.duplicate());
-  const subscribing = subscriber.then(async (sub) => {
-    sub.on('error', (err) => {
-      markLost();
-      o.onError(err);
-    });
-    sub.on('end', markLost);
-    sub.on('reconnecting', markLost);
-    await sub.connect();
-    await sub.subscribe(channel, onMessage);
-    // node-redis resubscribes before 'ready' on every reconnect: then the list is reloaded.
-    sub.on('ready', resync);
-    resync();
-  });
-  subscribing.catch((err: unknown) => {
-    if (!closed) o.onError(err as Error);
+  const subscriber = subscribe(o, clients, currency, {
+    onMessage: (message) => {
+      const revocation = parseMessage(message);
+      if (revocation) hold(revocation.jti, revocation.exp);
+    },
+    onSubscribed: resync,
+    closed: () => closed,
   });
 
-  const sweep = setInterval(() => {
-    const before = cutoff();
-    for (const [jti, exp] of entries) if (exp < before) entries.delete(jti);
-  }, SWEEP_MS);
+  return {
+    firstLoad: firstLoad.promise,
+    async revoke(jti: string, exp: number): Promise<void> {
+      const message = JSON.stringify({ jti, exp });
+      const cutoff = String(list.cutoff());
+      await command(['EVAL', REVOKE_SCRIPT, '1', key, jti, String(exp), cutoff, channel, message]);
+      hold(jti, exp);
+    },
+    async close(): Promise<void> {
+      closed = true;
+      firstLoad.reject(new Error('the denylist was closed before its first load'));
+      const sub = await subscriber.catch(() => undefined);
+      // Not awaiting `subscribing`: a connect() that never succeeded never settles once destroyed.
+      sub?.destroy();
+      await reloading;
+      await clients.closeOwned();
+    },
+  };
+}
+
+/**
+ * Creates a fleet-wide denylist on Redis. Pass `denylist.revoked` as the `revoked` option, revoke
+ * with `denylist.revoke(jti, exp)` from any process, `await denylist.ready()` before serving.
+ *
+ * @example
+ * const denylist = createRedisDenylist({ url: process.env.REDIS_URL });
+ * await denylist.ready();
+ * app.use(tokengate({ issuer, audience, jwksUri, revoked: denylist.revoked }));
+ * // elsewhere, e.g. on logout: await denylist.revoke(payload.jti, payload.exp);
+ * process.on('SIGTERM', () => denylist.close());
+ */
+export function createRedisDenylist(options: RedisDenylistOptions): RedisDenylist {
+  const o = checkOptions(options);
+  const clients = openClients(options, o.onError);
+  const list = createLiveList(o);
+  const currency = createCurrency(o, list);
+  const sync = createSync(o, clients, list, currency);
+  const sweep = setInterval(list.sweep, SWEEP_MS);
   sweep.unref();
-
-  /** Closes once: later calls get the same promise. */
-  async function shutDown(): Promise<void> {
-    closed = true;
-    rejectReady(new Error('the denylist was closed before its first load'));
-    clearInterval(sweep);
-    const sub = await subscriber.catch(() => undefined);
-    // Not awaiting `subscribing`: a connect() that never succeeded never settles once destroyed.
-    sub?.destroy();
-    await reloading;
-    await clients.closeOwned();
-  }
-
   let closing: Promise<void> | undefined;
   return {
-    revoked,
+    revoked: currency.revoked,
     async revoke(jti, exp) {
       if (typeof jti !== 'string' || jti === '' || jti.length > MAX_JTI_LENGTH) {
         throw new TypeError(
@@ -432,32 +499,19 @@ export function createRedisDenylist(options: RedisDenylistOptions): RedisDenylis
       if (typeof exp !== 'number' || !Number.isFinite(exp)) {
         throw new TypeError('"exp" must be the token\'s exp, in epoch seconds');
       }
-      const message = JSON.stringify({ jti, exp });
-      await withTimeout(
-        command([
-          'EVAL',
-          REVOKE_SCRIPT,
-          '1',
-          key,
-          jti,
-          String(exp),
-          String(cutoff()),
-          channel,
-          message,
-        ]),
-        o.timeoutMs,
-      );
-      hold(jti, exp);
+      await sync.revoke(jti, exp);
     },
-    ready: () => firstLoad,
+    ready: () => sync.firstLoad,
     get current() {
-      return current || stillTrusted();
+      return currency.trusted();
     },
     get size() {
-      return entries.size;
+      return list.entries.size;
     },
+    /** Closes once: later calls get the same promise. */
     close() {
-      closing ??= shutDown();
+      clearInterval(sweep);
+      closing ??= sync.close();
       return closing;
     },
   };

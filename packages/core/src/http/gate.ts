@@ -259,14 +259,11 @@ export function createGate<Req>(
       binding.assertScheme(credentials.scheme, io.raw(req));
       const { token } = credentials;
       const hit = verifier.cached(token, BINDING_CHECKED);
-      // A promise only when an async `revoked` hook answers a cache hit (token/revocation.ts).
-      if (hit && isPromiseLike(hit)) {
-        return Promise.resolve(hit).then((auth) => binding.check(auth, credentials, req, url));
-      }
-      if (hit) return binding.check(hit, credentials, req, url);
-      return verifier
-        .verify(token, req, BINDING_CHECKED)
-        .then((auth) => binding.check(auth, credentials, req, url));
+      if (hit && !isPromiseLike(hit)) return binding.check(hit, credentials, req, url);
+      // A hit is a promise only when an async `revoked` hook answers it (token/revocation.ts).
+      return Promise.resolve(hit ?? verifier.verify(token, req, BINDING_CHECKED)).then((auth) =>
+        binding.check(auth, credentials, req, url),
+      );
     },
     reject(err, req) {
       const raw = io.raw(req);
