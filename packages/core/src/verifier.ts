@@ -295,7 +295,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       const started = telemetry.active() ? performance.now() : 0;
       try {
         const hit = lookup(token);
-        if (hit) return assertUnbound(await hit, options);
+        if (hit) return assertUnbound(isPromiseLike(hit) ? await hit : hit, options);
         const result = assertUnbound(await verifyUncached(token, details, request), options);
         if (started) {
           telemetry.emit({
