@@ -3,7 +3,7 @@
 // request), Redis pub/sub pushes each new revocation to every receiver, and a receiver that
 // (re)connects reloads the list. A receiver that cannot be sure its list is current follows the
 // `onUnsure` policy.
-import { createRequire } from 'node:module';
+import { assertRedisInstalled, timeout } from './redis-support.js';
 import { VerificationError, stderrLogger, systemClock, toSeconds } from '@tokengate/core';
 import type { Clock, Duration, Logger, TokenPayload } from '@tokengate/core';
 
@@ -104,25 +104,6 @@ redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
 redis.call('PUBLISH', ARGV[4], ARGV[5])
 return 1`;
-
-function assertRedisInstalled(): void {
-  try {
-    createRequire(import.meta.url).resolve('redis');
-  } catch {
-    throw new TypeError(
-      '"url" needs the redis package (node-redis v5): npm install redis, or pass your own "client"',
-    );
-  }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`redis did not answer within ${ms} ms`)), ms);
-    timer.unref();
-  });
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
-}
 
 /** One pushed revocation, `{"jti":"…","exp":…}`; anything else on the channel is ignored. */
 function parseMessage(message: string): { jti: string; exp: number } | undefined {
@@ -385,7 +366,7 @@ function createSync(o: Checked, clients: OpenClients, list: LiveList, currency: 
   const key = `${o.prefix}jtis`;
   const channel = `${o.prefix}events`;
   const command = (args: string[]) =>
-    withTimeout(
+    timeout(
       clients.commands.then((c) => c.sendCommand(args)),
       o.timeoutMs,
     );

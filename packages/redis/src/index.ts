@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import type { ReplayStore } from '@tokengate/core';
+import { assertRedisInstalled, timeout } from './redis-support.js';
 
 export { createRedisDenylist } from './denylist.js';
 export type {
@@ -45,29 +45,6 @@ export interface RedisReplayStoreOptions {
 export interface RedisReplayStore extends ReplayStore {
   /** Closes the client created from `url`; does nothing for a client you passed in. */
   close(): Promise<void>;
-}
-
-/**
- * Throws the configuration mistake at construction: `url` needs node-redis, an optional peer.
- * Resolved, not loaded: loading is asynchronous (`import()`), the check must not be.
- */
-function assertRedisInstalled(): void {
-  try {
-    createRequire(import.meta.url).resolve('redis');
-  } catch {
-    throw new TypeError(
-      '"url" needs the redis package (node-redis v5): npm install redis, or pass your own "client"',
-    );
-  }
-}
-
-function timeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`redis did not answer within ${ms} ms`)), ms);
-    timer.unref();
-  });
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
 }
 
 /**
