@@ -13,14 +13,14 @@ import type { Clock, Duration, Logger, TokenPayload } from '@tokengate/core';
  */
 export interface DenylistClient {
   sendCommand(args: string[]): Promise<unknown>;
-  duplicate(): DenylistSubscriber;
+  duplicate(overrides?: { pingInterval?: number }): DenylistSubscriber;
 }
 
 /** The subscribing connection, as node-redis v5 (or v4) gives it from `duplicate()`. */
 export interface DenylistSubscriber {
   connect(): Promise<unknown>;
   subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
-  on(event: 'ready' | 'end' | 'reconnecting', listener: () => void): unknown;
+  on(event: 'ready' | 'end' | 'reconnecting' | 'ping-interval', listener: () => void): unknown;
   on(event: 'error', listener: (err: Error) => void): unknown;
   destroy(): void;
 }
@@ -300,8 +300,9 @@ function createCurrency(o: Checked, list: LiveList) {
       if (current) revoked.version = ++version;
     },
     lost: (): void => {
+      // Trusted for `maxUnsure` from the moment it stopped being current: never before a load.
+      if (current) lostAt = Date.now();
       current = false;
-      lostAt ??= Date.now();
       // Every hit asks again while unsure: the policy depends on how long it has lasted.
       revoked.version = NaN;
     },
@@ -318,6 +319,43 @@ function createCurrency(o: Checked, list: LiveList) {
 }
 type Currency = ReturnType<typeof createCurrency>;
 
+/** How often the subscription is pinged: a fifth of `maxUnsure`, between 50 ms and 1 s. */
+function pingIntervalOf(o: Checked): number {
+  return Math.min(1000, Math.max(50, Math.floor(o.maxUnsureMs / 5)));
+}
+
+/**
+ * A partition that drops packets without closing the connection (no RST) never ends the socket:
+ * the subscription is pinged every `pingMs`, and three pings without an answer count as lost.
+ * When answers come back, the list is reloaded before it is trusted again.
+ */
+function watchPongs(
+  sub: DenylistSubscriber,
+  pingMs: number,
+  currency: Currency,
+  on: { onSubscribed: () => void; closed: () => boolean },
+): void {
+  let lastPong = Date.now();
+  let silent = false;
+  const heard = () => {
+    lastPong = Date.now();
+    if (silent) {
+      silent = false;
+      on.onSubscribed();
+    }
+  };
+  sub.on('ready', heard);
+  sub.on('ping-interval', heard);
+  const watchdog = setInterval(() => {
+    if (on.closed()) clearInterval(watchdog);
+    else if (!silent && Date.now() - lastPong > 3 * pingMs) {
+      silent = true;
+      currency.lost();
+    }
+  }, pingMs);
+  watchdog.unref();
+}
+
 /**
  * Subscribes on a duplicate of the command client and calls `onSubscribed` each time the
  * subscription is (re)established: subscribe first, then load, so a revocation made in between
@@ -329,7 +367,8 @@ function subscribe(
   currency: Currency,
   on: { onMessage: (message: string) => void; onSubscribed: () => void; closed: () => boolean },
 ): Promise<DenylistSubscriber> {
-  const subscriber = clients.commands.then((c) => c.duplicate());
+  const pingMs = pingIntervalOf(o);
+  const subscriber = clients.commands.then((c) => c.duplicate({ pingInterval: pingMs }));
   const subscribing = subscriber.then(async (sub) => {
     sub.on('error', (err) => {
       currency.lost();
@@ -339,6 +378,7 @@ function subscribe(
     sub.on('reconnecting', currency.lost);
     await sub.connect();
     await sub.subscribe(`${o.prefix}events`, on.onMessage);
+    watchPongs(sub, pingMs, currency, on);
     // node-redis resubscribes before 'ready' on every reconnect: then the list is reloaded.
     sub.on('ready', on.onSubscribed);
     on.onSubscribed();

@@ -143,12 +143,16 @@ describe('createRedisDenylist', () => {
   });
 
   it('a token without a string jti is not revocable by jti: accepted, even when unsure', async () => {
+    const errors: Error[] = [];
     const unreachable = createRedisDenylist({
       url: 'redis://127.0.0.1:1',
       prefix: freshPrefix(),
       logger: false,
+      onError: (err) => errors.push(err),
     });
     opened.push(unreachable);
+    // Connection errors before any load do not start a maxUnsure grace: there is no list to trust.
+    await waitFor(() => errors.length > 0);
     expect(answer(unreachable, {})).toBe(false);
     expect(answer(unreachable, { jti: 42 })).toBe(false);
     expect(answer(unreachable, { jti: 'j' })).toBe('revocation_unavailable');
@@ -205,6 +209,23 @@ describe('createRedisDenylist', () => {
     const after = freshJti();
     await revoker.revoke(after, inAnHour());
     await waitFor(() => away.revoked({ jti: after }));
+  });
+
+  it('a silent partition (packets dropped, no reset) is noticed by its pings', async () => {
+    const prefix = freshPrefix();
+    const link = await proxy();
+    const d = denylist({ prefix, url: `redis://127.0.0.1:${link.port}`, maxUnsure: '500ms' });
+    const revoker = denylist({ prefix });
+    await Promise.all([d.ready(), revoker.ready()]);
+    link.freeze();
+    // Pinged every 100 ms: three unanswered pings, then maxUnsure, and the policy applies.
+    await waitFor(() => !d.current, 10_000);
+    expect(answer(d, { jti: freshJti() })).toBe('revocation_unavailable');
+    const whileSilent = freshJti();
+    await revoker.revoke(whileSilent, inAnHour());
+    link.thaw();
+    await waitFor(() => d.current, 10_000);
+    expect(answer(d, { jti: whileSilent })).toBe(true);
   });
 
   describe('unsure: disconnected longer than maxUnsure', () => {
