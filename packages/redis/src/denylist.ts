@@ -3,7 +3,7 @@
 // request), Redis pub/sub pushes each new revocation to every receiver, and a receiver that
 // (re)connects reloads the list. A receiver that cannot be sure its list is current follows the
 // `onUnsure` policy.
-import { assertRedisInstalled, timeout } from './redis-support.js';
+import { assertRedisUrl, timeout } from './redis-support.js';
 import { VerificationError, stderrLogger, systemClock, toSeconds } from '@tokengate/core';
 import type { Clock, Duration, Logger, TokenPayload } from '@tokengate/core';
 
@@ -199,10 +199,7 @@ interface OpenClients {
 function openClients(options: RedisDenylistOptions, onError: (err: Error) => void): OpenClients {
   const { url, client } = options;
   if (url !== undefined) {
-    if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) {
-      throw new TypeError('"url" must be a redis:// or rediss:// URL');
-    }
-    assertRedisInstalled();
+    assertRedisUrl(url);
     // Loaded only here: `redis` is an optional peer, not needed by an app passing its own client.
     const owning = import('redis').then(({ createClient }) => {
       const owned = createClient({ url });

@@ -1,5 +1,5 @@
 import type { ReplayStore } from '@tokengate/core';
-import { assertRedisInstalled, timeout } from './redis-support.js';
+import { assertRedisUrl, timeout } from './redis-support.js';
 
 export { createRedisDenylist } from './denylist.js';
 export type {
@@ -75,10 +75,7 @@ export function createRedisReplayStore(options: RedisReplayStoreOptions): RedisR
   let client: Promise<RedisSetClient>;
   let close = async (): Promise<void> => {};
   if (url !== undefined) {
-    if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) {
-      throw new TypeError('"url" must be a redis:// or rediss:// URL');
-    }
-    assertRedisInstalled();
+    assertRedisUrl(url);
     // Loaded only here: `redis` is an optional peer, not needed by an app passing its own client.
     const owning = import('redis').then(({ createClient }) => {
       // Commands wait offline while the client reconnects; the timeout above bounds the wait.

@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
  * Throws the configuration mistake at construction: `url` needs node-redis, an optional peer.
  * Resolved, not loaded: loading is asynchronous (`import()`), the check must not be.
  */
-export function assertRedisInstalled(): void {
+function assertRedisInstalled(): void {
   try {
     createRequire(import.meta.url).resolve('redis');
   } catch {
@@ -13,6 +13,14 @@ export function assertRedisInstalled(): void {
       '"url" needs the redis package (node-redis v5): npm install redis, or pass your own "client"',
     );
   }
+}
+
+/** Checks a `url` option at construction: a redis:// or rediss:// URL, and node-redis installed. */
+export function assertRedisUrl(url: unknown): asserts url is string {
+  if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) {
+    throw new TypeError('"url" must be a redis:// or rediss:// URL');
+  }
+  assertRedisInstalled();
 }
 
 /** `promise`, or a rejection after `ms` milliseconds (the timer never holds the process open). */
