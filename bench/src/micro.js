@@ -8,11 +8,14 @@ import {
   verify as cryptoVerify,
 } from 'node:crypto';
 import { createVerifier } from '@tokengate/core';
+import { createRedisDenylist } from '@tokengate/redis';
+import { createClient } from 'redis';
 import { JwtVerifier } from 'aws-jwt-verify';
 import { createVerifier as createFastVerifier } from 'fast-jwt';
 import { compactDecrypt, importJWK, jwtVerify } from 'jose';
 import jsonwebtoken from 'jsonwebtoken';
 import { randomIndices, spread, median, timeAsync, timeSync } from './lib/measure.js';
+import { startRedis } from './lib/redis.js';
 import {
   AUDIENCE,
   claims,
@@ -33,11 +36,11 @@ const CACHE_SIZES = [1, 1_000, 100_000];
  * (default: the one valid token) are drawn in the order of `order`. `check` proves the row does
  * real work: the valid token passes and, unless `bad` is null, the tampered one is refused.
  */
-function row(id, label, { call, async = false, token, tokens, order, bad, ref = false }) {
+function row(id, label, { call, async = false, token, tokens, order, bad, ref = false, aa }) {
   const pool = tokens ?? [token];
   const mask = order ? order.length - 1 : 0;
   const fn = order ? (i) => call(pool[order[i & mask]]) : () => call(pool[0]);
-  return { id, label, async, fn, call, pool, bad, ref };
+  return { id, label, async, fn, call, pool, bad, ref, aa };
 }
 
 async function refused(call, token) {
@@ -209,6 +212,67 @@ async function cachedGroup(quick) {
   };
 }
 
+/**
+ * The revocation check on the cache-hit path: the same 1,000 cached tokens through `cached()`
+ * with and without `revoked: denylist.revoked`, the real Redis denylist holding 10,000 revoked
+ * jtis (none of the pool's: a valid token's lookup misses, as in production).
+ */
+async function revocationGroup() {
+  const hs = signingKey('HS256');
+  const size = 1_000;
+  const tokens = hmacTokens(hs, ISSUER, size + 1, 0);
+  const pool = tokens.slice(0, size);
+  const redis = await startRedis();
+  const prefix = 'bench:revoked:';
+  const admin = createClient({ url: redis.url });
+  await admin.connect();
+  const exp = Math.floor(Date.now() / 1000) + 3600;
+  const listed = Array.from({ length: 10_000 }, (_, i) => ({ score: exp, value: `revoked-${i}` }));
+  await admin.zAdd(`${prefix}jtis`, listed);
+  await admin.close();
+  const denylist = createRedisDenylist({ url: redis.url, prefix, logger: false });
+  await denylist.ready();
+  const options = { issuer: ISSUER, audience: AUDIENCE, keys: [hs.jwk], algorithms: ['HS256'] };
+  const plain = createVerifier(options);
+  const checked = createVerifier({ ...options, revoked: denylist.revoked });
+  for (const t of tokens) await Promise.all([plain.verify(t), checked.verify(t)]);
+  // Cached, then revoked: the checked row must refuse it on the hit.
+  const revoked = tokens[size];
+  const { jti } = JSON.parse(Buffer.from(revoked.split('.')[1], 'base64url'));
+  await denylist.revoke(jti, exp);
+  const order = randomIndices(size);
+  return {
+    id: 'revocation',
+    title: 'Revocation check on a cached token (Redis denylist, 10,000 revoked jtis)',
+    rows: [
+      row('cached-plain', 'tokengate cached(), 1,000 live, no revoked hook', {
+        call: (t) => plain.cached(t),
+        tokens: pool,
+        order,
+        bad: null,
+        ref: true,
+      }),
+      row('cached-plain-aa', 'tokengate cached(), 1,000 live, no revoked hook (A/A)', {
+        call: (t) => plain.cached(t),
+        tokens: pool,
+        order,
+        bad: null,
+        aa: true,
+      }),
+      row('cached-denylist', 'tokengate cached(), 1,000 live, revoked: denylist.revoked', {
+        call: (t) => checked.cached(t),
+        tokens: pool,
+        order,
+        bad: revoked,
+      }),
+    ],
+    async close() {
+      await denylist.close();
+      await redis.close();
+    },
+  };
+}
+
 const u32 = (n) => {
   const b = Buffer.alloc(4);
   b.writeUInt32BE(n);
@@ -348,6 +412,8 @@ async function measureGroup(group, { rounds, ms, warmMs, gcEach }) {
       median: s.length ? median(s) : undefined,
       spread: s.length ? spread(s) : undefined,
       ref: reference && reference !== r ? reference.id : undefined,
+      // The reference measured twice: the group's noise (report.js `noiseOf`).
+      aa: r.aa,
     };
   });
 }
@@ -369,6 +435,7 @@ export async function run({ quick, only, timing: given }) {
     ['cached', () => cachedGroup(quick)],
     ['nested-rsa', () => nestedGroup('rsa')],
     ['nested-ec', () => nestedGroup('ec')],
+    ['revocation', () => revocationGroup()],
   ];
   const rows = [];
   for (const [id, build] of builders) {
@@ -377,6 +444,7 @@ export async function run({ quick, only, timing: given }) {
     const group = await build();
     const t1 = performance.now();
     rows.push(...(await measureGroup(group, timing)));
+    await group.close?.();
     if (process.env.BENCH_DEBUG) {
       console.error(
         `${id}: setup ${(t1 - t0).toFixed(0)} ms, measured ${(performance.now() - t1).toFixed(0)} ms`,

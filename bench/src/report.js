@@ -269,6 +269,22 @@ function goals({ micro, http, jwks, memory }) {
     });
   }
 
+  add(
+    '7. Revocation check (Redis denylist) on a cached token vs none',
+    '>= 0.95 (within 5% of the cached-token figure)',
+    () => {
+      const r = ratio(m, 'revocation', 'cached-denylist', 'cached-plain');
+      const noise = noiseOf(m, 'revocation')?.rps;
+      const aa = noise === undefined ? '' : `, A/A ${pct(noise)}`;
+      return (
+        r && [
+          `${times(r.value)} (${times(r.min)}–${times(r.max)}${aa})`,
+          judged(r.value, 0.95, noise),
+        ]
+      );
+    },
+  );
+
   const s = jwks?.simulated;
   const ours = jwks?.peers.rows.find((r) => r.name === 'tokengate');
   add('5. Cold start, 1,000 concurrent verifications: JWKS requests', '1', () => {

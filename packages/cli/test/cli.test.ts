@@ -236,7 +236,8 @@ describe('tokengate verify', () => {
 });
 
 // Every code the CLI can meet. The others need what the CLI has no flag for (a request, a scope
-// guard, `typ`, `maxTokenAge`, `requireEncryption`) or cannot happen with its clock and options.
+// guard, `typ`, `maxTokenAge`, `requireEncryption`, a `revoked` hook) or cannot happen with its
+// clock and options.
 const UNREACHABLE: VerificationErrorCode[] = [
   'token_missing',
   'request_invalid',
@@ -249,6 +250,8 @@ const UNREACHABLE: VerificationErrorCode[] = [
   'dpop_nonce_required',
   'token_binding_mismatch',
   'replay_store_unavailable',
+  'token_revoked',
+  'revocation_unavailable',
 ];
 
 interface Refusal {

@@ -103,6 +103,13 @@ const CODES = {
     status: 503,
     description: 'replay protection is temporarily unavailable',
   },
+  // The `revoked` hook (token/revocation.ts): the token is on the denylist, or the hook could not
+  // answer (it threw, or a denylist is unsure its list is current and fails closed).
+  token_revoked: { status: 401, error: 'invalid_token', description: 'token has been revoked' },
+  revocation_unavailable: {
+    status: 503,
+    description: 'revocation check is temporarily unavailable',
+  },
 } as const satisfies Record<string, CodeInfo>;
 
 /** A stable failure code: callers and logs switch on it. */

@@ -92,3 +92,4 @@ export type { KeySelector, KeySource, VerificationKey } from './keys/types.js';
 export type { Logger } from './telemetry/log.js';
 export type { TokenHeader, TokenPayload, VerifiedToken } from './token/types.js';
 export type { Verifier, VerifyOptions } from './verifier.js';
+export type { RevokedHook } from './token/revocation.js';

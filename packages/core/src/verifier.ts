@@ -19,6 +19,8 @@ import { assertKnownOptions } from './config/option-names.js';
 import { isPromiseLike } from './lib/maybe-promise.js';
 import type { MaybePromise } from './lib/maybe-promise.js';
 import { deepFreeze } from './lib/freeze.js';
+import { checkRevocation } from './token/revocation.js';
+import type { RevocationMemo } from './token/revocation.js';
 import { normalizeShared } from './config/options.js';
 import type { SharedOptions } from './config/options.js';
 import type { Clock } from './config/clock.js';
@@ -99,10 +101,22 @@ function assertUnbound(result: VerifiedToken, options: VerifyOptions | undefined
   return result;
 }
 
+/** Telemetry of a refusal on the cached path (`cached()`), which has no duration; rethrows. */
+function rejectedFromCache(telemetry: Emitter, err: unknown): never {
+  if (telemetry.active()) {
+    telemetry.emit({
+      type: 'token.rejected',
+      code: (err as VerificationError).code,
+      durationMs: 0,
+    });
+  }
+  throw err;
+}
+
 /** The `cnf` members the gate checks against the request: RFC 9449 §6 and RFC 8705 §3. */
 const CHECKED_CONFIRMATIONS: ReadonlySet<string> = new Set(['jkt', 'x5t#S256']);
 
-interface Entry {
+interface Entry extends RevocationMemo {
   result: VerifiedToken;
   times: TimeClaims;
   policyOptions: NormalizedOptions;
@@ -130,9 +144,10 @@ export interface Verifier {
   /**
    * Synchronous token-cache lookup: the verified result when this exact token was verified
    * before and is still valid now; `undefined` when it is not cached. Throws a VerificationError
-   * when the cached token has since expired or its key was removed.
+   * when the cached token has since expired, its key was removed or it is revoked. A promise
+   * only when a `revoked` hook answers with one (a synchronous hook keeps the hit synchronous).
    */
-  cached(token: string, options?: VerifyOptions): VerifiedToken | undefined;
+  cached(token: string, options?: VerifyOptions): MaybePromise<VerifiedToken> | undefined;
   /** Loads remote keys (and discovery metadata) now; resolves when verification can proceed. */
   ready(): Promise<void>;
 }
@@ -217,7 +232,7 @@ function createPipeline(
     opened: Opened | undefined,
     payload: TokenPayload,
     key: VerificationKey | undefined,
-  ): VerifiedToken {
+  ): MaybePromise<VerifiedToken> {
     const policyOptions = policy.options;
     checkTyp(header, policyOptions);
     if (opened) checkReplicatedClaims(opened.encryption, payload);
@@ -225,8 +240,10 @@ function createPipeline(
     checkTimes(times, now(), policyOptions);
     checkIdentity(payload, policyOptions);
     const result = frozenResult(token, header, payload, opened);
-    cache?.set(token, { result, times, policyOptions, policy, key });
-    return result;
+    const entry: Entry = { result, times, policyOptions, policy, key, revocationVersion: NaN };
+    cache?.set(token, entry);
+    // After caching: a revoked token is refused again by a cheap cache hit, not re-verified.
+    return checkRevocation(result, policyOptions.revoked, entry);
   }
 
   return function verifyUncached(token, details, request) {
@@ -309,8 +326,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const now = createCheckedClock(shared.now, toLogger(options.logger, stderrLogger));
   const verifyUncached = createPipeline(shared, policies, now, cache);
 
-  /** Token-cache lookup; throws when a cached token is no longer valid. */
-  function lookup(token: string): VerifiedToken | undefined {
+  /**
+   * Token-cache lookup; throws when a cached token is no longer valid or is revoked. A promise
+   * only when the `revoked` hook answers with one.
+   */
+  function lookup(token: string): MaybePromise<VerifiedToken> | undefined {
     const entry = cache?.get(token);
     if (!entry) return undefined;
     // Read outside the try: a broken clock says nothing about the cached token.
@@ -329,23 +349,22 @@ export function createVerifier(options: VerifierOptions): Verifier {
       throw err;
     }
     if (telemetry.active()) telemetry.emit({ type: 'cache.hit' });
-    return entry.result;
+    // Outside the try: a revoked token stays cached, so asking again costs a lookup, not a
+    // signature check.
+    return checkRevocation(entry.result, entry.policyOptions.revoked, entry);
   }
 
   return {
     cached(token, options) {
       try {
         const hit = lookup(token);
-        return hit && assertUnbound(hit, options);
+        if (hit === undefined || !isPromiseLike(hit)) return hit && assertUnbound(hit, options);
+        return Promise.resolve(hit).then(
+          (r) => assertUnbound(r, options),
+          (err: unknown) => rejectedFromCache(telemetry, err),
+        );
       } catch (err) {
-        if (telemetry.active()) {
-          telemetry.emit({
-            type: 'token.rejected',
-            code: (err as VerificationError).code,
-            durationMs: 0,
-          });
-        }
-        throw err;
+        return rejectedFromCache(telemetry, err);
       }
     },
     verify(token, request, options) {
@@ -354,7 +373,15 @@ export function createVerifier(options: VerifierOptions): Verifier {
       let outcome: MaybePromise<VerifiedToken>;
       try {
         const hit = lookup(token);
-        if (hit) return Promise.resolve(assertUnbound(hit, options));
+        if (hit && !isPromiseLike(hit)) return Promise.resolve(assertUnbound(hit, options));
+        if (hit) {
+          // An asynchronous revoked hook answering for a cached token.
+          return Promise.resolve(hit)
+            .then((result) => assertUnbound(result, options))
+            .catch((err: unknown) => {
+              throw rejected(telemetry, err, details, started);
+            });
+        }
         outcome = verifyUncached(token, details, request);
         // The common case (keys at hand): settled here, one promise for the public API only.
         if (!isPromiseLike(outcome))

@@ -1,5 +1,13 @@
-import { createRequire } from 'node:module';
 import type { ReplayStore } from '@tokengate/core';
+import { assertRedisUrl, timeout } from './redis-support.js';
+
+export { createRedisDenylist } from './denylist.js';
+export type {
+  DenylistClient,
+  DenylistSubscriber,
+  RedisDenylist,
+  RedisDenylistOptions,
+} from './denylist.js';
 
 /**
  * The one command the store sends: `SET key 1 NX EX ttl`. A node-redis v5 client, cluster or
@@ -40,29 +48,6 @@ export interface RedisReplayStore extends ReplayStore {
 }
 
 /**
- * Throws the configuration mistake at construction: `url` needs node-redis, an optional peer.
- * Resolved, not loaded: loading is asynchronous (`import()`), the check must not be.
- */
-function assertRedisInstalled(): void {
-  try {
-    createRequire(import.meta.url).resolve('redis');
-  } catch {
-    throw new TypeError(
-      '"url" needs the redis package (node-redis v5): npm install redis, or pass your own "client"',
-    );
-  }
-}
-
-function timeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`redis did not answer within ${ms} ms`)), ms);
-    timer.unref();
-  });
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
-}
-
-/**
  * Creates a DPoP replay store on Redis. Each proof is recorded with one atomic
  * `SET <prefix><key> 1 NX EX <ttl>`: the first receiver to see a proof wins, any later one (on
  * any instance) sees a replay, and Redis forgets the key when the proof's `iat` window ends.
@@ -90,10 +75,7 @@ export function createRedisReplayStore(options: RedisReplayStoreOptions): RedisR
   let client: Promise<RedisSetClient>;
   let close = async (): Promise<void> => {};
   if (url !== undefined) {
-    if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) {
-      throw new TypeError('"url" must be a redis:// or rediss:// URL');
-    }
-    assertRedisInstalled();
+    assertRedisUrl(url);
     // Loaded only here: `redis` is an optional peer, not needed by an app passing its own client.
     const owning = import('redis').then(({ createClient }) => {
       // Commands wait offline while the client reconnects; the timeout above bounds the wait.

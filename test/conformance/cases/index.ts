@@ -10,6 +10,7 @@ import { mtlsCases } from './mtls.js';
 import { passedErrorCases } from './pass-errors.js';
 import { rejectedCases } from './rejected.js';
 import { requestUrlCases } from './request-url.js';
+import { revocationCases } from './revocation.js';
 import { scopeCases } from './scopes.js';
 import { settingCases } from './settings.js';
 
@@ -27,4 +28,5 @@ export const cases: Case[] = [
   ...dpopCases,
   ...mtlsCases,
   ...requestUrlCases,
+  ...revocationCases,
 ];

@@ -25,6 +25,7 @@ const POLICY_RULES = [
   'typ',
   'profile',
   'maxCandidateKeys',
+  'revoked',
 ] as const;
 
 /** What one issuer's tokens must satisfy: top level and each `issuers[]` entry. */
@@ -151,7 +152,7 @@ const FOREIGN: Readonly<Record<string, string>> = {
   credentialsOptional: 'use `credentialsRequired: false`',
   cookie: 'use `getToken: (req) => <the cookie>`',
   tokenKey: 'use `getToken`',
-  isRevoked: 'use a guard (`createGuards`, `claimCheck`) after the middleware',
+  isRevoked: 'use `revoked: (payload, header) => boolean` (checked on cache hits too)',
   maxAge: 'use `maxTokenAge`',
   clockTimestamp: 'use `now: () => <epoch seconds>`',
   clockSkew: 'use `clockTolerance`',

@@ -11,6 +11,8 @@ import { toLogger } from '../telemetry/log.js';
 import type { LoggerOption } from '../telemetry/log.js';
 import { normalizeTyp } from '../token/claims.js';
 import type { KeySource } from '../keys/types.js';
+import { normalizeRevoked } from '../token/revocation.js';
+import type { RevokedHook } from '../token/revocation.js';
 
 /** The receiver's own private keys, to decrypt JWE tokens. */
 export interface DecryptionOptions {
@@ -80,6 +82,14 @@ export interface PolicyOptions {
    * keys`). Default 3.
    */
   maxCandidateKeys?: number;
+  /**
+   * Asked for every accepted token, after verification and again on each token-cache hit:
+   * `true` refuses it with 401 `token_revoked`. A hook that throws, rejects or answers anything
+   * but a boolean fails closed with 503 `revocation_unavailable`. Keep it synchronous (an
+   * in-memory lookup such as `createRedisDenylist().revoked` from `@tokengate/redis`) and a
+   * cache hit stays synchronous. Per issuer: an `issuers[]` entry may set its own. Default: none.
+   */
+  revoked?: RevokedHook;
 }
 
 /** One trusted issuer in a multi-issuer set-up. Unset fields fall back to the top level. */
@@ -177,6 +187,7 @@ export interface NormalizedOptions {
   requiredClaims: readonly string[];
   typ: string | undefined;
   maxCandidateKeys: number;
+  revoked: RevokedHook | undefined;
   tokenCache: { max: number; maxBytes: number } | false;
   maxTokenLength: number;
   now: Clock;
@@ -391,6 +402,7 @@ export function normalizeOptions(options: VerifierOptions): NormalizedOptions {
       orDefault(options.maxCandidateKeys, DEFAULT_MAX_CANDIDATE_KEYS, 'maxCandidateKeys'),
       'maxCandidateKeys',
     ),
+    revoked: normalizeRevoked(options.revoked),
   };
 }
 

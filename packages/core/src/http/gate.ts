@@ -17,6 +17,7 @@ import { createVerifier } from '../verifier.js';
 import { assertKnownOptions, verifierOptionsOf } from '../config/option-names.js';
 import type { VerifierOptions } from '../config/options.js';
 import { booleanOption } from '../config/option-default.js';
+import { isPromiseLike } from '../lib/maybe-promise.js';
 
 /** Options every adapter accepts on top of the verifier's. */
 export interface GateSettings<Req> {
@@ -258,10 +259,11 @@ export function createGate<Req>(
       binding.assertScheme(credentials.scheme, io.raw(req));
       const { token } = credentials;
       const hit = verifier.cached(token, BINDING_CHECKED);
-      if (hit) return binding.check(hit, credentials, req, url);
-      return verifier
-        .verify(token, req, BINDING_CHECKED)
-        .then((auth) => binding.check(auth, credentials, req, url));
+      if (hit && !isPromiseLike(hit)) return binding.check(hit, credentials, req, url);
+      // A hit is a promise only when an async `revoked` hook answers it (token/revocation.ts).
+      return Promise.resolve(hit ?? verifier.verify(token, req, BINDING_CHECKED)).then((auth) =>
+        binding.check(auth, credentials, req, url),
+      );
     },
     reject(err, req) {
       const raw = io.raw(req);
