@@ -192,5 +192,6 @@ export function documentOptions<T>(
     onError: settings.onError,
     events: settings.events,
     store: settings.store,
+    cooldown: settings.cooldown,
   };
 }
