@@ -1,5 +1,8 @@
-import { createRequire } from 'node:module';
 import type { ReplayStore } from '@tokengate/core';
+import { checkConnectionOptions, ownedConnection, timeout } from './connection.js';
+
+export { createRedisJwksStore } from './jwks-store.js';
+export type { RedisJwksClient, RedisJwksStore, RedisJwksStoreOptions } from './jwks-store.js';
 
 /**
  * The one command the store sends: `SET key 1 NX EX ttl`. A node-redis v5 client, cluster or
@@ -40,29 +43,6 @@ export interface RedisReplayStore extends ReplayStore {
 }
 
 /**
- * Throws the configuration mistake at construction: `url` needs node-redis, an optional peer.
- * Resolved, not loaded: loading is asynchronous (`import()`), the check must not be.
- */
-function assertRedisInstalled(): void {
-  try {
-    createRequire(import.meta.url).resolve('redis');
-  } catch {
-    throw new TypeError(
-      '"url" needs the redis package (node-redis v5): npm install redis, or pass your own "client"',
-    );
-  }
-}
-
-function timeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`redis did not answer within ${ms} ms`)), ms);
-    timer.unref();
-  });
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
-}
-
-/**
  * Creates a DPoP replay store on Redis. Each proof is recorded with one atomic
  * `SET <prefix><key> 1 NX EX <ttl>`: the first receiver to see a proof wins, any later one (on
  * any instance) sees a replay, and Redis forgets the key when the proof's `iat` window ends.
@@ -73,50 +53,16 @@ function timeout<T>(promise: Promise<T>, ms: number): Promise<T> {
  * process.on('SIGTERM', () => replayStore.close());
  */
 export function createRedisReplayStore(options: RedisReplayStoreOptions): RedisReplayStore {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError('createRedisReplayStore needs { client } or { url }');
-  }
+  checkConnectionOptions(options, 'createRedisReplayStore');
   const { url, prefix = 'tokengate:dpop:', timeoutMs = 1000, onError } = options;
-  if ((options.client === undefined) === (url === undefined)) {
-    throw new TypeError('give exactly one of "client" and "url"');
-  }
   if (typeof prefix !== 'string') throw new TypeError('"prefix" must be a string');
   if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
     throw new TypeError('"timeoutMs" must be a positive integer');
   }
-  if (onError !== undefined && typeof onError !== 'function') {
-    throw new TypeError('"onError" must be a function');
-  }
   let client: Promise<RedisSetClient>;
   let close = async (): Promise<void> => {};
   if (url !== undefined) {
-    if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) {
-      throw new TypeError('"url" must be a redis:// or rediss:// URL');
-    }
-    assertRedisInstalled();
-    // Loaded only here: `redis` is an optional peer, not needed by an app passing its own client.
-    const owning = import('redis').then(({ createClient }) => {
-      // Commands wait offline while the client reconnects; the timeout above bounds the wait.
-      const owned = createClient({ url });
-      // Without a listener, node-redis's 'error' event would crash the process.
-      owned.on('error', (err: Error) => onError?.(err));
-      const connecting = owned.connect().catch((err: unknown) => {
-        onError?.(err as Error);
-      });
-      return { owned, connecting };
-    });
-    // A failed import (a broken install) is reported once; add() then rejects with it (a 503).
-    owning.catch((err: unknown) => onError?.(err as Error));
-    client = owning.then(({ owned }) => owned);
-    close = async () => {
-      // A failed import left no client to close (onError has the error already).
-      const loaded = await owning.catch(() => undefined);
-      if (!loaded) return;
-      const { owned, connecting } = loaded;
-      if (owned.isReady) await owned.close();
-      else if (owned.isOpen) owned.destroy(); // still (re)connecting: nothing to flush
-      await connecting;
-    };
+    ({ client, close } = ownedConnection<RedisSetClient>(url, onError));
   } else {
     const given = options.client!;
     if (typeof given !== 'object' || given === null || typeof given.set !== 'function') {
