@@ -592,7 +592,9 @@ function fleetOptionsOf<T>(
     now: options.now,
     cooldown: options.cooldown,
     timeout,
-    maxWait: Math.min(options.maxWait, timeout),
+    // Half of maxWait: when the holder never writes back (it crashed), our own fetch still has
+    // the other half, so a waiting request is not refused for it.
+    maxWait: Math.min(options.maxWait / 2, timeout),
     health: storeHealthOf(store, options.logger, options.events),
     fromStored: (value) => entryFromStored(options, value, held()),
   };
