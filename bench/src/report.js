@@ -156,6 +156,24 @@ function jwksTable(jwks) {
   return out.join('\n');
 }
 
+/** The fleet rows (src/fleet.js): key-server requests per event, and per hour. */
+function fleetTable(fleet) {
+  const { hour } = fleet;
+  const out = [
+    `Simulated receivers in one process, each with its own cache (and its own Redis connection with the store). Requests per event measured over real windows with max-age and cooldown of ${fleet.short} s (${fleet.rounds} revalidation rounds, ${fleet.cooldowns} cooldowns of unknown kids at every receiver), then scaled to an hour with ${hour.deploys} deploy (every receiver cold), max-age ${hour.maxAge} s and cooldown ${hour.cooldown} s.`,
+    '',
+    '| Receivers | JWKS store | Cold start | Per max-age | Per cooldown, unknown-kid flood | Per hour | Per hour under flood |',
+    '|---|---|---|---|---|---|---|',
+  ];
+  for (const r of fleet.rows) {
+    const store = r.store ? 'Redis (`createRedisJwksStore`)' : 'none';
+    out.push(
+      `| ${r.receivers} | ${store} | ${int(r.cold)} | ${r.perMaxAge.toFixed(1)} | ${r.perCooldown.toFixed(1)} | ${int(r.quietHour)} | ${int(r.floodHour)} |`,
+    );
+  }
+  return out.join('\n');
+}
+
 /** Evaluates the issue's goals from the rows; each goal: target, our figure, met or not. */
 function goals({ micro, http, jwks, memory }) {
   const list = [];
@@ -362,6 +380,9 @@ export function render(results, { quick, seconds, failures }) {
     results.jwks ? jwksTable(results.jwks) : '_not measured_',
     '',
   ];
+  if (results.fleet) {
+    parts.push('## A fleet of receivers: key-server requests', '', fleetTable(results.fleet), '');
+  }
   if (results.memory) {
     const mm = results.memory;
     parts.push(
