@@ -160,7 +160,7 @@ function jwksTable(jwks) {
 function fleetTable(fleet) {
   const { hour } = fleet;
   const out = [
-    `Simulated receivers in one process, each with its own cache (and its own Redis connection with the store). Requests per event measured over real windows with max-age and cooldown of ${fleet.short} s (${fleet.rounds} revalidation rounds, ${fleet.cooldowns} cooldowns of unknown kids at every receiver), then scaled to an hour with ${hour.deploys} deploy (every receiver cold), max-age ${hour.maxAge} s and cooldown ${hour.cooldown} s.`,
+    `Simulated receivers in one process, each with its own cache (and its own Redis connection with the store). Requests per event are measured over real windows with max-age and cooldown of ${fleet.short} s: a cold start of every receiver at once; ${fleet.rounds} revalidation rounds (traffic at every receiver past max-age); the requests that reach the key server within exactly ${fleet.cooldowns} cooldowns of unknown kids sent to every receiver, per cooldown (without the store each receiver may make up to 15, bounded here by how fast one process sends). Per hour: ${hour.deploys} deploy (every receiver cold) + 3600 / ${hour.maxAge} s max-age revalidations; under flood, + 3600 / ${hour.cooldown} s cooldown times the flood figure.`,
     '',
     '| Receivers | JWKS store | Cold start | Per max-age | Per cooldown, unknown-kid flood | Per hour | Per hour under flood |',
     '|---|---|---|---|---|---|---|',

@@ -31,7 +31,8 @@ export interface RemoteJwksOptions {
   maxBodyBytes?: number;
   /**
    * An unknown `kid` forces at most one refresh per cooldown, plus conditional ones at most
-   * every `cooldown / 15`; also the longest wait between retries after failures. Default 30 s.
+   * every `cooldown / 15`; with a coordinating `store` (Redis), one refresh per cooldown for the
+   * whole fleet. Also the longest wait between retries after failures. Default 30 s.
    */
   cooldown?: Duration;
   /**
@@ -68,6 +69,8 @@ export interface RemoteJwksOptions {
   /**
    * Keeps each fetched document with its ETag, Last-Modified and freshness, so a cold process
    * starts with keys and revalidates with a 304. `createFileStore(dir)`, or any key-value store.
+   * A store with `acquire`/`release` (`createRedisJwksStore` of `@tokengate/redis`) also
+   * coordinates a fleet: one fetch at a time per document, the unknown-`kid` budget fleet-wide.
    */
   store?: JwksStore;
 }

@@ -15,12 +15,6 @@ import type { CoordinatingStore } from './store.js';
  */
 export type FetchReason = 'load' | 'forced';
 
-/**
- * In fleet mode the unknown-`kid` refresh budget is one request per cooldown for the whole
- * fleet (each receiver's own limiter still bounds how often it asks the store).
- */
-export const FLEET_REFRESHES_PER_COOLDOWN = 1;
-
 /** A store call that failed or timed out: the receiver falls back to fetching on its own. */
 export class StoreUnavailable extends Error {}
 

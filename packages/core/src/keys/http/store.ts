@@ -19,7 +19,7 @@ export interface JwksStore {
    * the lock `key` for `ttlMs` milliseconds unless someone holds it. Resolves an owner token when
    * taken, `undefined` when held elsewhere; rejects when the store is unavailable. With
    * `acquire` and `release`, at most one receiver fetches each document at a time, and the
-   * unknown-`kid` cooldown is fleet-wide (see `FLEET_MODE` in `keys/http/fleet.ts`).
+   * unknown-`kid` budget is one refresh per cooldown for the whole fleet (`keys/http/fleet.ts`).
    */
   acquire?(key: string, ttlMs: number): Promise<string | undefined>;
   /** Releases the lock `key` only if `token` (from `acquire`) still owns it. */
