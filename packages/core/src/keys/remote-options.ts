@@ -123,6 +123,12 @@ function checkStore(store: JwksStore | undefined): JwksStore | undefined {
   ) {
     throw new TypeError('"store" must have get(key) and set(key, value, ttlSeconds)');
   }
+  // One without the other would coordinate nothing, or take locks nobody releases.
+  if (store !== undefined && (store.acquire === undefined) !== (store.release === undefined)) {
+    throw new TypeError(
+      '"store" coordinates a fleet only with both acquire(key, ttlMs) and release(key, token)',
+    );
+  }
   return store;
 }
 
