@@ -59,7 +59,10 @@ export interface Fleet {
 }
 
 const START_TIMEOUT_MS = 30_000;
+/** An IPC question to a child. */
 const ANSWER_TIMEOUT_MS = 10_000;
+/** One HTTP request: longer than any wait for keys a receiver may make (its maxWait). */
+const REQUEST_TIMEOUT_MS = 30_000;
 
 interface Child extends FleetReceiver {
   readonly process: ChildProcess;
@@ -166,7 +169,7 @@ export function get(origin: string, token: string, path = '/api'): Promise<numbe
   return new Promise((resolve) => {
     const req = request(
       `${origin}${path}`,
-      { agent, headers: { authorization: `Bearer ${token}` }, timeout: ANSWER_TIMEOUT_MS },
+      { agent, headers: { authorization: `Bearer ${token}` }, timeout: REQUEST_TIMEOUT_MS },
       (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
