@@ -31,33 +31,69 @@ export interface Connection<C> {
   close: () => Promise<void>;
 }
 
-/** Checks the options shared by every store: exactly one of `client` and `url`, and `onError`. */
-export function checkConnectionOptions(
-  options: { client?: unknown; url?: unknown; onError?: unknown },
+/** The options every store takes: a client you own, or a URL for a client it owns. */
+export interface ConnectionOptions<C> {
+  client?: C;
+  url?: string;
+  prefix?: string;
+  timeoutMs?: number;
+  onError?: (err: Error) => void;
+}
+
+/**
+ * Checks the options every store shares (a configuration mistake is a TypeError at once) and
+ * opens its connection: the `client` passed in, which must have `methods`, or one created from
+ * `url`. `defaults` are the store's own `prefix` and `timeoutMs`.
+ */
+export function storeConnection<C>(
+  options: ConnectionOptions<C>,
   factory: string,
-): void {
+  methods: readonly string[],
+  defaults: { prefix: string; timeoutMs: number },
+): Connection<C> & { prefix: string; timeoutMs: number } {
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`${factory} needs { client } or { url }`);
   }
-  if ((options.client === undefined) === (options.url === undefined)) {
+  const { url, prefix = defaults.prefix, timeoutMs = defaults.timeoutMs, onError } = options;
+  if ((options.client === undefined) === (url === undefined)) {
     throw new TypeError('give exactly one of "client" and "url"');
   }
-  if (options.onError !== undefined && typeof options.onError !== 'function') {
+  if (typeof prefix !== 'string') throw new TypeError('"prefix" must be a string');
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
+    throw new TypeError('"timeoutMs" must be a positive integer');
+  }
+  if (onError !== undefined && typeof onError !== 'function') {
     throw new TypeError('"onError" must be a function');
   }
-  if (options.url !== undefined) {
-    if (typeof options.url !== 'string' || !/^rediss?:\/\//.test(options.url)) {
+  if (url !== undefined) {
+    if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) {
       throw new TypeError('"url" must be a redis:// or rediss:// URL');
     }
     assertRedisInstalled();
+    return { ...ownedConnection<C>(url, onError), prefix, timeoutMs };
   }
+  const given = options.client as Record<string, unknown> | null;
+  if (
+    typeof given !== 'object' ||
+    given === null ||
+    methods.some((m) => typeof given[m] !== 'function')
+  ) {
+    const named = methods.length > 1 ? ` (${methods.join(', ')})` : '';
+    throw new TypeError(`"client" must be a node-redis client${named}`);
+  }
+  return {
+    client: Promise.resolve(options.client as C),
+    close: async () => {},
+    prefix,
+    timeoutMs,
+  };
 }
 
 /**
  * A client created from `url` and owned by the store: connected at once, reconnecting by itself,
  * its errors passed to `onError` (node-redis emits them while reconnecting).
  */
-export function ownedConnection<C>(
+function ownedConnection<C>(
   url: string,
   onError: ((err: Error) => void) | undefined,
 ): Connection<C> {

@@ -1,5 +1,5 @@
 import type { ReplayStore } from '@tokengate/core';
-import { checkConnectionOptions, ownedConnection, timeout } from './connection.js';
+import { storeConnection, timeout } from './connection.js';
 
 export { createRedisJwksStore } from './jwks-store.js';
 export type { RedisJwksClient, RedisJwksStore, RedisJwksStoreOptions } from './jwks-store.js';
@@ -53,23 +53,12 @@ export interface RedisReplayStore extends ReplayStore {
  * process.on('SIGTERM', () => replayStore.close());
  */
 export function createRedisReplayStore(options: RedisReplayStoreOptions): RedisReplayStore {
-  checkConnectionOptions(options, 'createRedisReplayStore');
-  const { url, prefix = 'tokengate:dpop:', timeoutMs = 1000, onError } = options;
-  if (typeof prefix !== 'string') throw new TypeError('"prefix" must be a string');
-  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
-    throw new TypeError('"timeoutMs" must be a positive integer');
-  }
-  let client: Promise<RedisSetClient>;
-  let close = async (): Promise<void> => {};
-  if (url !== undefined) {
-    ({ client, close } = ownedConnection<RedisSetClient>(url, onError));
-  } else {
-    const given = options.client!;
-    if (typeof given !== 'object' || given === null || typeof given.set !== 'function') {
-      throw new TypeError('"client" must be a node-redis client');
-    }
-    client = Promise.resolve(given);
-  }
+  const { client, close, prefix, timeoutMs } = storeConnection<RedisSetClient>(
+    options,
+    'createRedisReplayStore',
+    ['set'],
+    { prefix: 'tokengate:dpop:', timeoutMs: 1000 },
+  );
   return {
     async add(key, ttlSeconds) {
       const reply = await timeout(

@@ -2,7 +2,7 @@
 // for every receiver, and the short locks that let one receiver fetch for all of them.
 import { randomBytes } from 'node:crypto';
 import type { JwksStore } from '@tokengate/core';
-import { checkConnectionOptions, ownedConnection, timeout } from './connection.js';
+import { storeConnection, timeout } from './connection.js';
 
 /**
  * The commands the store sends: `GET`, `SET … PX` (with `NX` for locks) and `EVAL` (the
@@ -71,29 +71,12 @@ const RELEASE_IF_OWNER =
  * process.on('SIGTERM', () => store.close());
  */
 export function createRedisJwksStore(options: RedisJwksStoreOptions): RedisJwksStore {
-  checkConnectionOptions(options, 'createRedisJwksStore');
-  const { url, prefix = '', timeoutMs = 500, onError } = options;
-  if (typeof prefix !== 'string') throw new TypeError('"prefix" must be a string');
-  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
-    throw new TypeError('"timeoutMs" must be a positive integer');
-  }
-  let client: Promise<RedisJwksClient>;
-  let close = async (): Promise<void> => {};
-  if (url !== undefined) {
-    ({ client, close } = ownedConnection<RedisJwksClient>(url, onError));
-  } else {
-    const given = options.client!;
-    if (
-      typeof given !== 'object' ||
-      given === null ||
-      typeof given.get !== 'function' ||
-      typeof given.set !== 'function' ||
-      typeof given.eval !== 'function'
-    ) {
-      throw new TypeError('"client" must be a node-redis client (get, set, eval)');
-    }
-    client = Promise.resolve(given);
-  }
+  const { client, close, prefix, timeoutMs } = storeConnection<RedisJwksClient>(
+    options,
+    'createRedisJwksStore',
+    ['get', 'set', 'eval'],
+    { prefix: '', timeoutMs: 500 },
+  );
 
   // One command, bounded; a client that is not connected fails at once (no offline queue wait).
   const send = <R>(command: (c: RedisJwksClient) => Promise<R>): Promise<R> =>

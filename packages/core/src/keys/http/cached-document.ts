@@ -12,6 +12,7 @@ import { isCoordinating, isStoredDocument } from './store.js';
 import type { JwksStore, StoredDocument } from './store.js';
 import { loadThroughFleet, storeHealthOf } from './fleet.js';
 import type { FetchReason, FleetOptions, StoreHealth } from './fleet.js';
+import { timedOut, waitAtMost } from './wait.js';
 
 /** The first retry after a failure waits up to this long (seconds); each failure doubles it. */
 export const BACKOFF_INITIAL = 1;
@@ -28,8 +29,6 @@ export function backoffDelay(failures: number, cap: number, random: () => number
   const jitter = Number.isFinite(r) ? Math.min(Math.max(r, 0), 1) : 0;
   return base * (1 - jitter / 2);
 }
-
-import { timedOut, waitAtMost } from './wait.js';
 
 export { timedOut, waitAtMost };
 
@@ -596,7 +595,13 @@ function fleetOptionsOf<T>(
     // the other half, so a waiting request is not refused for it.
     maxWait: Math.min(options.maxWait / 2, timeout),
     health: storeHealthOf(store, options.logger, options.events),
-    fromStored: (value) => entryFromStored(options, value, held()),
+    fromStored(value) {
+      try {
+        return entryFromStored(options, value, held());
+      } catch {
+        return undefined; // a stored body that does not parse counts as absent: fetched again
+      }
+    },
   };
 }
 
