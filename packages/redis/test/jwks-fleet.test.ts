@@ -144,6 +144,27 @@ describe('a fleet sharing createRedisJwksStore', () => {
     expect(await admin.get(`tokengate:jwks ${server.url} lock`)).toBe('crashed-receiver');
   });
 
+  it('a stored set that does not parse counts as absent: fetched again and overwritten', async () => {
+    const server = await keyServer(300);
+    const admin = createClient({ url: redis.url });
+    await admin.connect();
+    toClose.push({ close: async () => admin.destroy() });
+    const planted = {
+      url: server.url,
+      body: { keys: 'not a list' },
+      digest: 'planted',
+      fetchedAt: Date.now() / 1000,
+      freshUntil: Date.now() / 1000 + 3600,
+    };
+    await admin.set(`tokengate:jwks ${server.url}`, JSON.stringify(planted), { EX: 60 });
+    const [receiver] = receivers(server, 1);
+    await expect(receiver!.jwks.getKey({ kid: KID, alg: ALG })).resolves.toBeDefined();
+    expect(server.count()).toBe(1);
+    expect(events(receiver!, 'jwks_fetch_failed')).toHaveLength(0);
+    const stored = JSON.parse((await admin.get(`tokengate:jwks ${server.url}`))!);
+    expect(stored.digest).not.toBe('planted');
+  });
+
   it('Redis down: each receiver fetches alone, logged once per outage; back: coordinated again', async () => {
     const own = await startRedisServer();
     toClose.push({ close: () => own.close() });
