@@ -2,6 +2,9 @@
 // connection (as separate receivers have), against a loopback key server that counts requests
 // and a real redis-server. The child-process fleet (test/fleet) runs the same rows end to end.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createServer } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { once } from 'node:events';
 import { createClient } from 'redis';
 import { createRemoteJwks } from '@tokengate/core';
 import type { RemoteJwks, RemoteJwksOptions } from '@tokengate/core';
@@ -210,6 +213,41 @@ describe('a fleet sharing createRedisJwksStore', () => {
     for (const r of fleet) {
       expect(events(r, 'jwks_store_unavailable')).toHaveLength(1);
       expect(events(r, 'jwks_store_recovered')).toHaveLength(1);
+    }
+  });
+
+  it('Redis that never answers: after timeoutMs each receiver fetches alone, logged once', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => {});
+      socket.resume(); // reads every command, answers none
+    });
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    toClose.push({
+      close: async () => {
+        for (const socket of sockets) socket.destroy();
+        await new Promise((r) => silent.close(r));
+      },
+    });
+    const server = await keyServer(300);
+    const url = `redis://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    const fleet = Array.from({ length: 2 }, () => {
+      const store = createRedisJwksStore({ url, timeoutMs: 200, onError: () => {} });
+      toClose.push(store);
+      const logger = createCapturingLogger();
+      return { jwks: createRemoteJwks(server.url, { store, logger, maxWait: 10 }), logger };
+    });
+    for (const r of fleet) {
+      await expect(r.jwks.getKey({ kid: KID, alg: ALG })).resolves.toBeDefined();
+      await r.jwks.getKey({ kid: 'unknown', alg: ALG }).catch(() => undefined);
+    }
+    expect(server.count()).toBeGreaterThanOrEqual(2);
+    for (const r of fleet) {
+      const unavailable = r.logger.entries.filter((e) => e.obj.event === 'jwks_store_unavailable');
+      expect(unavailable).toHaveLength(1);
+      expect(unavailable[0]!.obj.reason).toMatch(/within 200 ms|did not answer/);
     }
   });
 
