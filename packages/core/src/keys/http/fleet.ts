@@ -70,10 +70,14 @@ export function storeHealthOf(store: object, logger: Logger, events: Emitter): S
   return health;
 }
 
+/** What the fleet needs to know of a document: when it was fetched, until when it is fresh. */
+export interface Dated {
+  readonly fetchedAt: number;
+  readonly freshUntil: number;
+}
+
 /** What one document needs to coordinate its fetches through the store. */
-export interface FleetOptions<
-  E extends { readonly fetchedAt: number; readonly freshUntil: number },
-> {
+export interface FleetOptions<E extends Dated> {
   store: CoordinatingStore;
   storeKey: string;
   now: Clock;
@@ -122,9 +126,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * fails or the wait runs out, `fetchOwn` runs without the lock: a valid token is never refused
  * because the store failed. Errors of `fetchOwn` (the key server) pass through unchanged.
  */
-export async function loadThroughFleet<
-  E extends { readonly fetchedAt: number; readonly freshUntil: number },
->(
+export async function loadThroughFleet<E extends Dated>(
   options: FleetOptions<E>,
   reason: FetchReason,
   held: E | undefined,
@@ -168,7 +170,7 @@ export async function loadThroughFleet<
   return { kind: 'fetched', entry: await fetchOwn() };
 }
 
-async function asOwner<E extends { readonly fetchedAt: number; readonly freshUntil: number }>(
+async function asOwner<E extends Dated>(
   options: FleetOptions<E>,
   reason: FetchReason,
   lock: { lockKey: string; token: string },
