@@ -3,6 +3,7 @@ const sections = {
   micro: () => import('./micro.js'),
   jwks: () => import('./jwks.js'),
   memory: () => import('./memory.js'),
+  fleet: () => import('./fleet.js'),
 };
 
 const name = process.argv[2];

@@ -156,6 +156,24 @@ function jwksTable(jwks) {
   return out.join('\n');
 }
 
+/** The fleet rows (src/fleet.js): key-server requests per event, and per hour. */
+function fleetTable(fleet) {
+  const { hour } = fleet;
+  const out = [
+    `Simulated receivers in one process, each with its own cache (and its own Redis connection with the store). Requests per event are measured over real windows with max-age and cooldown of ${fleet.short} s: a cold start of every receiver at once; ${fleet.rounds} revalidation rounds (traffic at every receiver past max-age); the requests that reach the key server within exactly ${fleet.cooldowns} cooldowns of unknown kids sent to every receiver, per cooldown (without the store each receiver may make up to 15, bounded here by how fast one process sends). Per hour: ${hour.deploys} deploy (every receiver cold) + 3600 / ${hour.maxAge} s max-age revalidations; under flood, + 3600 / ${hour.cooldown} s cooldown times the flood figure.`,
+    '',
+    '| Receivers | JWKS store | Cold start | Per max-age | Per cooldown, unknown-kid flood | Per hour | Per hour under flood |',
+    '|---|---|---|---|---|---|---|',
+  ];
+  for (const r of fleet.rows) {
+    const store = r.store ? 'Redis (`createRedisJwksStore`)' : 'none';
+    out.push(
+      `| ${r.receivers} | ${store} | ${int(r.cold)} | ${r.perMaxAge.toFixed(1)} | ${r.perCooldown.toFixed(1)} | ${int(r.quietHour)} | ${int(r.floodHour)} |`,
+    );
+  }
+  return out.join('\n');
+}
+
 /** Evaluates the issue's goals from the rows; each goal: target, our figure, met or not. */
 function goals({ micro, http, jwks, memory }) {
   const list = [];
@@ -378,6 +396,9 @@ export function render(results, { quick, seconds, failures }) {
     results.jwks ? jwksTable(results.jwks) : '_not measured_',
     '',
   ];
+  if (results.fleet) {
+    parts.push('## A fleet of receivers: key-server requests', '', fleetTable(results.fleet), '');
+  }
   if (results.memory) {
     const mm = results.memory;
     parts.push(

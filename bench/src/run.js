@@ -1,4 +1,4 @@
-// pnpm bench [--quick] [--static-keys] [--only=micro,http,jwks,memory]
+// pnpm bench [--quick] [--static-keys] [--only=micro,http,jwks,memory,fleet]
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { runHttp } from './http.js';
@@ -29,6 +29,7 @@ const sections = [
   ['http', () => runHttp({ quick, staticKeys })],
   ['jwks', () => runSection('jwks', { quick })],
   ['memory', () => runSection('memory', { quick })],
+  ['fleet', () => runSection('fleet', { quick })],
 ];
 
 for (const [name, run] of sections) {

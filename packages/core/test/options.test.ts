@@ -118,6 +118,15 @@ describe('createVerifier refuses configuration mistakes at construction', () => 
       message: /"timeout"/,
     },
     {
+      name: 'jwks.store with acquire but no release (a fleet lock needs both)',
+      options: {
+        keys: undefined,
+        jwksUri: 'https://i.example/jwks',
+        jwks: { shared: false, store: { get() {}, set() {}, acquire: async () => 'token' } },
+      },
+      message: /"store" coordinates a fleet only with both acquire\(key, ttlMs\) and release/,
+    },
+    {
       name: 'decryption.maxDecompressedBytes: null',
       options: { decryption: { keys: [keys.rsaOaep.privateJwk], maxDecompressedBytes: null } },
       message: /maxDecompressedBytes/,

@@ -3,7 +3,7 @@
 // request), Redis pub/sub pushes each new revocation to every receiver, and a receiver that
 // (re)connects reloads the list. A receiver that cannot be sure its list is current follows the
 // `onUnsure` policy.
-import { assertRedisUrl, timeout } from './redis-support.js';
+import { assertRedisUrl, timeout } from './connection.js';
 import { VerificationError, stderrLogger, systemClock, toSeconds } from '@tokengate/core';
 import type { Clock, Duration, Logger, TokenPayload } from '@tokengate/core';
 

@@ -1,6 +1,8 @@
 import type { ReplayStore } from '@tokengate/core';
-import { assertRedisUrl, timeout } from './redis-support.js';
+import { storeConnection, timeout } from './connection.js';
 
+export { createRedisJwksStore } from './jwks-store.js';
+export type { RedisJwksClient, RedisJwksStore, RedisJwksStoreOptions } from './jwks-store.js';
 export { createRedisDenylist } from './denylist.js';
 export type {
   DenylistClient,
@@ -58,54 +60,12 @@ export interface RedisReplayStore extends ReplayStore {
  * process.on('SIGTERM', () => replayStore.close());
  */
 export function createRedisReplayStore(options: RedisReplayStoreOptions): RedisReplayStore {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError('createRedisReplayStore needs { client } or { url }');
-  }
-  const { url, prefix = 'tokengate:dpop:', timeoutMs = 1000, onError } = options;
-  if ((options.client === undefined) === (url === undefined)) {
-    throw new TypeError('give exactly one of "client" and "url"');
-  }
-  if (typeof prefix !== 'string') throw new TypeError('"prefix" must be a string');
-  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
-    throw new TypeError('"timeoutMs" must be a positive integer');
-  }
-  if (onError !== undefined && typeof onError !== 'function') {
-    throw new TypeError('"onError" must be a function');
-  }
-  let client: Promise<RedisSetClient>;
-  let close = async (): Promise<void> => {};
-  if (url !== undefined) {
-    assertRedisUrl(url);
-    // Loaded only here: `redis` is an optional peer, not needed by an app passing its own client.
-    const owning = import('redis').then(({ createClient }) => {
-      // Commands wait offline while the client reconnects; the timeout above bounds the wait.
-      const owned = createClient({ url });
-      // Without a listener, node-redis's 'error' event would crash the process.
-      owned.on('error', (err: Error) => onError?.(err));
-      const connecting = owned.connect().catch((err: unknown) => {
-        onError?.(err as Error);
-      });
-      return { owned, connecting };
-    });
-    // A failed import (a broken install) is reported once; add() then rejects with it (a 503).
-    owning.catch((err: unknown) => onError?.(err as Error));
-    client = owning.then(({ owned }) => owned);
-    close = async () => {
-      // A failed import left no client to close (onError has the error already).
-      const loaded = await owning.catch(() => undefined);
-      if (!loaded) return;
-      const { owned, connecting } = loaded;
-      if (owned.isReady) await owned.close();
-      else if (owned.isOpen) owned.destroy(); // still (re)connecting: nothing to flush
-      await connecting;
-    };
-  } else {
-    const given = options.client!;
-    if (typeof given !== 'object' || given === null || typeof given.set !== 'function') {
-      throw new TypeError('"client" must be a node-redis client');
-    }
-    client = Promise.resolve(given);
-  }
+  const { client, close, prefix, timeoutMs } = storeConnection<RedisSetClient>(
+    options,
+    'createRedisReplayStore',
+    ['set'],
+    { prefix: 'tokengate:dpop:', timeoutMs: 1000 },
+  );
   return {
     async add(key, ttlSeconds) {
       const reply = await timeout(

@@ -9,10 +9,12 @@ import {
   requireScopes,
   tokengate,
 } from '@tokengate/express';
-import { createRedisReplayStore } from '@tokengate/redis';
+import { createRedisJwksStore, createRedisReplayStore } from '@tokengate/redis';
 
 const { TG_ISSUER: issuer, TG_AUDIENCE: audience, TG_JWKS_URI: jwksUri } = process.env;
-if (typeof createRedisReplayStore !== 'function') throw new Error('@tokengate/redis did not load');
+if (typeof createRedisReplayStore !== 'function' || typeof createRedisJwksStore !== 'function') {
+  throw new Error('@tokengate/redis did not load');
+}
 
 const app = express();
 app.use(tokengate(createVerifier({ issuer, audience, jwksUri })));

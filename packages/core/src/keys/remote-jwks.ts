@@ -160,13 +160,19 @@ export function remoteJwksFor(uri: string, url: URL, settings: RemoteSettings): 
       validatorWatch.forced(validators);
     }
     // Joins the fetch in flight, if any. A failure is logged already; the old set still holds.
+    const before = resource.held();
     const outcome = await waitAtMost(
-      resource.fetchNow().catch(() => undefined),
+      resource.fetchNow('forced').catch(() => undefined),
       settings.maxWait,
     );
-    return timedOut(outcome)
-      ? 'no key has this "kid" yet; the key server is slow, still fetching'
-      : 'no key in the key set has this "kid"';
+    if (timedOut(outcome))
+      return 'no key has this "kid" yet; the key server is slow, still fetching';
+    // In a fleet, the same set back means the fleet-wide budget of this cooldown is spent.
+    if (outcome !== undefined && outcome === before) {
+      if (settings.events.active()) settings.events.emit({ type: 'cooldown.hit', uri: loggable });
+      return 'no key has this "kid"; a refresh is cooling down (fleet-wide)';
+    }
+    return 'no key in the key set has this "kid"';
   }
 
   // Synchronous while the set is servable and holds the key: the common case awaits nothing.

@@ -31,7 +31,8 @@ export interface RemoteJwksOptions {
   maxBodyBytes?: number;
   /**
    * An unknown `kid` forces at most one refresh per cooldown, plus conditional ones at most
-   * every `cooldown / 15`; also the longest wait between retries after failures. Default 30 s.
+   * every `cooldown / 15`; with a coordinating `store` (Redis), one refresh per cooldown for the
+   * whole fleet. Also the longest wait between retries after failures. Default 30 s.
    */
   cooldown?: Duration;
   /**
@@ -68,6 +69,8 @@ export interface RemoteJwksOptions {
   /**
    * Keeps each fetched document with its ETag, Last-Modified and freshness, so a cold process
    * starts with keys and revalidates with a 304. `createFileStore(dir)`, or any key-value store.
+   * A store with `acquire`/`release` (`createRedisJwksStore` of `@tokengate/redis`) also
+   * coordinates a fleet: one fetch at a time per document, the unknown-`kid` budget fleet-wide.
    */
   store?: JwksStore;
 }
@@ -119,6 +122,12 @@ function checkStore(store: JwksStore | undefined): JwksStore | undefined {
       typeof store.set !== 'function')
   ) {
     throw new TypeError('"store" must have get(key) and set(key, value, ttlSeconds)');
+  }
+  // One without the other would coordinate nothing, or take locks nobody releases.
+  if (store !== undefined && (store.acquire === undefined) !== (store.release === undefined)) {
+    throw new TypeError(
+      '"store" coordinates a fleet only with both acquire(key, ttlMs) and release(key, token)',
+    );
   }
   return store;
 }
@@ -192,5 +201,6 @@ export function documentOptions<T>(
     onError: settings.onError,
     events: settings.events,
     store: settings.store,
+    cooldown: settings.cooldown,
   };
 }

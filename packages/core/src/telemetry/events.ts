@@ -16,6 +16,10 @@ export type TokengateEvent =
   | { type: 'jwks.stale_served'; uri: string; ageSeconds: number }
   /** The episode ends: a fetch succeeded again, `staleSeconds` after it began. */
   | { type: 'jwks.recovered'; uri: string; staleSeconds: number }
+  /** Once per outage: the fleet's key store (Redis) failed; each receiver fetches on its own. */
+  | { type: 'jwks.store_unavailable'; reason: string }
+  /** The outage ends: the store answered again, `downSeconds` after it failed. */
+  | { type: 'jwks.store_recovered'; downSeconds: number }
   | { type: 'kid.miss'; uri: string }
   | { type: 'cooldown.hit'; uri: string };
 

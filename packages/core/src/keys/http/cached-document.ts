@@ -8,8 +8,11 @@ import type { FetchLimits, FetchedJson } from './fetch.js';
 import { toFreshness } from './http-cache.js';
 import type { FreshnessPolicy, FreshnessSource } from './http-cache.js';
 import type { Emitter } from '../../telemetry/events.js';
-import { isStoredDocument } from './store.js';
+import { isCoordinating, isStoredDocument } from './store.js';
 import type { JwksStore, StoredDocument } from './store.js';
+import { loadThroughFleet, storeHealthOf } from './fleet.js';
+import type { FetchReason, FleetOptions, StoreHealth } from './fleet.js';
+import { timedOut, waitAtMost } from './wait.js';
 
 /** The first retry after a failure waits up to this long (seconds); each failure doubles it. */
 export const BACKOFF_INITIAL = 1;
@@ -27,25 +30,7 @@ export function backoffDelay(failures: number, cap: number, random: () => number
   return base * (1 - jitter / 2);
 }
 
-const TIMED_OUT = Symbol('timed out');
-
-/**
- * Waits for `promise` at most `seconds` (real time), then gives up with `TIMED_OUT`; the work
- * itself carries on. A rejection after the deadline is swallowed (the caller is gone).
- */
-export function waitAtMost<T>(promise: Promise<T>, seconds: number): Promise<T | typeof TIMED_OUT> {
-  if (!Number.isFinite(seconds)) return promise;
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<typeof TIMED_OUT>((resolve) => {
-    timer = setTimeout(resolve, seconds * 1000, TIMED_OUT);
-    timer.unref?.();
-  });
-  promise.catch(() => {});
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
-
-/** True when `waitAtMost` gave up. */
-export const timedOut = (value: unknown): value is typeof TIMED_OUT => value === TIMED_OUT;
+export { timedOut, waitAtMost };
 
 /** One successful fetch, as the `onFetch` hook sees it. */
 export interface FetchInfo {
@@ -119,9 +104,14 @@ export interface CachedDocumentOptions<T> {
   onFetch?: ((info: FetchInfo) => void) | undefined;
   onError?: ((err: Error) => void) | undefined;
   events: Emitter;
-  /** Where the document survives restarts, under `storeKey`. */
+  /**
+   * Where the document survives restarts, under `storeKey`. A store with `acquire`/`release`
+   * also coordinates a fleet (`fleet.ts`).
+   */
   store?: JwksStore | undefined;
   storeKey: string;
+  /** The unknown-`kid` refresh window (seconds): fleet-wide when the store coordinates. */
+  cooldown: number;
 }
 
 /**
@@ -147,8 +137,12 @@ export interface CachedDocument<T> {
   readonly fetching: boolean;
   /** False while backing off after a failure. */
   backoffOver(): boolean;
-  /** Fetches now, or joins the fetch in flight. Rejects with the failure (already logged). */
-  fetchNow(): Promise<Entry<T>>;
+  /**
+   * Fetches now, or joins the fetch in flight. Rejects with the failure (already logged).
+   * `forced` (an unknown `kid`): in a fleet, only a copy newer than the one held will do, and a
+   * request spends the fleet-wide budget; when it is spent, resolves the document held.
+   */
+  fetchNow(reason?: FetchReason): Promise<Entry<T>>;
   /** The last failure itself (for `cause`), cleared by the next success. */
   lastFailure(): Error | undefined;
   /** Starts one background fetch when the document is stale and no backoff applies. */
@@ -284,6 +278,21 @@ export function createBackoff(
   };
 }
 
+/** A value read from the store as an entry, or undefined (not a document, or another URL's). */
+function entryFromStored<T>(
+  options: CachedDocumentOptions<T>,
+  stored: unknown,
+  held: Entry<T> | undefined,
+): Entry<T> | undefined {
+  if (!isStoredDocument(stored)) return undefined;
+  const url = options.urls.find((u) => u.href === stored.url);
+  if (!url) return undefined;
+  const { body, digest, etag, lastModified, fetchedAt, freshUntil } = stored;
+  // The same bytes keep the same value, so imported keys stay the same objects.
+  const value = held?.digest === digest ? held.value : options.parse(body, url);
+  return { value, body, url, digest, etag, lastModified, fetchedAt, freshUntil };
+}
+
 // A cold cache first looks in the store: a document from a previous process is served while
 // fresh, and otherwise revalidated with its validators (a 304 instead of a full download).
 async function restoreFromStore<T>(
@@ -294,12 +303,7 @@ async function restoreFromStore<T>(
   try {
     const stored = await options.store.get(options.storeKey);
     // A fetch that finished while the store answered wins over the stored document.
-    if (!isStoredDocument(stored) || held()) return undefined;
-    const url = options.urls.find((u) => u.href === stored.url);
-    if (!url) return undefined;
-    const { body, digest, etag, lastModified, fetchedAt, freshUntil } = stored;
-    const value = options.parse(body, url);
-    return { value, body, url, digest, etag, lastModified, fetchedAt, freshUntil };
+    return held() ? undefined : entryFromStored(options, stored, undefined);
   } catch (err) {
     options.logger.warn(
       { event: 'jwks_store_failed', op: 'get', reason: (err as Error).message },
@@ -309,9 +313,18 @@ async function restoreFromStore<T>(
   }
 }
 
-function saveToStore<T>(options: CachedDocumentOptions<T>, entry: Entry<T>): void {
+/**
+ * Writes the document to the store. A plain store is written in the background (a failure is
+ * one warning); a fleet's store is awaited, so the others find the result before the lock is
+ * released (a failure counts towards the outage, `health`).
+ */
+function saveToStore<T>(
+  options: CachedDocumentOptions<T>,
+  entry: Entry<T>,
+  health: StoreHealth | undefined,
+): Promise<void> {
   const store = options.store;
-  if (!store) return;
+  if (!store) return Promise.resolve();
   const ttl = Math.max(1, Math.ceil(entry.freshUntil + options.maxStale - options.now()));
   const { url, body, digest, etag, lastModified, fetchedAt, freshUntil } = entry;
   const record: StoredDocument = {
@@ -323,14 +336,23 @@ function saveToStore<T>(options: CachedDocumentOptions<T>, entry: Entry<T>): voi
     fetchedAt,
     freshUntil,
   };
-  Promise.resolve()
-    .then(() => store.set(options.storeKey, record, ttl))
-    .catch((err: unknown) => {
-      options.logger.warn(
-        { event: 'jwks_store_failed', op: 'set', reason: (err as Error).message },
-        'key store write failed',
-      );
-    });
+  const write = Promise.resolve().then(() => store.set(options.storeKey, record, ttl));
+  if (health) {
+    return waitAtMost(write, options.limits.timeoutMs / 1000).then(
+      (outcome) =>
+        timedOut(outcome)
+          ? health.failed(new Error('the store did not answer in time'))
+          : health.succeeded(),
+      (err: unknown) => health.failed(err),
+    );
+  }
+  write.catch((err: unknown) => {
+    options.logger.warn(
+      { event: 'jwks_store_failed', op: 'set', reason: (err as Error).message },
+      'key store write failed',
+    );
+  });
+  return Promise.resolve();
 }
 
 function callHook<A>(fn: ((arg: A) => void) | undefined, arg: A): void {
@@ -522,7 +544,7 @@ function withServing<T>(
     },
     lastFailure: () => doc.lastFailure(),
     backoffOver: () => doc.backoffOver(),
-    fetchNow: () => doc.fetchNow(),
+    fetchNow: (reason) => doc.fetchNow(reason),
     state: () => doc.state(),
     counters: () => doc.counters(),
     revalidateIfStale() {
@@ -555,38 +577,90 @@ function withServing<T>(
   return resource;
 }
 
+/** A store with `acquire`/`release` coordinates a fleet: every fetch then goes through it. */
+function fleetOptionsOf<T>(
+  options: CachedDocumentOptions<T>,
+  held: () => Entry<T> | undefined,
+): FleetOptions<Entry<T>> | undefined {
+  const store = options.store;
+  if (!isCoordinating(store)) return undefined;
+  const timeout = options.limits.timeoutMs / 1000;
+  return {
+    store,
+    storeKey: options.storeKey,
+    now: options.now,
+    cooldown: options.cooldown,
+    timeout,
+    // Half of maxWait: when the holder never writes back (it crashed), our own fetch still has
+    // the other half, so a waiting request is not refused for it.
+    maxWait: Math.min(options.maxWait / 2, timeout),
+    health: storeHealthOf(store, options.logger, options.events),
+    fromStored(value) {
+      try {
+        return entryFromStored(options, value, held());
+      } catch {
+        return undefined; // a stored body that does not parse counts as absent: fetched again
+      }
+    },
+  };
+}
+
+/** One request to the key server and the document after it (`mergeResponse`). */
+async function requestAndMerge<T>(
+  options: CachedDocumentOptions<T>,
+  current: Entry<T> | undefined,
+  onTry: (url: URL) => void,
+): Promise<{ url: URL; res: FetchedJson; merged: Merged<T>; now: number }> {
+  // Revalidate where the document came from; otherwise try the well-known URLs in order.
+  const urls = current ? [current.url] : options.urls;
+  const { url, res } = await fetchFirst(urls, validatorsOf(current), options.limits, onTry);
+  const now = options.now();
+  const merged = mergeResponse(current, res, url, now, options.policy, (body, from) =>
+    options.parse(body, from),
+  );
+  return { url, res, merged, now };
+}
+
 /** Creates the cache for one document. Nothing is fetched until asked. */
 export function createCachedDocument<T>(options: CachedDocumentOptions<T>): CachedDocument<T> {
   let current: Entry<T> | undefined;
   let inflight: Promise<Entry<T>> | undefined;
-  let fetches = 0;
-  let notModified = 0;
+  const counts = { fetches: 0, notModified: 0 };
   const backoff = createBackoff(options);
   let lastUrl = options.urls[0]!;
   let restored = false;
   const telemetry = createDocumentTelemetry(options.events);
 
-  async function attempt(): Promise<Entry<T>> {
+  const fleet = fleetOptionsOf(options, () => current);
+
+  async function attempt(reason: FetchReason): Promise<Entry<T>> {
+    if (fleet) {
+      const outcome = await loadThroughFleet(fleet, reason, current, fetchFromServer);
+      if (outcome.kind === 'stored') {
+        // Another receiver fetched it: as good as our own success.
+        current = outcome.entry;
+        backoff.succeeded();
+      }
+      return current!;
+    }
     if (!restored) {
       restored = true;
       current = (await restoreFromStore(options, () => current !== undefined)) ?? current;
       if (current && options.now() < current.freshUntil) return current;
     }
-    // Revalidate where the document came from; otherwise try the well-known URLs in order.
-    const urls = current ? [current.url] : options.urls;
-    const { url, res } = await fetchFirst(urls, validatorsOf(current), options.limits, (tried) => {
+    return fetchFromServer();
+  }
+
+  async function fetchFromServer(): Promise<Entry<T>> {
+    const { url, res, merged, now } = await requestAndMerge(options, current, (tried) => {
       lastUrl = tried;
-      fetches++;
+      counts.fetches++;
       telemetry.started();
     });
-    const now = options.now();
-    const merged = mergeResponse(current, res, url, now, options.policy, (body, from) =>
-      options.parse(body, from),
-    );
-    if (res.status === 304) notModified++;
+    if (res.status === 304) counts.notModified++;
     current = merged.entry;
     backoff.succeeded();
-    saveToStore(options, current);
+    await saveToStore(options, current, fleet?.health);
     telemetry.fetched(url, res.status);
     telemetry.recovered(url, now);
     callHook(options.onFetch, fetchInfo(url, res.status, merged, now));
@@ -620,9 +694,9 @@ export function createCachedDocument<T>(options: CachedDocumentOptions<T>): Cach
     },
     lastFailure: () => backoff.failure,
     backoffOver: () => backoff.over(),
-    fetchNow() {
+    fetchNow(reason = 'load') {
       // Single flight: every caller shares the one request in flight.
-      inflight ??= attempt()
+      inflight ??= attempt(reason)
         .catch(fail)
         .finally(() => {
           inflight = undefined;
@@ -630,12 +704,7 @@ export function createCachedDocument<T>(options: CachedDocumentOptions<T>): Cach
       return inflight;
     },
     state: () => stateOf(current, options.now(), () => resource.unexpired() !== undefined),
-    counters: () => ({
-      fetches,
-      notModified,
-      ...backoff.counters(),
-      lastError: backoff.lastError,
-    }),
+    counters: () => ({ ...counts, ...backoff.counters(), lastError: backoff.lastError }),
   };
   // A refresh that failed while the document was fresh makes it stale only from now.
   return withServing(resource, options, () => noteStale(options.now()));

@@ -14,6 +14,24 @@ export interface JwksStore {
   /** The stored value, or a promise of it (`unknown` covers both). */
   get(key: string): unknown;
   set(key: string, value: unknown, ttlSeconds: number): Promise<void> | void;
+  /**
+   * Optional, for a fleet sharing the store (`createRedisJwksStore` of `@tokengate/redis`): takes
+   * the lock `key` for `ttlMs` milliseconds unless someone holds it. Resolves an owner token when
+   * taken, `undefined` when held elsewhere; rejects when the store is unavailable. With
+   * `acquire` and `release`, at most one receiver fetches each document at a time, and the
+   * unknown-`kid` budget is one refresh per cooldown for the whole fleet (`keys/http/fleet.ts`).
+   */
+  acquire?(key: string, ttlMs: number): Promise<string | undefined>;
+  /** Releases the lock `key` only if `token` (from `acquire`) still owns it. */
+  release?(key: string, token: string): Promise<unknown>;
+}
+
+/** A store that coordinates a fleet: `acquire` and `release` are present. */
+export type CoordinatingStore = JwksStore & Required<Pick<JwksStore, 'acquire' | 'release'>>;
+
+/** True when the store coordinates a fleet (both `acquire` and `release` are functions). */
+export function isCoordinating(store: JwksStore | undefined): store is CoordinatingStore {
+  return typeof store?.acquire === 'function' && typeof store.release === 'function';
 }
 
 /** What is kept per document: enough to serve it and to revalidate it conditionally. */
