@@ -118,6 +118,7 @@ describe.each(drivers)('$name with the Redis denylist', (driver: Driver) => {
     const app = await receiver(prefix, {
       url: `redis://127.0.0.1:${link.port}`,
       maxUnsure: '200ms',
+      onUnsure: 'fail-closed',
     });
     const token = await sign(claims({ jti: `jti-unsure-${counter}` }));
     expect((await get(app, token)).status).toBe(200);

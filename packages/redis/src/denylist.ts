@@ -46,7 +46,8 @@ export interface RedisDenylistOptions {
    * What a receiver does with a token that has a `jti` when it is unsure its list is current:
    * `'fail-closed'` refuses it with 503 `revocation_unavailable` (Retry-After 30);
    * `'fail-open'` checks it against the list it has and accepts it if absent, logging once per
-   * episode (`revocation_unsure`). Default `'fail-closed'`.
+   * episode (`revocation_unsure`). Default `'fail-open'`: Redis coordinates, it never takes the
+   * fleet down; choose `'fail-closed'` when a missed revocation costs more than an outage.
    */
   onUnsure?: 'fail-closed' | 'fail-open';
   /**
@@ -154,7 +155,7 @@ function checkOptions(options: RedisDenylistOptions): Checked {
   for (const name of Object.keys(options)) {
     if (!known.has(name)) throw new TypeError(`unknown option \`${name}\` of createRedisDenylist`);
   }
-  const { prefix = 'tokengate:revoked:', onUnsure = 'fail-closed', timeoutMs = 1000 } = options;
+  const { prefix = 'tokengate:revoked:', onUnsure = 'fail-open', timeoutMs = 1000 } = options;
   if ((options.client === undefined) === (options.url === undefined)) {
     throw new TypeError('give exactly one of "client" and "url"');
   }

@@ -96,7 +96,7 @@ describe('createRedisDenylist', () => {
     const revoker = denylist({ prefix });
     const jtis = [freshJti(), freshJti()];
     for (const jti of jtis) await revoker.revoke(jti, inAnHour());
-    const late = denylist({ prefix });
+    const late = denylist({ prefix, onUnsure: 'fail-closed' });
     expect(late.revoked.version).toBeNaN(); // not loaded: every hit must ask
     expect(answer(late, { jti: jtis[0] })).toBe('revocation_unavailable'); // not loaded yet
     await late.ready();
@@ -148,6 +148,7 @@ describe('createRedisDenylist', () => {
       url: 'redis://127.0.0.1:1',
       prefix: freshPrefix(),
       logger: false,
+      onUnsure: 'fail-closed',
       onError: (err) => errors.push(err),
     });
     opened.push(unreachable);
@@ -156,6 +157,24 @@ describe('createRedisDenylist', () => {
     expect(answer(unreachable, {})).toBe(false);
     expect(answer(unreachable, { jti: 42 })).toBe(false);
     expect(answer(unreachable, { jti: 'j' })).toBe('revocation_unavailable');
+    const ready = unreachable.ready();
+    await unreachable.close();
+    await expect(ready).rejects.toThrow('closed before its first load');
+  });
+
+  it('by default an unsure receiver fails open: a Redis outage never refuses a valid token', async () => {
+    const logger = createCapturingLogger();
+    const unreachable = createRedisDenylist({
+      url: 'redis://127.0.0.1:1',
+      prefix: freshPrefix(),
+      logger,
+    });
+    opened.push(unreachable);
+    expect(answer(unreachable, { jti: 'j' })).toBe(false);
+    expect(answer(unreachable, { jti: 'k' })).toBe(false);
+    const unsure = logger.entries.filter((e) => e.obj.event === 'revocation_unsure');
+    expect(unsure).toHaveLength(1);
+    expect(unsure[0]).toMatchObject({ level: 'warn', obj: { policy: 'fail-open' } });
     const ready = unreachable.ready();
     await unreachable.close();
     await expect(ready).rejects.toThrow('closed before its first load');
@@ -214,7 +233,12 @@ describe('createRedisDenylist', () => {
   it('a silent partition (packets dropped, no reset) is noticed by its pings', async () => {
     const prefix = freshPrefix();
     const link = await proxy();
-    const d = denylist({ prefix, url: `redis://127.0.0.1:${link.port}`, maxUnsure: '500ms' });
+    const d = denylist({
+      prefix,
+      url: `redis://127.0.0.1:${link.port}`,
+      maxUnsure: '500ms',
+      onUnsure: 'fail-closed',
+    });
     const revoker = denylist({ prefix });
     await Promise.all([d.ready(), revoker.ready()]);
     link.freeze();
@@ -253,7 +277,12 @@ describe('createRedisDenylist', () => {
     it('within maxUnsure the list held is trusted; past it fail-closed answers 503', async () => {
       const prefix = freshPrefix();
       const link = await proxy();
-      const d = denylist({ prefix, url: `redis://127.0.0.1:${link.port}`, maxUnsure: '1s' });
+      const d = denylist({
+        prefix,
+        url: `redis://127.0.0.1:${link.port}`,
+        maxUnsure: '1s',
+        onUnsure: 'fail-closed',
+      });
       await d.ready();
       link.cut();
       // The subscription dropped, but a blip shorter than maxUnsure changes nothing.
