@@ -14,7 +14,9 @@ export type Adapter = 'express' | 'koa' | 'fastify';
 /**
  * What one receiver child is told (JSON, in TOKENGATE_FLEET_RECEIVER). `options` and `jwks` are
  * spread into its tokengate options (after issuer/audience/jwksUri and before the store), `store`
- * into its createRedisJwksStore options: later cases add their own options here.
+ * into its createRedisJwksStore options: later cases add their own options here. With `denylist`,
+ * the receiver also refuses revoked tokens: `revoked: createRedisDenylist({ url: redisUrl,
+ * ...denylist }).revoked` (`denylist.url` overrides the URL, e.g. a proxy the test cuts).
  */
 export interface ReceiverConfig {
   adapter: Adapter;
@@ -25,6 +27,7 @@ export interface ReceiverConfig {
   jwks?: Record<string, unknown>;
   options?: Record<string, unknown>;
   store?: Record<string, unknown>;
+  denylist?: Record<string, unknown>;
 }
 
 export interface LogRecord {
@@ -40,14 +43,14 @@ export interface FleetReceiver {
   readonly origin: string;
   /** Every log record of the receiver, oldest first. */
   readonly logs: LogRecord[];
-  /** Its `jwks.*` events, oldest first. */
+  /** Its `jwks.*` and `cache.hit` events, oldest first. */
   readonly events: TokengateEvent[];
   /** Log records with this `event`. */
   logged(event: string): LogRecord[];
   /** The status of its JWKS cache (`RemoteJwks.status()`), asked over IPC. */
   status(): Promise<RemoteJwksStatus>;
-  /** Asks the child one of its `questions` (receiver.js) and resolves its answer. */
-  ask(question: string): Promise<unknown>;
+  /** Asks the child one of its `questions` (receiver.js), with `arg`, and resolves its answer. */
+  ask(question: string, arg?: unknown): Promise<unknown>;
 }
 
 export interface Fleet {
@@ -85,7 +88,7 @@ function startReceiver(config: ReceiverConfig, name: string): Promise<Child> {
       waiting.delete(message.id as number);
     }
   });
-  const ask = (question: string) =>
+  const ask = (question: string, arg?: unknown) =>
     new Promise<unknown>((answer, refuse) => {
       const id = nextId++;
       const timeout = setTimeout(
@@ -96,7 +99,7 @@ function startReceiver(config: ReceiverConfig, name: string): Promise<Child> {
         clearTimeout(timeout);
         answer(value);
       });
-      child.send({ type: question, id });
+      child.send({ type: question, id, arg });
     });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => fail(new Error(`${name} not ready`)), START_TIMEOUT_MS);
@@ -165,19 +168,41 @@ export async function startFleet(configs: readonly ReceiverConfig[]): Promise<Fl
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
 /** GET `path` with a bearer token; resolves the status code (0 for a network error). */
-export function get(origin: string, token: string, path = '/api'): Promise<number> {
+export async function get(origin: string, token: string, path = '/api'): Promise<number> {
+  return (await answer(origin, token, path)).status;
+}
+
+/**
+ * GET `path` with a bearer token; resolves the status code (0 for a network error) and the
+ * body's `error_description`, if any.
+ */
+export function answer(
+  origin: string,
+  token: string,
+  path = '/api',
+): Promise<{ status: number; description?: string }> {
   return new Promise((resolve) => {
     const req = request(
       `${origin}${path}`,
       { agent, headers: { authorization: `Bearer ${token}` }, timeout: REQUEST_TIMEOUT_MS },
       (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-        res.on('error', () => resolve(0));
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const status = res.statusCode ?? 0;
+          try {
+            const body = JSON.parse(Buffer.concat(chunks).toString()) as Record<string, unknown>;
+            const description = body.error_description;
+            resolve(typeof description === 'string' ? { status, description } : { status });
+          } catch {
+            resolve({ status });
+          }
+        });
+        res.on('error', () => resolve({ status: 0 }));
       },
     );
     req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', () => resolve(0));
+    req.on('error', () => resolve({ status: 0 }));
     req.end();
   });
 }

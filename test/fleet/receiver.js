@@ -1,12 +1,14 @@
 // One receiver of the fleet test, in its own process (started by fleet.ts with `fork`).
 // Configured by the JSON in TOKENGATE_FLEET_RECEIVER (see ReceiverConfig in fleet.ts): it serves
 // GET /api behind tokengate on express, koa or fastify, shares its key sets through
-// createRedisJwksStore, and talks to the parent over IPC: `ready` (its port), every log record,
-// the key cache's events, and answers to its questions (`questions` below). It exits when told
-// (`close`) or when the parent goes away, closing its server and its Redis client.
+// createRedisJwksStore, refuses revoked tokens through createRedisDenylist when the config has a
+// `denylist`, and talks to the parent over IPC: `ready` (its port, once its revocation list is
+// loaded), every log record, the key cache's and token cache's events, and answers to its
+// questions (`questions` below). It exits when told (`close`) or when the parent goes away,
+// closing its server and its Redis clients.
 import { createServer } from 'node:http';
 import { sharedRemoteJwks } from '@tokengate/core';
-import { createRedisJwksStore } from '@tokengate/redis';
+import { createRedisDenylist, createRedisJwksStore } from '@tokengate/redis';
 
 const config = JSON.parse(process.env.TOKENGATE_FLEET_RECEIVER ?? '{}');
 
@@ -28,6 +30,14 @@ const store = createRedisJwksStore({
 });
 
 /**
+ * The revocation list, when asked for: on `config.redisUrl` unless `config.denylist.url` names
+ * another way to Redis (a proxy the test can cut).
+ */
+const denylist =
+  config.denylist &&
+  createRedisDenylist({ url: config.redisUrl, logger, onError: () => {}, ...config.denylist });
+
+/**
  * The tokengate options: the parent's JSON (`options`, `jwks`), plus what JSON cannot carry
  * (the store, the logger, the event sink). Extra live objects for later cases go here.
  */
@@ -37,8 +47,10 @@ const options = {
   jwksUri: config.jwksUri,
   logger,
   onEvent: (event) => {
-    if (event.type.startsWith('jwks.')) tell({ type: 'event', event });
+    if (event.type.startsWith('jwks.') || event.type === 'cache.hit')
+      tell({ type: 'event', event });
   },
+  ...(denylist && { revoked: denylist.revoked }),
   ...config.options,
   jwks: { store, ...config.jwks },
 };
@@ -88,13 +100,17 @@ async function listen(server) {
 
 const make = adapters[config.adapter];
 if (!make) throw new Error(`unknown adapter ${config.adapter}`);
+// Serves once the list is loaded, as the README tells apps to.
+await denylist?.ready();
 const listening = await make();
 // The cache the middleware uses: the process-wide one for this URL (same clock, same URL).
 const jwks = sharedRemoteJwks(config.jwksUri, { logger: false });
 
 let closing;
 function shutdown() {
-  closing ??= Promise.allSettled([listening.close(), store.close()]).then(() => process.exit(0));
+  closing ??= Promise.allSettled([listening.close(), store.close(), denylist?.close()]).then(() =>
+    process.exit(0),
+  );
   return closing;
 }
 process.on('disconnect', shutdown);
@@ -108,10 +124,21 @@ const questions = {
       () => true,
       () => false,
     ),
+  // Revokes `{ jti, exp }` through this receiver's denylist; resolves once Redis has it.
+  revoke: ({ jti, exp }) => denylist.revoke(jti, exp).then(() => true),
+  // What this receiver's denylist says of `jti` now (no request).
+  revoked: (jti) => denylist.revoked({ jti }),
+  // True while its denylist is known current.
+  revocationCurrent: () => denylist.current,
 };
 process.on('message', async (message) => {
   if (message?.type === 'close') return void shutdown();
   const question = questions[message?.type];
-  if (question) tell({ type: 'answer', id: message.id, value: await question() });
+  if (!question) return;
+  // A failed answer (a revoke Redis refused) is reported as `{ error }`, not left unanswered.
+  const value = await Promise.resolve()
+    .then(() => question(message.arg))
+    .catch((err) => ({ error: String(err) }));
+  tell({ type: 'answer', id: message.id, value });
 });
 tell({ type: 'ready', port: listening.port });
