@@ -92,6 +92,8 @@ function summarise(target, { profile, gc, cpuMicros }, requests) {
       top(byOwner, 12),
       'By frame:',
       top(byFrame, 25),
+      "tokengate's own frames (core, adapter, its token cache's lru-cache):",
+      top(new Map([...byFrame].filter(([key]) => /^(tokengate|lru-cache)/.test(key))), 15),
       '',
     ].join('\n'),
   );
