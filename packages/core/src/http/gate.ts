@@ -299,7 +299,9 @@ export function createGate<Req>(
           return undefined;
         }
         ({ credentials, url } = parsed);
-        hit = verifier.cached(credentials.token, BINDING_CHECKED);
+        // The same token as the candidate already missed: one lookup per request.
+        if (credentials.token !== candidate)
+          hit = verifier.cached(credentials.token, BINDING_CHECKED);
       }
       if (hit) return binding.check(hit, credentials, req, url);
       const { token } = credentials;
