@@ -20,8 +20,11 @@ const LIBRARIES = [
   'autocannon',
 ];
 
+/** The fewest A/A rounds whose spread the report trusts as a group's noise. */
+const MIN_AA_ROUNDS = 3;
 const int = (n) => Math.round(n).toLocaleString('en');
-const pct = (f) => `±${Math.round(f * 100)}%`;
+const pct = (f) =>
+  Number.isFinite(f) ? `±${Math.round(f * 100)}%` : `unknown (under ${MIN_AA_ROUNDS} rounds)`;
 const times = (r) => (r >= 10 ? `${r.toFixed(1)}x` : `${r.toFixed(2)}x`);
 const mib = (bytes) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
@@ -37,7 +40,7 @@ function ratioOf(a, b, field = 'samples') {
   const n = Math.min(a[field].length, b[field].length);
   const ratios = [];
   for (let i = 0; i < n; i++) ratios.push(a[field][i] / b[field][i]);
-  return { value: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) };
+  return { value: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios), n };
 }
 
 /** Throughput-equivalent ratio from server CPU per request: `b`'s CPU over `a`'s. */
@@ -57,6 +60,8 @@ function noiseOf(rows, group) {
   if (!aa || !twin) return undefined;
   const band = (field) => {
     const r = ratioOf(aa, twin, field);
+    // Fewer than three rounds (a --quick run) bound nothing: every goal stays unresolved.
+    if (r && r.n < MIN_AA_ROUNDS) return Infinity;
     return r && Math.max(r.max - 1, 1 - r.min);
   };
   return { rps: band('samples'), cpu: band('cpuSamples') };
@@ -396,7 +401,12 @@ function goals({ micro, http, jwks, memory }) {
 /** The verdict of a goal as printed: met, NOT MET and by how much, or unresolved. */
 function verdictText(met, band, missed) {
   if (met === 'unresolved') {
-    const within = band === undefined ? 'within A/A noise' : `within A/A ${pct(band)}`;
+    const within =
+      band === undefined
+        ? 'within A/A noise'
+        : Number.isFinite(band)
+          ? `within A/A ${pct(band)}`
+          : `A/A band ${pct(band)}`;
     return `unresolved (${within}${missed ? `; if real: ${missed}` : ''})`;
   }
   if (met) return 'met';
