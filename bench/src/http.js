@@ -79,7 +79,14 @@ export function startServer(target, config) {
   return new Promise((resolve) => {
     child.once('message', (message) => {
       if (message.type === 'listening') {
-        resolve({ target, url: `http://127.0.0.1:${message.port}/`, stop, cpu, profile });
+        resolve({
+          target,
+          url: `http://127.0.0.1:${message.port}/`,
+          pid: child.pid,
+          stop,
+          cpu,
+          profile,
+        });
       } else {
         stop();
         resolve({ target, failed: `did not start: ${message.error.split('\n')[0]}`, stop, cpu });

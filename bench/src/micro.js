@@ -374,7 +374,26 @@ async function nestedGroup(kind) {
   return { id: `nested-${kind}`, title: `Nested JWE: ${label}`, rows };
 }
 
+/**
+ * The group's A/A row: its reference measured a second time as if it were another row. Its
+ * per-round ratios to the reference would all be 1 on a quiet machine; their largest distance
+ * from 1 is the group's noise, which the report prints beside every goal of the group.
+ */
+function withAaRow(group) {
+  const reference = group.rows.find((r) => r.ref);
+  if (!reference) return group.rows;
+  const aa = {
+    ...reference,
+    id: `${reference.id}-aa`,
+    label: `${reference.label.replace(/ \((floor|reference)\)$/, '')} (A/A: measured again)`,
+    ref: false,
+    aa: true,
+  };
+  return [...group.rows, aa];
+}
+
 async function measureGroup(group, { rounds, ms, warmMs, gcEach }) {
+  group = { ...group, rows: withAaRow(group) };
   const failed = new Map();
   for (const r of group.rows) {
     try {

@@ -67,7 +67,7 @@ function add(map, key, value) {
   map.set(key, (map.get(key) ?? 0) + value);
 }
 
-function summarise(target, { profile, gc, cpuMicros }, requests) {
+function summarise(target, { profile, gc, cpuMicros, systemMicros }, requests) {
   const nodes = kind === 'cpu' ? cpuSelf(profile) : heapSelf(profile);
   const byOwner = new Map();
   const byFrame = new Map();
@@ -86,12 +86,14 @@ function summarise(target, { profile, gc, cpuMicros }, requests) {
       .join('\n');
   console.log(
     [
-      `## ${target}: ${requests} requests, server CPU ${(cpuMicros / requests).toFixed(2)} µs/request`,
+      `## ${target}: ${requests} requests, server CPU ${(cpuMicros / requests).toFixed(2)} µs/request (of which in the kernel ${(systemMicros / requests).toFixed(2)})`,
       `GC: ${gc.count} pauses (${JSON.stringify(gc.byKind)}), ${((gc.count * 1000) / requests).toFixed(2)} per 1,000 requests, ${((gc.ms * 1000) / requests).toFixed(2)} µs/request of pause = ${((gc.ms * 1000 * 100) / cpuMicros).toFixed(1)}% of server CPU`,
       `${kind === 'cpu' ? 'Self time' : 'Sampled allocations (garbage included)'} per request, by owner:`,
       top(byOwner, 12),
       'By frame:',
       top(byFrame, 25),
+      "tokengate's own frames (core, adapter, its token cache's lru-cache):",
+      top(new Map([...byFrame].filter(([key]) => /^(tokengate|lru-cache)/.test(key))), 15),
       '',
     ].join('\n'),
   );

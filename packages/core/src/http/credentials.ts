@@ -36,7 +36,11 @@ const CREDENTIALS = /^([A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*) +([A-Za-z0-9\-._~+/]
 export function countHeaders(raw: readonly string[] | undefined, name: string): number {
   if (!raw) return 1;
   let n = 0;
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) n++;
+  for (let i = 0; i < raw.length; i += 2) {
+    // The length first: lower-casing every header name of every request allocates.
+    const field = raw[i]!;
+    if (field.length === name.length && field.toLowerCase() === name) n++;
+  }
   return n;
 }
 
@@ -135,6 +139,28 @@ export function extractCredentials(req: CredentialSource, dpop: boolean): Creden
   if (scheme === 'bearer') return { scheme: 'bearer', token: match[2]! };
   if (dpop && scheme === 'dpop') return { scheme: 'dpop', token: match[2]! };
   return undefined;
+}
+
+const BEARER = 'bearer';
+
+/**
+ * The token of `Authorization: Bearer <token>` (one header, scheme in any case, one space), read
+ * without the credentials regex: for the token-cache lookup a reused token gets before the header
+ * is parsed. It may be malformed: only a token the cache holds (one that passed every syntax check
+ * when it was verified) may be trusted as extracted; anything else goes to `extractCredentials`.
+ */
+export function bearerCandidate(req: CredentialSource): string | undefined {
+  const value = req.headers.authorization;
+  const n = BEARER.length;
+  if (typeof value !== 'string' || value.length <= n + 1 || value.charCodeAt(n) !== 0x20) {
+    return undefined;
+  }
+  for (let i = 0; i < n; i++) {
+    // `| 0x20` lower-cases an ASCII letter (and maps no other character onto one).
+    if ((value.charCodeAt(i) | 0x20) !== BEARER.charCodeAt(i)) return undefined;
+  }
+  if (countHeaders(req.rawHeaders, 'authorization') > 1) return undefined;
+  return value.slice(n + 1);
 }
 
 /** An HTTP response for a failure: what every adapter writes. */

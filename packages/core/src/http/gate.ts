@@ -1,9 +1,15 @@
 import { createSenderConstraint } from '../binding/sender-constraint.js';
+import type { SenderConstraint } from '../binding/sender-constraint.js';
 import { systemClock } from '../config/clock.js';
 import type { Clock } from '../config/clock.js';
 import type { DpopOptions } from '../binding/dpop.js';
 import { VerificationError, isVerificationError } from '../errors.js';
-import { extractCredentials, peerCertificate, toHttpError } from './credentials.js';
+import {
+  bearerCandidate,
+  extractCredentials,
+  peerCertificate,
+  toHttpError,
+} from './credentials.js';
 import type { CredentialSource, Credentials, HttpError } from './credentials.js';
 import type { MtlsOptions } from '../binding/mtls.js';
 import { logAt, stderrLogger, toLogLevels, toLogger, toRejectionRecord } from '../telemetry/log.js';
@@ -196,6 +202,45 @@ function credentialsOf<Req>(
   return fromHeader;
 }
 
+/** What the full read of a request's credentials needs from its gate. */
+interface ParseContext<Req> {
+  io: RequestIo<Req>;
+  binding: SenderConstraint<Req>;
+  getToken: GateSettings<Req>['getToken'];
+  /** Requests whose rejection goes on the DPoP challenge. */
+  dpopRequests: WeakSet<object>;
+}
+
+/**
+ * The full read of a request's credentials: the header parsed, `getToken` consulted, the scheme
+ * checked, and for DPoP the URL the proof must name. Malformed requests throw here (400).
+ */
+function parseCredentials<Req>(
+  req: Req,
+  { io, binding, getToken, dpopRequests }: ParseContext<Req>,
+): { credentials: Credentials; url: string | undefined } | undefined {
+  let credentials: Credentials | undefined;
+  try {
+    credentials = credentialsOf(req, io, binding.dpop, getToken);
+  } catch (err) {
+    // After a malformed request: was it meant as DPoP? Then the error goes on that challenge.
+    const raw = io.raw(req);
+    if (binding.dpop && meantAsDpop(raw)) dpopRequests.add(raw);
+    throw err;
+  }
+  if (credentials === undefined) return undefined;
+  let url: string | undefined;
+  if (credentials.scheme === 'dpop') {
+    const raw = io.raw(req);
+    dpopRequests.add(raw);
+    // Computed once, from a checked Host and target, before any token or proof work: a
+    // forged Host must not move the URL the proof is compared with (RFC 9449 §4.3 step 9).
+    url = requestUrl(req, raw, io.facts(req).path, binding.urlSettings);
+  }
+  binding.assertScheme(credentials.scheme, io.raw(req));
+  return { credentials, url };
+}
+
 /**
  * Builds the gate an adapter wraps. Configuration mistakes throw here, at start-up.
  * `defaultLogger` lets an adapter (Fastify) log through a request-scoped logger by default.
@@ -226,8 +271,11 @@ export function createGate<Req>(
     { ...io, peerCertificate: (req) => peerCertificate(io.raw(req).socket) },
     now,
   );
+  // The cache-first path (see authenticate) reads Bearer only: no DPoP, no other token source.
+  const quickBearer = !binding.dpop && getToken === undefined;
   // Only DPoP requests are recorded: their challenge carries the error on the DPoP scheme.
   const dpopRequests = new WeakSet<object>();
+  const parsing: ParseContext<Req> = { io, binding, getToken, dpopRequests };
 
   return {
     verifier,
@@ -235,31 +283,29 @@ export function createGate<Req>(
     scopeClaims: settings.scopeClaims,
     passErrors: settings.passErrors ?? false,
     authenticate(req) {
-      let credentials: Credentials | undefined;
-      try {
-        credentials = credentialsOf(req, io, binding.dpop, getToken);
-      } catch (err) {
-        // After a malformed request: was it meant as DPoP? Then the error goes on that challenge.
-        const raw = io.raw(req);
-        if (binding.dpop && meantAsDpop(raw)) dpopRequests.add(raw);
-        throw err;
-      }
-      if (credentials === undefined) {
-        if (credentialsRequired) throw new VerificationError('token_missing');
-        return undefined;
-      }
+      // A reused token first: it passed every syntax check when it was verified, so
+      // `Bearer <cached token>` needs no regex; only a miss parses the header in full (the
+      // 400s for malformed headers come from there). Without DPoP and `getToken` the full
+      // path would read exactly this token and check nothing more before the cache.
+      const candidate = quickBearer ? bearerCandidate(io.raw(req)) : undefined;
+      let hit = candidate === undefined ? undefined : verifier.cached(candidate, BINDING_CHECKED);
+      let credentials: Credentials;
       let url: string | undefined;
-      if (credentials.scheme === 'dpop') {
-        const raw = io.raw(req);
-        dpopRequests.add(raw);
-        // Computed once, from a checked Host and target, before any token or proof work: a
-        // forged Host must not move the URL the proof is compared with (RFC 9449 §4.3 step 9).
-        url = requestUrl(req, raw, io.facts(req).path, binding.urlSettings);
+      if (hit) {
+        credentials = { scheme: 'bearer', token: candidate! };
+      } else {
+        const parsed = parseCredentials(req, parsing);
+        if (parsed === undefined) {
+          if (credentialsRequired) throw new VerificationError('token_missing');
+          return undefined;
+        }
+        ({ credentials, url } = parsed);
+        // The same token as the candidate already missed: one lookup per request.
+        if (credentials.token !== candidate)
+          hit = verifier.cached(credentials.token, BINDING_CHECKED);
       }
-      binding.assertScheme(credentials.scheme, io.raw(req));
-      const { token } = credentials;
-      const hit = verifier.cached(token, BINDING_CHECKED);
       if (hit && !isPromiseLike(hit)) return binding.check(hit, credentials, req, url);
+      const { token } = credentials;
       // A hit is a promise only when an async `revoked` hook answers it (token/revocation.ts).
       return Promise.resolve(hit ?? verifier.verify(token, req, BINDING_CHECKED)).then((auth) =>
         binding.check(auth, credentials, req, url),
