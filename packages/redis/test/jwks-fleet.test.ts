@@ -2,15 +2,12 @@
 // connection (as separate receivers have), against a loopback key server that counts requests
 // and a real redis-server. The child-process fleet (test/fleet) runs the same rows end to end.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createServer } from 'node:net';
-import type { AddressInfo, Socket } from 'node:net';
-import { once } from 'node:events';
 import { createClient } from 'redis';
 import { createRemoteJwks } from '@tokengate/core';
 import type { RemoteJwks, RemoteJwksOptions } from '@tokengate/core';
 import { createRedisJwksStore } from '../src/index.js';
 import type { RedisJwksStore } from '../src/index.js';
-import { startRedisServer } from '@tokengate/test-fixtures/redis-server';
+import { startRedisServer, startSilentServer } from '@tokengate/test-fixtures/redis-server';
 import type { RedisServer } from '@tokengate/test-fixtures/redis-server';
 import { startJwksServer } from '@tokengate/test-fixtures/jwks-server';
 import type { JwksServer } from '@tokengate/test-fixtures/jwks-server';
@@ -217,22 +214,10 @@ describe('a fleet sharing createRedisJwksStore', () => {
   });
 
   it('Redis that never answers: after timeoutMs each receiver fetches alone, logged once', async () => {
-    const sockets = new Set<Socket>();
-    const silent = createServer((socket) => {
-      sockets.add(socket);
-      socket.on('error', () => {});
-      socket.resume(); // reads every command, answers none
-    });
-    silent.listen(0, '127.0.0.1');
-    await once(silent, 'listening');
-    toClose.push({
-      close: async () => {
-        for (const socket of sockets) socket.destroy();
-        await new Promise((r) => silent.close(r));
-      },
-    });
+    const silent = await startSilentServer();
+    toClose.push(silent);
     const server = await keyServer(300);
-    const url = `redis://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    const url = silent.url;
     const fleet = Array.from({ length: 2 }, () => {
       const store = createRedisJwksStore({ url, timeoutMs: 200, onError: () => {} });
       toClose.push(store);

@@ -2,13 +2,10 @@
 // sets, the fetch lock (owner-only release, expiry) and the failures a fleet must survive
 // (Redis down, silent, full). Bounded waits only; every server and client is closed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer } from 'node:net';
-import type { AddressInfo, Socket } from 'node:net';
-import { once } from 'node:events';
 import { createClient } from 'redis';
 import { createRedisJwksStore } from '../src/index.js';
 import type { RedisJwksStore, RedisJwksStoreOptions } from '../src/index.js';
-import { startRedisServer } from '@tokengate/test-fixtures/redis-server';
+import { startRedisServer, startSilentServer } from '@tokengate/test-fixtures/redis-server';
 import type { RedisServer } from '@tokengate/test-fixtures/redis-server';
 
 let server: RedisServer;
@@ -148,22 +145,9 @@ describe('createRedisJwksStore: failures reject within timeoutMs (the receiver t
   });
 
   it('Redis that accepts but never answers: rejects after timeoutMs', async () => {
-    const sockets = new Set<Socket>();
-    const silent = createServer((socket) => {
-      sockets.add(socket);
-      socket.on('error', () => {});
-      socket.resume(); // reads every command, answers none
-    });
-    silent.listen(0, '127.0.0.1');
-    await once(silent, 'listening');
-    opened.push({
-      close: async () => {
-        for (const socket of sockets) socket.destroy();
-        await new Promise((r) => silent.close(r));
-      },
-    });
-    const { port } = silent.address() as AddressInfo;
-    const s = store({ url: `redis://127.0.0.1:${port}`, timeoutMs: 200, onError: () => {} });
+    const silent = await startSilentServer();
+    opened.push(silent);
+    const s = store({ url: silent.url, timeoutMs: 200, onError: () => {} });
     await expect(s.get(fresh())).rejects.toThrow(/within 200 ms|not connected/);
     await expect(s.acquire(fresh(), 1000)).rejects.toThrow(/within 200 ms|not connected/);
   });
