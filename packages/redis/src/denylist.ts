@@ -263,6 +263,10 @@ function createCurrency(o: Checked, list: LiveList) {
   // The hook's `version` (core's RevokedHook): bumped by every change while current, NaN while
   // not, so a cached token's earlier "not revoked" is reused only while nothing changed.
   let version = 0;
+  // Bumped whenever the subscription is lost or made again: a reload counts only if no such
+  // change happened while it ran (else a push may have fallen between the read and the change).
+  let epoch = 0;
+  let subscribed = false;
   const trusted = () => current || (lostAt !== undefined && Date.now() - lostAt <= o.maxUnsureMs);
 
   function unsure(): void {
@@ -297,7 +301,15 @@ function createCurrency(o: Checked, list: LiveList) {
     changed(): void {
       if (current) revoked.version = ++version;
     },
+    /** The subscription, and a number that changes whenever it is lost or made again. */
+    subscription: () => ({ subscribed, epoch }),
+    subscribed(): void {
+      subscribed = true;
+      epoch++;
+    },
     lost: (): void => {
+      if (subscribed) epoch++;
+      subscribed = false;
       // Trusted for `maxUnsure` from the moment it stopped being current: never before a load.
       if (current) lostAt = Date.now();
       current = false;
@@ -316,6 +328,26 @@ function createCurrency(o: Checked, list: LiveList) {
   };
 }
 type Currency = ReturnType<typeof createCurrency>;
+
+/**
+ * The members and scores of a `ZRANGEBYSCORE … WITHSCORES` reply: flat (`[m, s, m, s]`) over
+ * RESP2, pairs (`[[m, s], …]`) over RESP3. Anything else throws, so the reload is retried and a
+ * list is never called current on a reply that was not read.
+ */
+export function scoredMembers(reply: unknown): [string, number][] {
+  if (!Array.isArray(reply)) throw new TypeError('unexpected ZRANGEBYSCORE reply');
+  const pairs: [string, number][] = [];
+  const flat = reply.length > 0 && !Array.isArray(reply[0]);
+  for (let i = 0; i < reply.length; i += flat ? 2 : 1) {
+    const [member, score]: unknown[] = flat ? [reply[i], reply[i + 1]] : (reply[i] as unknown[]);
+    const exp = Number(score);
+    if (typeof member !== 'string' || !Number.isFinite(exp)) {
+      throw new TypeError('unexpected ZRANGEBYSCORE reply');
+    }
+    pairs.push([member, exp]);
+  }
+  return pairs;
+}
 
 /** How often the subscription is pinged: a fifth of `maxUnsure`, between 50 ms and 1 s. */
 function pingIntervalOf(o: Checked): number {
@@ -418,17 +450,17 @@ function createSync(o: Checked, clients: OpenClients, list: LiveList, currency: 
 
   /** Loads the whole list (on a connection already subscribed), and writes back what Redis lost. */
   async function reload(): Promise<void> {
-    const reply = (await command([
+    const reply = await command([
       'ZRANGEBYSCORE',
       key,
       String(list.cutoff()),
       '+inf',
       'WITHSCORES',
-    ])) as string[];
+    ]);
     const stored = new Set<string>();
-    for (let i = 0; i + 1 < reply.length; i += 2) {
-      stored.add(reply[i]!);
-      hold(reply[i]!, Number(reply[i + 1]));
+    for (const [jti, exp] of scoredMembers(reply)) {
+      stored.add(jti);
+      hold(jti, exp);
     }
     // A Redis restarted without persistence comes back empty: what this receiver still holds is
     // written back (NX: never lowers an entry), so receivers started later learn it too.
@@ -444,8 +476,13 @@ function createSync(o: Checked, clients: OpenClients, list: LiveList, currency: 
     reloading = (async () => {
       for (let attempt = 0; !closed; attempt++) {
         try {
+          const before = currency.subscription();
           await reload();
           if (closed) return;
+          const after = currency.subscription();
+          // Lost meanwhile: the next subscription reloads. Made again meanwhile: read again.
+          if (!after.subscribed) return;
+          if (after.epoch !== before.epoch || !before.subscribed) continue;
           currency.loaded();
           firstLoad.resolve();
           return;
@@ -463,7 +500,10 @@ function createSync(o: Checked, clients: OpenClients, list: LiveList, currency: 
       const revocation = parseMessage(message);
       if (revocation) hold(revocation.jti, revocation.exp);
     },
-    onSubscribed: resync,
+    onSubscribed: () => {
+      currency.subscribed();
+      resync();
+    },
     closed: () => closed,
   });
 

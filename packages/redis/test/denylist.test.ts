@@ -3,7 +3,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from 'redis';
 import { createRedisDenylist } from '../src/index.js';
-import type { RedisDenylist, RedisDenylistOptions } from '../src/index.js';
+import { scoredMembers } from '../src/denylist.js';
+import { EventEmitter } from 'node:events';
+import type { DenylistClient, RedisDenylist, RedisDenylistOptions } from '../src/index.js';
 import { startRedisServer } from '@tokengate/test-fixtures/redis-server';
 import type { RedisServer } from '@tokengate/test-fixtures/redis-server';
 import { startTcpProxy } from '@tokengate/test-fixtures/tcp-proxy';
@@ -372,6 +374,81 @@ describe('createRedisDenylist', () => {
     await waitFor(() => other.revoked({ jti }));
     await mine.close();
     expect(client.isOpen).toBe(true); // yours stays open
+  });
+
+  it.each([2, 3] as const)(
+    'your own client speaking RESP%i: the load reads the list (RESP3 sends pairs)',
+    async (RESP) => {
+      const prefix = freshPrefix();
+      const revoker = denylist({ prefix });
+      const jti = freshJti();
+      await revoker.revoke(jti, inAnHour());
+      const client = createClient({ url: server.url, RESP });
+      await client.connect();
+      opened.push({ close: async () => client.isOpen && client.destroy() });
+      const late = createRedisDenylist({ client, prefix, logger: false });
+      opened.push(late);
+      await late.ready();
+      expect(late.size).toBe(1);
+      expect(late.revoked({ jti })).toBe(true);
+    },
+  );
+
+  it('a reload that ends after the subscription was lost does not make the list current', async () => {
+    // A fake client: the reload waits until released, the subscription is an EventEmitter.
+    let releaseReload: (() => void) | undefined;
+    const sub = Object.assign(new EventEmitter(), {
+      connect: async () => {},
+      subscribe: async () => {},
+      destroy: () => {},
+    });
+    const client = {
+      sendCommand: (args: string[]) =>
+        args[0] === 'ZRANGEBYSCORE'
+          ? new Promise((resolve) => (releaseReload = () => resolve([])))
+          : Promise.resolve(1),
+      duplicate: () => sub,
+    };
+    const d = createRedisDenylist({
+      client: client as unknown as DenylistClient,
+      onUnsure: 'fail-closed',
+      logger: false,
+      timeoutMs: 5000,
+    });
+    opened.push(d);
+    await waitFor(() => releaseReload !== undefined);
+    sub.emit('reconnecting'); // lost while the load is in flight
+    releaseReload!();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(d.current).toBe(false);
+    expect(answer(d, { jti: 'j' })).toBe('revocation_unavailable');
+    releaseReload = undefined;
+    sub.emit('ready'); // subscribed again: the list is read again, then current
+    await waitFor(() => releaseReload !== undefined);
+    expect(d.current).toBe(false);
+    releaseReload!();
+    await d.ready();
+    await waitFor(() => d.current);
+    expect(answer(d, { jti: 'j' })).toBe(false);
+  });
+
+  it.each<[string, unknown, [string, number][] | RegExp]>([
+    [
+      'RESP2, flat',
+      ['a', '1800000000', 'b', '1800000001'],
+      [
+        ['a', 1_800_000_000],
+        ['b', 1_800_000_001],
+      ],
+    ],
+    ['RESP3, pairs', [['a', 1_800_000_000]], [['a', 1_800_000_000]]],
+    ['empty', [], []],
+    ['not an array', 'OK', /unexpected/],
+    ['a score that is no number', ['a', 'x'], /unexpected/],
+    ['a member that is no string', [[1, 2]], /unexpected/],
+  ])('scoredMembers: %s', (_name, reply, expected) => {
+    if (expected instanceof RegExp) expect(() => scoredMembers(reply)).toThrow(expected);
+    else expect(scoredMembers(reply)).toEqual(expected);
   });
 
   it('revoke() rejects when Redis cannot be reached', async () => {
