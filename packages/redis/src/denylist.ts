@@ -339,7 +339,8 @@ export function scoredMembers(reply: unknown): [string, number][] {
   const pairs: [string, number][] = [];
   const flat = reply.length > 0 && !Array.isArray(reply[0]);
   for (let i = 0; i < reply.length; i += flat ? 2 : 1) {
-    const [member, score]: unknown[] = flat ? [reply[i], reply[i + 1]] : (reply[i] as unknown[]);
+    const pair: unknown[] = flat ? [reply[i], reply[i + 1]] : (reply[i] as unknown[]);
+    const [member, score] = pair;
     const exp = Number(score);
     if (typeof member !== 'string' || !Number.isFinite(exp)) {
       throw new TypeError('unexpected ZRANGEBYSCORE reply');
@@ -431,6 +432,30 @@ function firstLoadPromise() {
   return { promise, resolve, reject };
 }
 
+/**
+ * Loads the whole list (on a connection already subscribed) into `list` through `hold`, and writes
+ * back what Redis lost.
+ */
+async function reloadList(
+  command: (args: string[]) => Promise<unknown>,
+  key: string,
+  list: LiveList,
+  hold: (jti: string, exp: number) => void,
+): Promise<void> {
+  const reply = await command(['ZRANGEBYSCORE', key, String(list.cutoff()), '+inf', 'WITHSCORES']);
+  const stored = new Set<string>();
+  for (const [jti, exp] of scoredMembers(reply)) {
+    stored.add(jti);
+    hold(jti, exp);
+  }
+  // A Redis restarted without persistence comes back empty: what this receiver still holds is
+  // written back (NX: never lowers an entry), so receivers started later learn it too.
+  const missing = [...list.entries].filter(([jti]) => !stored.has(jti));
+  if (missing.length > 0) {
+    await command(['ZADD', key, 'NX', ...missing.flatMap(([jti, exp]) => [String(exp), jti])]);
+  }
+}
+
 /** Redis's side: the sorted set, the channel, and the reload that keeps a receiver current. */
 function createSync(o: Checked, clients: OpenClients, list: LiveList, currency: Currency) {
   const key = `${o.prefix}jtis`;
@@ -448,28 +473,6 @@ function createSync(o: Checked, clients: OpenClients, list: LiveList, currency: 
     if (list.hold(jti, exp)) currency.changed();
   };
 
-  /** Loads the whole list (on a connection already subscribed), and writes back what Redis lost. */
-  async function reload(): Promise<void> {
-    const reply = await command([
-      'ZRANGEBYSCORE',
-      key,
-      String(list.cutoff()),
-      '+inf',
-      'WITHSCORES',
-    ]);
-    const stored = new Set<string>();
-    for (const [jti, exp] of scoredMembers(reply)) {
-      stored.add(jti);
-      hold(jti, exp);
-    }
-    // A Redis restarted without persistence comes back empty: what this receiver still holds is
-    // written back (NX: never lowers an entry), so receivers started later learn it too.
-    const missing = [...list.entries].filter(([jti]) => !stored.has(jti));
-    if (missing.length > 0) {
-      await command(['ZADD', key, 'NX', ...missing.flatMap(([jti, exp]) => [String(exp), jti])]);
-    }
-  }
-
   /** Reloads until it succeeds (or the denylist is closed); one reload at a time. */
   function resync(): void {
     if (reloading || closed) return;
@@ -477,7 +480,7 @@ function createSync(o: Checked, clients: OpenClients, list: LiveList, currency: 
       for (let attempt = 0; !closed; attempt++) {
         try {
           const before = currency.subscription();
-          await reload();
+          await reloadList(command, key, list, hold);
           if (closed) return;
           const after = currency.subscription();
           // Lost meanwhile: the next subscription reloads. Made again meanwhile: read again.
