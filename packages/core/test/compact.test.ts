@@ -21,6 +21,7 @@ import { createScratch } from '../src/lib/scratch.js';
 import { verifyJwsSignature } from '../src/token/signature.js';
 import { importVerificationKey } from '../src/keys/jwk.js';
 import { b64u, craftJws, esHeader, nonCanonical } from '../../../test/security/craft.js';
+import { staticVerifier } from './helpers/static-verifier.js';
 
 const MAX = 16 * 1024;
 const honestPayload = () => claims() as Record<string, unknown>;
@@ -43,16 +44,7 @@ function jws(token: string): ParsedJws {
   return parsed;
 }
 
-function verifier(extra: Partial<VerifierOptions> = {}) {
-  return createVerifier({
-    issuer: ISSUER,
-    audience: AUDIENCE,
-    keys: issuerJwks,
-    now: createClock().now,
-    tokenCache: false,
-    ...extra,
-  } as VerifierOptions);
-}
+const verifier = staticVerifier;
 
 beforeEach(() => clearHeaderMemo());
 

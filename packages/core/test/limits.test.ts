@@ -5,7 +5,7 @@ import type { KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { MAX_JSON_DEPTH } from '../src/lib/json.js';
-import { createGate, createVerifier } from '../src/index.js';
+import { createGate } from '../src/index.js';
 import type { Gate, GateOptions, VerificationError, VerifierOptions } from '../src/index.js';
 import { createClock } from '@tokengate/test-fixtures/clock';
 import { createDpopKey, proof } from '@tokengate/test-fixtures/dpop';
@@ -14,6 +14,7 @@ import { createCapturingLogger } from '@tokengate/test-fixtures/logger';
 import { AUDIENCE, ISSUER, claims, sign } from '@tokengate/test-fixtures/tokens';
 import { craftJws, esHeader } from '../../../test/security/craft.js';
 import { harness } from './keys/harness.js';
+import { staticVerifier } from './helpers/static-verifier.js';
 
 const { es256 } = signing;
 
@@ -58,16 +59,7 @@ async function refusal(gate: Gate<FakeRequest>, req: FakeRequest): Promise<Verif
     );
 }
 
-function verifier(extra: Partial<VerifierOptions> = {}) {
-  return createVerifier({
-    issuer: ISSUER,
-    audience: AUDIENCE,
-    keys: issuerJwks,
-    now: createClock().now,
-    tokenCache: false,
-    ...extra,
-  } as VerifierOptions);
-}
+const verifier = staticVerifier;
 
 describe(`decoded JSON nests at most ${MAX_JSON_DEPTH} levels`, () => {
   // The claim set is one level; `nested` adds the rest.
