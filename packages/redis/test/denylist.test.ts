@@ -1,6 +1,6 @@
 // createRedisDenylist against a real redis-server on loopback: several receivers in this process,
 // each with its own connections, as separate processes would have.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createClient } from 'redis';
 import { createRedisDenylist } from '../src/index.js';
 import { scoredMembers } from '../src/denylist.js';
@@ -11,23 +11,10 @@ import type { RedisServer } from '@tokengate/test-fixtures/redis-server';
 import { startTcpProxy } from '@tokengate/test-fixtures/tcp-proxy';
 import type { TcpProxy } from '@tokengate/test-fixtures/tcp-proxy';
 import { createCapturingLogger } from '@tokengate/test-fixtures/logger';
+import { redisSuite } from './redis-suite.js';
 
-let server: RedisServer;
-let admin: ReturnType<typeof createClient>;
-const opened: { close(): Promise<unknown> }[] = [];
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  admin = createClient({ url: server.url });
-  admin.on('error', () => {});
-  await admin.connect();
-});
-
-afterAll(async () => {
-  for (const o of opened.reverse()) await o.close();
-  if (admin?.isOpen) admin.destroy();
-  await server?.close();
-});
+const redis = redisSuite();
+const opened = redis.opened;
 
 let counter = 0;
 /** A jti no other test uses. */
@@ -37,13 +24,13 @@ const freshPrefix = () => `test:${++counter}:`;
 const inAnHour = () => Math.floor(Date.now() / 1000) + 3600;
 
 function denylist(options: Partial<RedisDenylistOptions> & { prefix: string }): RedisDenylist {
-  const d = createRedisDenylist({ url: server.url, logger: false, ...options });
+  const d = createRedisDenylist({ url: redis.server.url, logger: false, ...options });
   opened.push(d);
   return d;
 }
 
 async function proxy(): Promise<TcpProxy> {
-  const p = await startTcpProxy(server.port);
+  const p = await startTcpProxy(redis.server.port);
   opened.push(p);
   return p;
 }
@@ -117,15 +104,15 @@ describe('createRedisDenylist', () => {
     const later = freshJti();
     await revoker.revoke(soon, now + 10);
     await revoker.revoke(later, now + 1000);
-    expect(await admin.zScore(`${prefix}jtis`, soon)).toBe(now + 10);
+    expect(await redis.admin.zScore(`${prefix}jtis`, soon)).toBe(now + 10);
     now += 10 + 60; // soon's exp + keepAfterExp: still kept (a clock-tolerant receiver accepts it)
     await revoker.revoke(freshJti(), now + 1000);
-    expect(await admin.zScore(`${prefix}jtis`, soon)).toBe(now - 60);
+    expect(await redis.admin.zScore(`${prefix}jtis`, soon)).toBe(now - 60);
     now += 1;
     await revoker.revoke(freshJti(), now + 1000); // any revoke purges what expired
-    expect(await admin.zScore(`${prefix}jtis`, soon)).toBeNull();
+    expect(await redis.admin.zScore(`${prefix}jtis`, soon)).toBeNull();
     // A receiver loading now holds only what is still live, even if Redis still had more.
-    await admin.zAdd(`${prefix}jtis`, { score: now - 61, value: 'stale' });
+    await redis.admin.zAdd(`${prefix}jtis`, { score: now - 61, value: 'stale' });
     const late = denylist({ prefix, now: clock, keepAfterExp: 60 });
     await late.ready();
     expect([soon, 'stale', later].map((jti) => late.revoked({ jti }))).toEqual([
@@ -141,7 +128,7 @@ describe('createRedisDenylist', () => {
     const jti = freshJti();
     await revoker.revoke(jti, inAnHour() + 100);
     await revoker.revoke(jti, inAnHour());
-    expect(await admin.zScore(`${prefix}jtis`, jti)).toBe(inAnHour() + 100);
+    expect(await redis.admin.zScore(`${prefix}jtis`, jti)).toBe(inAnHour() + 100);
   });
 
   it('a token without a string jti is not revocable by jti: accepted, even when unsure', async () => {
@@ -187,10 +174,10 @@ describe('createRedisDenylist', () => {
     const d = denylist({ prefix });
     await d.ready();
     for (const junk of ['not json', '{"jti":1,"exp":2}', '{"jti":"x"}', 'null', '[]']) {
-      await admin.publish(`${prefix}events`, junk);
+      await redis.admin.publish(`${prefix}events`, junk);
     }
     const jti = freshJti();
-    await admin.publish(`${prefix}events`, JSON.stringify({ jti, exp: inAnHour() }));
+    await redis.admin.publish(`${prefix}events`, JSON.stringify({ jti, exp: inAnHour() }));
     await waitFor(() => d.revoked({ jti }));
     expect(d.size).toBe(1);
   });
@@ -362,7 +349,7 @@ describe('createRedisDenylist', () => {
 
   it('works on a client you own: commands on it, the subscription on its duplicate', async () => {
     const prefix = freshPrefix();
-    const client = createClient({ url: server.url });
+    const client = createClient({ url: redis.server.url });
     await client.connect();
     opened.push({ close: async () => client.isOpen && client.destroy() });
     const mine = createRedisDenylist({ client, prefix, logger: false });
@@ -383,7 +370,7 @@ describe('createRedisDenylist', () => {
       const revoker = denylist({ prefix });
       const jti = freshJti();
       await revoker.revoke(jti, inAnHour());
-      const client = createClient({ url: server.url, RESP });
+      const client = createClient({ url: redis.server.url, RESP });
       await client.connect();
       opened.push({ close: async () => client.isOpen && client.destroy() });
       const late = createRedisDenylist({ client, prefix, logger: false });

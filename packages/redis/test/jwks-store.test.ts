@@ -1,28 +1,15 @@
 // createRedisJwksStore against a real redis-server (127.0.0.1, a free port): the stored key
 // sets, the fetch lock (owner-only release, expiry) and the failures a fleet must survive
 // (Redis down, silent, full). Bounded waits only; every server and client is closed.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createClient } from 'redis';
 import { createRedisJwksStore } from '../src/index.js';
 import type { RedisJwksStore, RedisJwksStoreOptions } from '../src/index.js';
 import { startRedisServer, startSilentServer } from '@tokengate/test-fixtures/redis-server';
-import type { RedisServer } from '@tokengate/test-fixtures/redis-server';
+import { redisSuite } from './redis-suite.js';
 
-let server: RedisServer;
-let admin: ReturnType<typeof createClient>;
-const opened: { close(): Promise<unknown> }[] = [];
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  admin = createClient({ url: server.url });
-  await admin.connect();
-});
-
-afterAll(async () => {
-  for (const o of opened.reverse()) await o.close().catch(() => {});
-  if (admin?.isOpen) admin.destroy();
-  await server?.close();
-});
+const redis = redisSuite();
+const opened = redis.opened;
 
 let counter = 0;
 /** A key no other test uses. */
@@ -34,7 +21,7 @@ function store(options: RedisJwksStoreOptions): RedisJwksStore {
   return s;
 }
 
-async function connectedClient(url = server.url) {
+async function connectedClient(url = redis.server.url) {
   const client = createClient({ url });
   await client.connect();
   opened.push({ close: async () => client.isOpen && client.destroy() });
@@ -63,30 +50,30 @@ async function eventually(check: () => Promise<boolean>, ms = 5000): Promise<boo
 
 describe('createRedisJwksStore: the stored key sets', () => {
   it('keeps a set with its ETag, Last-Modified and freshness, for ttlSeconds', async () => {
-    const s = store({ url: server.url });
+    const s = store({ url: redis.server.url });
     const key = fresh();
     expect(await s.get(key)).toBeUndefined();
     await s.set(key, document, 120);
     expect(await s.get(key)).toEqual(document);
-    const pttl = await admin.pTTL(key);
+    const pttl = await redis.admin.pTTL(key);
     expect(pttl).toBeGreaterThan(110_000);
     expect(pttl).toBeLessThanOrEqual(120_000);
   });
 
   it('a second receiver (its own connection) reads what the first one stored', async () => {
     const a = store({ client: await connectedClient() });
-    const b = store({ url: server.url });
+    const b = store({ url: redis.server.url });
     const key = fresh();
     await a.set(key, document, 60);
     expect(await b.get(key)).toEqual(document);
   });
 
   it('prefixes every key; a value that is not JSON counts as absent', async () => {
-    const s = store({ url: server.url, prefix: 'staging:' });
+    const s = store({ url: redis.server.url, prefix: 'staging:' });
     const key = fresh();
     await s.set(key, document, 60);
-    expect(await admin.exists(`staging:${key}`)).toBe(1);
-    await admin.set(`staging:${key}`, 'not json {');
+    expect(await redis.admin.exists(`staging:${key}`)).toBe(1);
+    await redis.admin.set(`staging:${key}`, 'not json {');
     expect(await s.get(key)).toBeUndefined();
   });
 });
@@ -94,18 +81,18 @@ describe('createRedisJwksStore: the stored key sets', () => {
 describe('createRedisJwksStore: the fetch lock', () => {
   it('one owner at a time: of 40 concurrent acquires over two connections, one wins', async () => {
     const a = store({ client: await connectedClient() });
-    const b = store({ url: server.url });
+    const b = store({ url: redis.server.url });
     const key = fresh();
     const tokens = await Promise.all(
       Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).acquire(key, 10_000)),
     );
     const won = tokens.filter((t) => t !== undefined);
     expect(won).toHaveLength(1);
-    expect(await admin.get(key)).toBe(won[0]);
+    expect(await redis.admin.get(key)).toBe(won[0]);
   });
 
   it('only its owner releases it: another token leaves it held', async () => {
-    const s = store({ url: server.url });
+    const s = store({ url: redis.server.url });
     const key = fresh();
     const token = (await s.acquire(key, 10_000))!;
     expect(token).toEqual(expect.any(String));
@@ -116,7 +103,7 @@ describe('createRedisJwksStore: the fetch lock', () => {
   });
 
   it('expires after ttlMs; the late first owner cannot release the next owner`s lock', async () => {
-    const s = store({ url: server.url });
+    const s = store({ url: redis.server.url });
     const key = fresh();
     const first = (await s.acquire(key, 50))!;
     let second: string | undefined;
@@ -127,8 +114,8 @@ describe('createRedisJwksStore: the fetch lock', () => {
     });
     expect(expired).toBe(true);
     await s.release(key, first);
-    expect(await admin.get(key)).toBe(second);
-    expect(await admin.pTTL(key)).toBeGreaterThan(0);
+    expect(await redis.admin.get(key)).toBe(second);
+    expect(await redis.admin.pTTL(key)).toBeGreaterThan(0);
   });
 });
 

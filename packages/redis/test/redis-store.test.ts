@@ -1,34 +1,20 @@
 // Against a real redis-server started here (127.0.0.1, a free port). Without redis-server these
 // tests fail with a message saying how to install it; they never skip.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createClient } from 'redis';
 import { createRedisReplayStore } from '../src/index.js';
 import type { RedisReplayStore } from '../src/index.js';
-import { startRedisServer } from '@tokengate/test-fixtures/redis-server';
-import type { RedisServer } from '@tokengate/test-fixtures/redis-server';
+import { redisSuite } from './redis-suite.js';
 
-let server: RedisServer;
-let admin: ReturnType<typeof createClient>;
-const opened: { close(): Promise<unknown> }[] = [];
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  admin = createClient({ url: server.url });
-  await admin.connect();
-});
-
-afterAll(async () => {
-  for (const o of opened) await o.close();
-  if (admin?.isOpen) admin.destroy();
-  await server?.close();
-});
+const redis = redisSuite();
+const opened = redis.opened;
 
 let counter = 0;
 /** A key no other test uses. */
 const fresh = () => `key-${++counter}-${Date.now()}`;
 
 async function connectedClient() {
-  const client = createClient({ url: server.url });
+  const client = createClient({ url: redis.server.url });
   await client.connect();
   opened.push({ close: async () => client.isOpen && client.destroy() });
   return client;
@@ -51,7 +37,7 @@ describe('createRedisReplayStore', () => {
 
   it('two receivers with their own connections share one replay window', async () => {
     const a = store({ client: await connectedClient() });
-    const b = store({ url: server.url });
+    const b = store({ url: redis.server.url });
     const key = fresh();
     expect(await a.add(key, 60)).toBe(true);
     expect(await b.add(key, 60)).toBe(false);
@@ -71,31 +57,31 @@ describe('createRedisReplayStore', () => {
     const s = store({ client: await connectedClient(), prefix: 'test:' });
     const key = fresh();
     await s.add(key, 41.2);
-    expect(await admin.get(`test:${key}`)).toBe('1');
-    const ttl = await admin.ttl(`test:${key}`);
+    expect(await redis.admin.get(`test:${key}`)).toBe('1');
+    const ttl = await redis.admin.ttl(`test:${key}`);
     expect(ttl).toBeGreaterThan(40);
     expect(ttl).toBeLessThanOrEqual(42);
     const defaultPrefix = store({ client: await connectedClient() });
     const other = fresh();
     await defaultPrefix.add(other, 0);
-    expect(await admin.ttl(`tokengate:dpop:${other}`)).toBe(1); // never 0: that would mean no TTL
+    expect(await redis.admin.ttl(`tokengate:dpop:${other}`)).toBe(1); // never 0: that would mean no TTL
   });
 
   it('forgets a key once redis expires it', async () => {
     const s = store({ client: await connectedClient() });
     const key = fresh();
     await s.add(key, 60);
-    await admin.del(`tokengate:dpop:${key}`); // what EX does when the ttl runs out
+    await redis.admin.del(`tokengate:dpop:${key}`); // what EX does when the ttl runs out
     expect(await s.add(key, 60)).toBe(true);
   });
 
   it('rejects after timeoutMs when redis does not answer (writes paused)', async () => {
     const s = store({ client: await connectedClient(), timeoutMs: 100 });
-    await admin.sendCommand(['CLIENT', 'PAUSE', '2000', 'WRITE']);
+    await redis.admin.sendCommand(['CLIENT', 'PAUSE', '2000', 'WRITE']);
     try {
       await expect(s.add(fresh(), 60)).rejects.toThrow(/did not answer within 100 ms/);
     } finally {
-      await admin.sendCommand(['CLIENT', 'UNPAUSE']);
+      await redis.admin.sendCommand(['CLIENT', 'UNPAUSE']);
     }
   });
 
